@@ -1,0 +1,125 @@
+"""The run folder: the one contract between training and everything that watches it.
+
+    output_dir/
+      config.yaml     resolved config, replayable with ``python -m studio train output_dir/config.yaml``
+      events.jsonl    append-only, one JSON object per line: start, log, eval, checkpoint, end, error
+      status.json     the latest state: state, step, max_steps, pid, owner, message, updated
+      checkpoints/    Trainer checkpoints (resume from the last one)
+      model/          the final adapter (PEFT format) or full model, with its tokenizer
+      STOP            present when someone asked the run to stop
+
+``state`` is one of: running, finished, stopped, failed; a reader shows ``interrupted`` for a run whose
+status says running but whose process is gone (see ``studio.runs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+ACTIVE_STATES = ("running",)
+FINAL_STATES = ("finished", "stopped", "failed")
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    # ---- locations ---------------------------------------------------------------------------
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def stop_file(self) -> Path:
+        return self.path / "STOP"
+
+    # ---- writing -----------------------------------------------------------------------------
+    def emit(self, event: dict) -> dict:
+        """Append one event (a ``type`` key plus fields); adds the time."""
+        event = {"type": event["type"], "time": round(time.time(), 3), **{k: v for k, v in event.items() if k != "type"}}
+        line = json.dumps(event, ensure_ascii=False, default=str)
+        with self._lock:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with open(self.events_file, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+        return event
+
+    def write_status(self, **fields) -> dict:
+        """Replace status.json atomically, keeping fields not given."""
+        with self._lock:
+            status = self.read_status()
+            status.update(fields)
+            status.update({"updated": round(time.time(), 3), "pid": os.getpid(), "host": socket.gethostname()})
+            tmp = self.status_file.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(json.dumps(status, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp, self.status_file)
+        return status
+
+    def request_stop(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.stop_file.write_text(str(time.time()), encoding="utf-8")
+
+    def stop_requested(self) -> bool:
+        return self.stop_file.exists()
+
+    def clear_stop(self) -> None:
+        self.stop_file.unlink(missing_ok=True)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def read_status(self) -> dict:
+        try:
+            return json.loads(self.status_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def read_events(self, types: tuple[str, ...] | None = None) -> list[dict]:
+        """All events so far; a half-written last line (a run being written) is skipped."""
+        out = []
+        try:
+            with open(self.events_file, encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.endswith("\n"):
+                        break
+                    try:
+                        ev = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if types is None or ev.get("type") in types:
+                        out.append(ev)
+        except FileNotFoundError:
+            pass
+        return out
+
+    def last_checkpoint(self) -> Path | None:
+        if not self.checkpoints_dir.is_dir():
+            return None
+        ckpts = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+        ckpts = [p for p in ckpts if (p / "trainer_state.json").exists()]
+        return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+    def has_model(self) -> bool:
+        d = self.model_dir
+        return (d / "adapter_config.json").exists() or (d / "config.json").exists()

@@ -1,0 +1,371 @@
+"""Run one training job from a config into its run folder.
+
+Reads top to bottom: check the config, open the run folder, load data and model for the task, train
+with transformers' Trainer, save the result, write the final status. Callable from Python (the web UI
+runs it in a background thread) with an event callback and a stop signal; the CLI runs the same code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.config import StudioConfig
+from studio.errors import StudioError
+from studio.runfolder import RunFolder
+
+EventCallback = Callable[[dict], None]
+
+
+@dataclass
+class Hardware:
+    device: str  # cuda | mps | cpu
+    precision: str  # bf16 | fp16 | fp32
+    name: str = ""
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
+
+
+def detect_hardware(requested: str = "auto") -> Hardware:
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        if requested != "auto":
+            return Hardware("cuda", requested, name)
+        return Hardware("cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16", name)
+    return Hardware("cpu", "fp32", f"CPU ({os.cpu_count()} cores)")
+
+
+@dataclass
+class TaskSetup:
+    """What a task module hands the trainer."""
+
+    model: Any
+    tokenizer: Any
+    train_dataset: list
+    eval_dataset: list
+    data_collator: Any
+    info: dict = field(default_factory=dict)  # goes into the start event
+    compute_metrics: Any = None
+    save_extra: Callable[[Path], None] | None = None
+
+
+def build_task(config: StudioConfig, hw: Hardware, train_records: list, eval_records: list) -> TaskSetup:
+    if config.task == "chat":
+        from studio.sft import setup_chat
+
+        return setup_chat(config, hw, train_records, eval_records)
+    if config.task == "classification":
+        try:
+            from studio.classify import setup_classification
+        except ImportError:
+            raise StudioError("task=classification is not available in this version; use task=chat") from None
+        return setup_classification(config, hw, train_records, eval_records)
+    raise StudioError(f"task: unknown task '{config.task}'")
+
+
+def load_splits(config: StudioConfig) -> tuple[list, list, dict]:
+    """Training and eval records, with a seeded split when no eval file is given."""
+    import random
+
+    from studio.data import load_dataset
+
+    fmt = config.data.format
+    train = load_dataset(config.resolve_path(config.data.train), format=fmt)
+    info = {"format": train.format, "malformed_rows": len(train.malformed)}
+    records = list(train.records)
+    if not records:
+        raise StudioError(f"data.train: {config.data.train} has no usable records")
+    if config.data.eval:
+        ev = load_dataset(config.resolve_path(config.data.eval), format=fmt)
+        return records, list(ev.records), info
+    n_eval = int(round(len(records) * config.data.eval_fraction))
+    if config.data.eval_fraction > 0 and len(records) >= 10:
+        n_eval = max(1, n_eval)
+    else:
+        n_eval = 0
+    rng = random.Random(config.train.seed)
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    eval_idx = set(order[:n_eval])
+    return [r for i, r in enumerate(records) if i not in eval_idx], [records[i] for i in sorted(eval_idx)], info
+
+
+def auto_interval(total_steps: int, times: int) -> int:
+    return max(1, math.ceil(total_steps / times))
+
+
+def planned_steps(config: StudioConfig, n_train: int) -> int:
+    if config.train.max_steps > 0:
+        return config.train.max_steps
+    per_epoch = math.ceil(n_train / (config.train.batch_size * config.train.grad_accum))
+    return max(1, math.ceil(per_epoch * config.train.epochs))
+
+
+def peak_memory_mb(hw: Hardware) -> float:
+    import resource
+
+    import torch
+
+    if hw.device == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class _Watch:
+    """Trainer callback: events for the run folder, and the stop signal checked after every step."""
+
+    def __init__(self, folder: RunFolder, emit, stop, hw: Hardware):
+        from transformers import TrainerCallback
+
+        watch = self
+
+        class Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                if watch.should_stop():
+                    watch.stopped = True
+                    control.should_training_stop = True
+                    control.should_save = True
+                return control
+
+            def on_log(self, args, state, control, logs=None, **kw):
+                watch.on_log(state, logs or {})
+
+            def on_evaluate(self, args, state, control, metrics=None, **kw):
+                watch.on_eval(state, metrics or {})
+
+            def on_save(self, args, state, control, **kw):
+                path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                watch.emit({"type": "checkpoint", "step": state.global_step, "path": str(path)})
+
+        self.callback = Callback()
+        self.folder, self.emit, self.stop, self.hw = folder, emit, stop, hw
+        self.stopped = False
+        self.last_eval_step = -1
+        self._t = time.time()
+        self._tokens = 0
+        self.started = time.time()
+
+    def should_stop(self) -> bool:
+        return bool((self.stop is not None and self.stop.is_set()) or self.folder.stop_requested())
+
+    def on_log(self, state, logs: dict) -> None:
+        if "loss" not in logs:
+            return
+        now = time.time()
+        tokens = state.num_input_tokens_seen
+        tps = (tokens - self._tokens) / max(now - self._t, 1e-6) if self._tokens or tokens else 0.0
+        self._t, self._tokens = now, tokens
+        ev = {
+            "type": "log",
+            "step": state.global_step,
+            "max_steps": state.max_steps,
+            "loss": round(float(logs["loss"]), 5),
+            "learning_rate": float(logs.get("learning_rate", 0.0)),
+            "epoch": round(float(logs.get("epoch") or state.epoch or 0.0), 4),
+            "grad_norm": round(float(logs["grad_norm"]), 5) if logs.get("grad_norm") is not None else None,
+            "tokens_per_second": round(tps, 1),
+            "tokens_seen": int(tokens),
+            "elapsed": round(now - self.started, 2),
+            "memory_mb": peak_memory_mb(self.hw),
+        }
+        self.emit(ev)
+        self.folder.write_status(state="running", step=state.global_step, max_steps=state.max_steps)
+
+    def on_eval(self, state, metrics: dict) -> None:
+        self.last_eval_step = state.global_step
+        ev = {"type": "eval", "step": state.global_step}
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and key.startswith("eval_") and not key.endswith(("_runtime", "_per_second")):
+                ev[key] = round(float(value), 5)
+        if "eval_loss" in ev:
+            ev["perplexity"] = round(math.exp(min(ev["eval_loss"], 50.0)), 4)
+        self.emit(ev)
+
+
+def _hint_for(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}".lower()
+    if "out of memory" in text or isinstance(err, MemoryError):
+        return ("out of memory: lower the batch size (raise gradient accumulation to keep the effective batch), "
+                "lower max length, turn on gradient checkpointing, or use lora/qlora instead of full")
+    if "nan" in text or "inf" in text:
+        return "the loss became NaN or infinite: lower the learning rate, or use fp32/bf16 instead of fp16"
+    return "see error.log in the run folder for details"
+
+
+def run_training(config: StudioConfig, on_event: EventCallback | None = None, stop: threading.Event | None = None) -> dict:
+    """Train as the config says, writing everything into ``config.output_dir``. Returns the final status.
+
+    Raises StudioError for a config or data problem found before training starts (nothing is written
+    but the run folder's error event and status); other failures are recorded as ``failed``.
+    """
+    warnings = config.validate()
+    folder = RunFolder(config.output_dir)
+    resuming = config.train.resume and folder.config_file.exists()
+    if folder.config_file.exists() and not config.train.resume:
+        raise StudioError(
+            f"output_dir {config.output_dir} already holds a run; choose a new folder, or resume it with --set train.resume=true"
+        )
+    status = folder.read_status()
+    if resuming and status.get("state") == "running" and status.get("pid") != os.getpid() and _pid_alive(status.get("pid")):
+        raise StudioError(f"the run in {config.output_dir} is still running (process {status.get('pid')}); stop it first")
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.clear_stop()
+    # Data paths are stored absolute so that the saved config replays from any folder.
+    config.data.train = str(Path(config.resolve_path(config.data.train)).resolve())
+    if config.data.eval:
+        config.data.eval = str(Path(config.resolve_path(config.data.eval)).resolve())
+    config.save(folder.config_file)
+
+    def emit(event: dict) -> None:
+        ev = folder.emit(event)
+        if on_event is not None:
+            try:
+                on_event(ev)
+            except Exception:  # noqa: BLE001 - a watcher's failure must not stop training
+                pass
+
+    folder.write_status(state="running", step=0, message="loading data and model", owner=config.owner,
+                        started=time.time())
+    for w in warnings:
+        emit({"type": "warning", "message": w})
+    try:
+        return _train(config, folder, emit, stop, resuming)
+    except BaseException as err:  # noqa: BLE001 - recorded, then re-raised
+        message = str(err) if isinstance(err, StudioError) else f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        hint = "" if isinstance(err, StudioError) else _hint_for(err)
+        if isinstance(err, KeyboardInterrupt):
+            message, hint = "interrupted", "resume it with --set train.resume=true"
+        (folder.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        emit({"type": "error", "message": message, "hint": hint})
+        folder.write_status(state="failed", message=message, hint=hint)
+        raise
+
+
+def _pid_alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) -> dict:
+    from transformers import Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hw = detect_hardware(config.train.precision)
+    train_records, eval_records, data_info = load_splits(config)
+    setup = build_task(config, hw, train_records, eval_records)
+    total = planned_steps(config, len(setup.train_dataset))
+    tc = config.train
+    has_eval = len(setup.eval_dataset) > 0
+    eval_every = tc.eval_steps or auto_interval(total, 5)
+    save_every = tc.save_steps or auto_interval(total, 4)
+    args = TrainingArguments(
+        output_dir=str(folder.checkpoints_dir),
+        per_device_train_batch_size=tc.batch_size,
+        per_device_eval_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        num_train_epochs=tc.epochs,
+        max_steps=tc.max_steps,
+        learning_rate=tc.learning_rate,
+        lr_scheduler_type=tc.scheduler,
+        warmup_steps=tc.warmup_ratio,  # a value below 1 is a share of all steps
+        weight_decay=tc.weight_decay,
+        max_grad_norm=tc.max_grad_norm,
+        bf16=hw.precision == "bf16",
+        fp16=hw.precision == "fp16",
+        gradient_checkpointing=tc.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
+        include_num_input_tokens_seen="non_padding",
+        logging_strategy="steps",
+        logging_steps=tc.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_every,
+        save_strategy="steps",
+        save_steps=save_every,
+        save_total_limit=tc.save_total_limit,
+        prediction_loss_only=setup.compute_metrics is None,
+        seed=tc.seed,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_pin_memory=hw.device == "cuda",
+        use_cpu=hw.device == "cpu",
+    )
+    watch = _Watch(folder, emit, stop, hw)
+    trainer = Trainer(
+        model=setup.model,
+        args=args,
+        train_dataset=setup.train_dataset,
+        eval_dataset=setup.eval_dataset if has_eval else None,
+        data_collator=setup.data_collator,
+        processing_class=setup.tokenizer,
+        compute_metrics=setup.compute_metrics,
+        callbacks=[watch.callback],
+    )
+    checkpoint = folder.last_checkpoint() if resuming else None
+    emit({
+        "type": "start",
+        "task": config.task,
+        "method": config.method,
+        "model": config.model.source,
+        "device": hw.device,
+        "device_name": hw.name,
+        "precision": hw.precision,
+        "train_examples": len(setup.train_dataset),
+        "eval_examples": len(setup.eval_dataset),
+        "max_steps": total,
+        "resumed_from": str(checkpoint) if checkpoint else None,
+        **data_info,
+        **setup.info,
+    })
+    folder.write_status(state="running", step=0, max_steps=total, message="training")
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    step = trainer.state.global_step
+    if has_eval and watch.last_eval_step != step:
+        trainer.evaluate()
+    _save_final(trainer, setup, folder)
+    state = "stopped" if watch.stopped else "finished"
+    end = {
+        "type": "end",
+        "state": state,
+        "step": step,
+        "train_loss": round(float(result.training_loss), 5) if result.training_loss is not None else None,
+        "runtime": round(time.time() - watch.started, 2),
+        "model_dir": str(folder.model_dir),
+        "memory_mb": peak_memory_mb(hw),
+    }
+    emit(end)
+    folder.clear_stop()
+    message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
+    return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def _save_final(trainer, setup: TaskSetup, folder: RunFolder) -> None:
+    """Write the adapter or model into model/ atomically, so that a half-written one is never found."""
+    import shutil
+
+    tmp = folder.path / "model.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(str(tmp))
+    setup.tokenizer.save_pretrained(str(tmp))
+    if setup.save_extra is not None:
+        setup.save_extra(tmp)
+    shutil.rmtree(folder.model_dir, ignore_errors=True)
+    os.replace(tmp, folder.model_dir)
