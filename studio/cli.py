@@ -25,9 +25,11 @@ PLUGIN_COMMANDS = ("studio.data.cli", "studio.bench", "studio.evaluate_cli", "st
 
 def _quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import logging
     import warnings
 
     warnings.filterwarnings("ignore")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # optional CPU kernels it cannot fetch offline
     try:
         from transformers.utils import logging as hf_logging
 

@@ -170,6 +170,9 @@ class StudioConfig:
             value = getattr(self.data, key)
             if value and not Path(self.resolve_path(value)).is_file():
                 raise StudioError(f"data.{key}: file not found: {value}")
+        from studio.models import resolve
+
+        resolve(self.model.source, prepare=False)
         if not self.output_dir:
             raise StudioError("output_dir is empty: give a folder for the run, e.g. --set output_dir=runs/my-run")
         if self.train.max_steps == 0:

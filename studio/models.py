@@ -118,14 +118,19 @@ def _clear_gguf_marks(model) -> None:
         del model.config.quantization_config
 
 
-def resolve(source: str) -> ResolvedModel:
-    """Turn what the user wrote into a loadable location, or raise a StudioError that says what to do."""
+def resolve(source: str, prepare: bool = True) -> ResolvedModel:
+    """Turn what the user wrote into a loadable location, or raise a StudioError that says what to do.
+
+    With ``prepare=False`` an embedded model is only looked up, not converted (a cheap check).
+    """
     source = (source or "").strip()
     if not source:
         raise StudioError("no model given; choose an embedded model (smollm2, minilm), a folder, a .gguf file or a hub id")
     name = embedded_name(source)
     if name:
-        return ResolvedModel(source, str(_prepare_embedded(name)), None, "embedded", EMBEDDED[name]["title"])
+        info = EMBEDDED[name]
+        path = _prepare_embedded(name) if prepare else _package_folder(info["package"], info["pip"])
+        return ResolvedModel(source, str(path), None, "embedded", info["title"])
     path = Path(source).expanduser()
     if source.lower().endswith(".gguf"):
         if not path.is_file():
@@ -162,7 +167,11 @@ def _hub_error(source: str, err: Exception) -> StudioError:
 def load_tokenizer(source: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    r = resolve(source)
+    folder = Path(source).expanduser()
+    if folder.is_dir() and (folder / "tokenizer_config.json").exists():  # also a run's adapter folder
+        r = ResolvedModel(source, str(folder), None, "folder", folder.name)
+    else:
+        r = resolve(source)
     try:
         tok = AutoTokenizer.from_pretrained(r.path, gguf_file=r.gguf_file, trust_remote_code=trust_remote_code)
     except OSError as err:

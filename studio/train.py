@@ -133,14 +133,11 @@ class _Watch:
 
         class Callback(TrainerCallback):
             def on_step_end(self, args, state, control, **kw):
-                if watch.should_stop():
-                    watch.stopped = True
-                    control.should_training_stop = True
-                    control.should_save = True
-                return control
+                return watch.check_stop(control)
 
             def on_log(self, args, state, control, logs=None, **kw):
                 watch.on_log(state, logs or {})
+                return watch.check_stop(control)  # a request made while logging this step ends it here
 
             def on_evaluate(self, args, state, control, metrics=None, **kw):
                 watch.on_eval(state, metrics or {})
@@ -157,8 +154,12 @@ class _Watch:
         self._tokens = 0
         self.started = time.time()
 
-    def should_stop(self) -> bool:
-        return bool((self.stop is not None and self.stop.is_set()) or self.folder.stop_requested())
+    def check_stop(self, control):
+        if (self.stop is not None and self.stop.is_set()) or self.folder.stop_requested():
+            self.stopped = True
+            control.should_training_stop = True
+            control.should_save = True
+        return control
 
     def on_log(self, state, logs: dict) -> None:
         if "loss" not in logs:
@@ -212,8 +213,8 @@ def run_training(config: StudioConfig, on_event: EventCallback | None = None, st
     """
     warnings = config.validate()
     folder = RunFolder(config.output_dir)
-    resuming = config.train.resume and folder.config_file.exists()
-    if folder.config_file.exists() and not config.train.resume:
+    resuming = config.train.resume and folder.events_file.exists()
+    if folder.events_file.exists() and not config.train.resume:
         raise StudioError(
             f"output_dir {config.output_dir} already holds a run; choose a new folder, or resume it with --set train.resume=true"
         )
@@ -264,7 +265,7 @@ def _pid_alive(pid) -> bool:
 
 
 def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) -> dict:
-    from transformers import Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainingArguments
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -319,6 +320,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         compute_metrics=setup.compute_metrics,
         callbacks=[watch.callback],
     )
+    trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
         "type": "start",

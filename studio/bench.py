@@ -1,0 +1,160 @@
+"""``python -m studio bench``: real (non-pad) training tokens per second of three training paths.
+
+On the same model, data and number of examples, with the same LoRA adapter and batch size:
+  seed_style  every example padded to max_length 512, a plain PyTorch loop (the habit of many notebooks)
+  trainer     a plain transformers Trainer with dynamic padding
+  studio      the studio's own training path (run_training into a temporary run folder)
+Each is timed from the end of its first step to the end of its last, so model loading and warm-up are
+left out of all three alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "datasets"
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def bench_records(n: int) -> list[dict]:
+    """Chat records of mixed lengths from the shipped sample datasets."""
+    from studio.data import load_dataset
+
+    records: list[dict] = []
+    for name in ("support_chat.jsonl", "instructions.jsonl", "pirate_style.jsonl"):
+        if (ASSETS / name).exists():
+            records += load_dataset(str(ASSETS / name)).records
+    if not records:
+        raise SystemExit("bench: no sample datasets found in assets/datasets")
+    out = []
+    while len(out) < n:
+        out.extend(records)
+    return out[:n]
+
+
+def _lora(model):
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_TARGETS,
+                                            task_type="CAUSAL_LM"))
+
+
+def _rate(marks: list[tuple[float, int]]) -> float:
+    """Tokens per second between the first and last (time, cumulative tokens) marks."""
+    (t0, k0), (t1, k1) = marks[0], marks[-1]
+    return (k1 - k0) / max(t1 - t0, 1e-9)
+
+
+def seed_style(source: str, records: list[dict], batch: int, lr: float) -> float:
+    import torch
+
+    from studio import models
+    from studio.tokenize import render_text
+
+    tok = models.load_tokenizer(source)
+    texts = [render_text(tok, r) for r in records]
+    enc = tok(texts, padding="max_length", max_length=512, truncation=True, return_tensors="pt", add_special_tokens=False)
+    labels = enc["input_ids"].clone()
+    labels[enc["attention_mask"] == 0] = -100
+    model = _lora(models.load_causal_lm(source, dtype=torch.float32))
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    marks, seen = [], 0
+    for i in range(0, len(records), batch):
+        sl = slice(i, i + batch)
+        loss = model(input_ids=enc["input_ids"][sl], attention_mask=enc["attention_mask"][sl], labels=labels[sl]).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        seen += int(enc["attention_mask"][sl].sum())
+        marks.append((time.perf_counter(), seen))
+    return _rate(marks)
+
+
+def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workdir: str) -> float:
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+
+    from studio import models
+    from studio.tokenize import encode_records
+
+    tok = models.load_tokenizer(source)
+    examples, _ = encode_records(tok, records, 512)
+    model = _lora(models.load_causal_lm(source, dtype=torch.float32))
+    marks: list[tuple[float, int]] = []
+
+    class Mark(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            marks.append((time.perf_counter(), state.num_input_tokens_seen))
+
+    args = TrainingArguments(output_dir=workdir, per_device_train_batch_size=batch, num_train_epochs=1,
+                             learning_rate=lr, report_to="none", disable_tqdm=True, save_strategy="no",
+                             logging_strategy="no", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
+                             include_num_input_tokens_seen="non_padding")
+    Trainer(model=model, args=args, train_dataset=examples, callbacks=[Mark()],
+            data_collator=DataCollatorForSeq2Seq(tok, padding="longest", label_pad_token_id=-100)).train()
+    return _rate(marks)
+
+
+def studio_path(source: str, records: list[dict], batch: int, lr: float, workdir: str) -> float:
+    from studio.config import StudioConfig
+    from studio.runfolder import RunFolder
+    from studio.train import run_training
+
+    data = Path(workdir) / "bench.jsonl"
+    data.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in records), encoding="utf-8")
+    steps = -(-len(records) // batch)
+    cfg = StudioConfig().with_overrides([
+        f"model.source={source}", f"data.train={data}", "data.eval_fraction=0", "data.max_length=512",
+        f"train.max_steps={steps}", f"train.batch_size={batch}", f"train.learning_rate={lr}", "train.epochs=1",
+        f"train.save_steps={steps + 1}", f"output_dir={Path(workdir) / 'run'}", "lora.r=16", "lora.alpha=32",
+        "lora.dropout=0", "lora.target_modules=" + ",".join(LORA_TARGETS),
+    ])
+    run_training(cfg)
+    logs = RunFolder(cfg.output_dir).read_events(("log",))
+    return _rate([(e["elapsed"], e["tokens_seen"]) for e in logs])
+
+
+def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 1e-3) -> dict:
+    records = bench_records(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {
+            "seed_style": seed_style(source, records, batch, lr),
+            "trainer": plain_trainer(source, records, batch, lr, str(Path(tmp) / "trainer")),
+            "studio": studio_path(source, records, batch, lr, tmp),
+        }
+    out = {k: round(v, 1) for k, v in results.items()}
+    out["studio_vs_seed_style"] = round(results["studio"] / results["seed_style"], 2)
+    out["studio_vs_trainer"] = round(results["studio"] / results["trainer"], 2)
+    out.update({"model": source, "examples": n, "batch_size": batch, "unit": "non-pad tokens per second"})
+    return out
+
+
+def add_parser(sub):
+    p = sub.add_parser("bench", help="measure training speed against two baselines",
+                       description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer examples (finishes in a few minutes on a CPU)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--model", default="smollm2", help="model source (default: the embedded smollm2)")
+    p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 32 with --quick)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    n = args.examples or (32 if args.quick else 96)
+    res = run_bench(args.model, n, args.batch_size)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"model {res['model']}, {n} examples, batch {res['batch_size']}: non-pad tokens per second")
+        for key in ("seed_style", "trainer", "studio"):
+            print(f"  {key:<11} {res[key]:>9.1f}")
+        print(f"  studio / seed_style = {res['studio_vs_seed_style']:.2f}x   studio / trainer = {res['studio_vs_trainer']:.2f}x")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,55 @@
+"""The run store: background runs, a queue, stop, and runs that survive a restart of the app."""
+
+import json
+
+from studio.config import StudioConfig
+from studio.runfolder import RunFolder
+from studio.runs import RunStore
+
+
+def config(model_dir, data, steps=4):
+    return StudioConfig().with_overrides([f"model.source={model_dir}", f"data.train={data}", f"train.max_steps={steps}",
+                                          "train.batch_size=4", "data.max_length=64", "lora.r=4", "lora.alpha=8"])
+
+
+def test_background_runs_queue_and_finish(tiny_model_dir, chat_file, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    a = store.submit(config(tiny_model_dir, chat_file), name="first", owner="ann")
+    b = store.submit(config(tiny_model_dir, chat_file), name="second", owner="bob")
+    assert store.info(b).state in ("queued", "running")
+    assert store.wait(a, 120).state == "finished" and store.wait(b, 120).state == "finished"
+    starts = [store.events(r, ("start",))[0]["time"] for r in (a, b)]
+    ends = [store.events(r, ("end",))[0]["time"] for r in (a, b)]
+    assert ends[0] <= starts[1]  # one at a time, in order
+    assert [r.id for r in store.list(owner="ann")] == [a]
+    assert {r.id for r in store.list()} == {a, b}
+    assert store.info(a).has_model and store.info(a).step == 4
+
+
+def test_stop_then_resume(tiny_model_dir, chat_file, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = store.submit(config(tiny_model_dir, chat_file, steps=400))
+    for _ in range(600):
+        if store.events(run, ("log",)):
+            break
+        __import__("time").sleep(0.1)
+    store.stop(run)
+    info = store.wait(run, 120)
+    assert info.state == "stopped" and info.can_resume and 0 < info.step < 400
+
+
+def test_a_restart_shows_cut_off_runs_as_interrupted(tiny_model_dir, chat_file, tmp_path):
+    root = tmp_path / "runs"
+    store = RunStore(root)
+    run = store.submit(config(tiny_model_dir, chat_file, steps=3))
+    store.wait(run, 120)
+    # pretend the app died mid-run: the status still says running, written by a process that is gone
+    status = RunFolder(root / run).status_file
+    data = json.loads(status.read_text())
+    data.update(state="running", pid=999999999)
+    status.write_text(json.dumps(data))
+    fresh = RunStore(root)  # the app after a restart
+    info = fresh.info(run)
+    assert info.state == "interrupted" and info.can_resume
+    fresh.resume(run)
+    assert fresh.wait(run, 120).state == "finished"

@@ -1,0 +1,130 @@
+"""Training on a tiny random model: events, run folder, stop, resume, methods, failures."""
+
+import json
+import threading
+
+import pytest
+
+from studio.config import StudioConfig
+from studio.errors import StudioError
+from studio.runfolder import RunFolder
+from studio.train import run_training
+
+
+def make_config(model_dir, data, out, *extra):
+    base = [f"model.source={model_dir}", f"data.train={data}", f"output_dir={out}", "train.max_steps=6",
+            "train.batch_size=4", "train.learning_rate=1e-3", "train.logging_steps=1", "train.eval_steps=3",
+            "train.save_steps=3", "data.max_length=64", "lora.r=4", "lora.alpha=8"]
+    return StudioConfig().with_overrides(base + list(extra))
+
+
+def test_lora_run_writes_the_run_folder_contract(tiny_model_dir, chat_file, tmp_path):
+    out = tmp_path / "run"
+    status = run_training(make_config(tiny_model_dir, chat_file, out))
+    assert status["state"] == "finished" and status["step"] == 6
+    folder = RunFolder(out)
+    events = folder.read_events()
+    types = [e["type"] for e in events]
+    assert types[0] == "start" and types[-1] == "end"
+    assert {"log", "eval", "checkpoint"} <= set(types) and "error" not in types
+    logs = [e for e in events if e["type"] == "log"]
+    assert [e["step"] for e in logs] == [1, 2, 3, 4, 5, 6]
+    for e in logs:
+        assert {"step", "loss", "learning_rate", "epoch", "tokens_per_second"} <= set(e)
+        assert e["loss"] > 0 and e["tokens_per_second"] > 0
+    assert [e["step"] for e in events if e["type"] == "eval"] == [3, 6]
+    start = events[0]
+    assert start["train_examples"] == 36 and start["eval_examples"] == 4  # 10% held out
+    assert 0 < start["trainable_parameters"] < start["parameters"]
+    # the saved config is resolved (absolute data path) and replayable
+    saved = StudioConfig.load(folder.config_file)
+    assert saved.data.train == str(chat_file) and saved.method == "lora"
+    # the adapter loads with plain peft
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    assert (folder.model_dir / "adapter_config.json").exists()
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(folder.model_dir))
+    assert any("lora_" in n for n, _ in tuned.named_parameters())
+    assert json.loads(folder.status_file.read_text())["state"] == "finished"
+
+
+def test_dynamic_padding_pads_to_the_longest_in_the_batch(tiny_model_dir, chat_file, tmp_path):
+    from studio.sft import make_collator
+    from studio.tokenize import encode_records
+    from studio import models
+    from studio.train import Hardware
+
+    tok = models.load_tokenizer(tiny_model_dir)
+    recs = [{"messages": [{"role": "user", "content": "hi " * n}, {"role": "assistant", "content": "ok"}]} for n in (1, 5, 9)]
+    examples, _ = encode_records(tok, recs, 512)
+    batch = make_collator(tok, Hardware("cpu", "fp32"))(examples)
+    assert batch["input_ids"].shape == (3, max(len(e["input_ids"]) for e in examples)) and batch["input_ids"].shape[1] < 64
+    assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
+
+
+def test_stop_is_honoured_within_one_step_and_resume_continues(tiny_model_dir, chat_file, tmp_path):
+    out = tmp_path / "run"
+    stop = threading.Event()
+
+    def on_event(ev):
+        if ev["type"] == "log" and ev["step"] == 2:
+            stop.set()
+
+    cfg = make_config(tiny_model_dir, chat_file, out, "train.max_steps=20", "train.save_steps=50")
+    status = run_training(cfg, on_event=on_event, stop=stop)
+    folder = RunFolder(out)
+    assert status["state"] == "stopped" and status["step"] == 2
+    assert folder.last_checkpoint().name == "checkpoint-2" and folder.has_model()
+    assert folder.read_events()[-1]["type"] == "end" and folder.read_events()[-1]["state"] == "stopped"
+
+    with pytest.raises(StudioError, match="already holds a run"):
+        run_training(make_config(tiny_model_dir, chat_file, out))
+    resumed = run_training(StudioConfig.load(folder.config_file).with_overrides(["train.resume=true"]))
+    assert resumed["state"] == "finished" and resumed["step"] == 20
+    starts = folder.read_events(("start",))
+    assert len(starts) == 2 and starts[1]["resumed_from"].endswith("checkpoint-2")
+    steps = [e["step"] for e in folder.read_events(("log",))]
+    assert steps[:2] == [1, 2] and steps[2] == 3 and steps[-1] == 20  # picks up where it stopped
+
+
+def test_stop_file_from_another_process(tiny_model_dir, chat_file, tmp_path):
+    out = tmp_path / "run"
+    folder = RunFolder(out)
+
+    def on_event(ev):
+        if ev["type"] == "log" and ev["step"] == 1:
+            folder.request_stop()
+
+    status = run_training(make_config(tiny_model_dir, chat_file, out, "train.max_steps=30"), on_event=on_event)
+    assert status["state"] == "stopped" and status["step"] == 1 and not folder.stop_file.exists()
+
+
+def test_full_fine_tune_saves_a_whole_model(tiny_model_dir, chat_file, tmp_path):
+    out = tmp_path / "full"
+    status = run_training(make_config(tiny_model_dir, chat_file, out, "method=full", "train.max_steps=2"))
+    assert status["state"] == "finished"
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(out / "model")
+    assert model.config.num_hidden_layers == 2
+
+
+def test_qlora_trains_4bit_base(tiny_model_dir, chat_file, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    out = tmp_path / "q"
+    status = run_training(make_config(tiny_model_dir, chat_file, out, "method=qlora", "train.max_steps=2"))
+    assert status["state"] == "finished"
+    assert RunFolder(out).read_events(("start",))[0]["method"] == "qlora"
+    assert (out / "model" / "adapter_config.json").exists()
+
+
+def test_failed_run_records_error_and_is_not_finished(tiny_model_dir, tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "' + "long " * 400 + '"}, {"role": "assistant", "content": "x"}]}\n')
+    out = tmp_path / "run"
+    with pytest.raises(StudioError, match="answer left to learn"):
+        run_training(make_config(tiny_model_dir, str(data), out))
+    folder = RunFolder(out)
+    assert folder.read_status()["state"] == "failed"
+    assert folder.read_events()[-1]["type"] == "error" and not folder.has_model()
