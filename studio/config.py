@@ -42,6 +42,7 @@ class DataConfig:
     eval: str = knob("", "Evaluation data", "Held-out examples to measure progress on. Leave empty to split some off the training data.")
     eval_fraction: float = knob(0.1, "Eval share", "Share of the training data held out for evaluation when no eval file is given.", min=0.0, max=0.5, step=0.01)
     format: str = knob("auto", "Format", "How to read the records: auto, chat, sharegpt, alpaca, prompt_completion, text, classification.", choices=("auto", "chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification"))
+    columns: dict = knob(None, "Column mapping", "Which columns hold what, e.g. {text: review, label: sentiment}. Empty: detected from the file.", factory=dict)
     max_length: int = knob(512, "Max length (tokens)", "Longer examples are cut. Longer needs more memory and time.", min=16, max=32768, step=16)
     train_on_prompt: bool = knob(False, "Learn from prompts too", "Off: the model learns only from the assistant's answers (recommended). On: it also learns to write the prompts.")
 
@@ -64,6 +65,7 @@ class TrainConfig:
     eval_steps: int = knob(0, "Evaluate every N steps", "0: evaluate at the end of each epoch and at the end.", min=0, max=1_000_000, step=1)
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
+    class_weights: bool = knob(False, "Balance classes", "Classification: weight the loss by inverse class frequency so rare labels count as much as common ones.")
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")
 
@@ -245,6 +247,17 @@ def _coerce(value, f, name: str):
             return float(value)
         except (TypeError, ValueError):
             raise StudioError(f"{name}: expected a number, got {value!r}") from None
+    if isinstance(default, dict):
+        if value in (None, ""):
+            return {}
+        if isinstance(value, str):  # key=value pairs from the command line: text=review,label=sentiment
+            try:
+                return dict(pair.split("=", 1) for pair in value.split(",") if pair.strip())
+            except ValueError:
+                raise StudioError(f"{name}: expected a mapping like text=review,label=sentiment, got {value!r}") from None
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        raise StudioError(f"{name}: expected a mapping, got {value!r}")
     if isinstance(default, list):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]

@@ -81,14 +81,14 @@ def load_splits(config: StudioConfig) -> tuple[list, list, dict]:
 
     from studio.data import load_dataset
 
-    fmt = config.data.format
-    train = load_dataset(config.resolve_path(config.data.train), format=fmt)
+    fmt, cols = config.data.format, config.data.columns or None
+    train = load_dataset(config.resolve_path(config.data.train), format=fmt, columns=cols)
     info = {"format": train.format, "malformed_rows": len(train.malformed)}
     records = list(train.records)
     if not records:
         raise StudioError(f"data.train: {config.data.train} has no usable records")
     if config.data.eval:
-        ev = load_dataset(config.resolve_path(config.data.eval), format=fmt)
+        ev = load_dataset(config.resolve_path(config.data.eval), format=fmt, columns=cols)
         return records, list(ev.records), info
     n_eval = int(round(len(records) * config.data.eval_fraction))
     if config.data.eval_fraction > 0 and len(records) >= 10:
