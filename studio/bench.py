@@ -95,8 +95,12 @@ def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workd
                              learning_rate=lr, report_to="none", disable_tqdm=True, save_strategy="no",
                              logging_strategy="no", remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
                              include_num_input_tokens_seen="non_padding")
-    Trainer(model=model, args=args, train_dataset=examples, callbacks=[Mark()],
-            data_collator=DataCollatorForSeq2Seq(tok, padding="longest", label_pad_token_id=-100)).train()
+    from transformers import PrinterCallback
+
+    trainer = Trainer(model=model, args=args, train_dataset=examples, callbacks=[Mark()],
+                      data_collator=DataCollatorForSeq2Seq(tok, padding="longest", label_pad_token_id=-100))
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
     return _rate(marks)
 
 
