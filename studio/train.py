@@ -59,6 +59,7 @@ class TaskSetup:
     info: dict = field(default_factory=dict)  # goes into the start event
     compute_metrics: Any = None
     save_extra: Callable[[Path], None] | None = None
+    loss_func: Callable | None = None  # Trainer's compute_loss_func(outputs, labels, num_items_in_batch)
 
 
 def build_task(config: StudioConfig, hw: Hardware, train_records: list, eval_records: list) -> TaskSetup:
@@ -318,6 +319,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         data_collator=setup.data_collator,
         processing_class=setup.tokenizer,
         compute_metrics=setup.compute_metrics,
+        compute_loss_func=setup.loss_func,
         callbacks=[watch.callback],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
