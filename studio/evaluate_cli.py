@@ -1,0 +1,95 @@
+"""``python -m studio eval RUN_DIR``: base against tuned on held-out data, in numbers and examples."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="score a run's base and tuned models on held-out data",
+        description="Compare the base model with the tuned one on held-out examples: eval loss, perplexity, "
+                    "ROUGE-L, BLEU and exact match (accuracy and macro F1 for classification runs), a "
+                    "side-by-side table of replies, and an overfitting check of the loss curves. "
+                    "The result is also saved as evaluation.json in the run folder.")
+    p.add_argument("run_dir", help="a run folder (the output_dir of a training run)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="held-out examples (default: the run's eval file, else the split training held out)")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="evaluate at most N examples (default 20; 0: all). Generation is slow on a CPU")
+    p.add_argument("--max-new-tokens", type=int, default=128, metavar="N",
+                   help="longest generated reply in tokens (default 128; shorter for short references)")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from studio.errors import StudioError
+    from studio.evaluate import evaluate_run
+
+    if args.limit < 0:
+        raise StudioError(f"--limit: {args.limit} is negative; give a number of examples like 20 (0: all)")
+    if args.max_new_tokens < 1:
+        raise StudioError(f"--max-new-tokens: {args.max_new_tokens} is below 1")
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\r[{fraction:4.0%}] {message:60.60}", end="", file=sys.stderr, flush=True)
+
+    result = evaluate_run(args.run_dir, args.data, args.limit or None, args.max_new_tokens, progress=progress)
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+    else:
+        print(format_summary(result))
+    return 0
+
+
+def format_summary(result: dict) -> str:
+    from studio.evaluate import metrics_table
+
+    lines = []
+    if result.get("data"):
+        lines.append(f"held-out data: {result['data']}")
+    n = result.get("n_examples")
+    if n is not None:
+        lines.append(f"examples evaluated: {n}" + (f" of {result['held_out_examples']}" if result.get("held_out_examples") else ""))
+    lines.append("")
+    lines.append(f"{'metric':<13}{'base':>10}{'tuned':>10}{'change':>10}")
+    for metric, b, t, change, verdict in metrics_table(result):
+        lines.append(f"{metric:<13}{_num(b):>10}{_num(t):>10}{_num(change, True):>10}  {verdict}")
+    if result.get("task") == "chat" and not result.get("short_answers", True):
+        lines.append("(exact match says little here: the reference answers are long)")
+    rows = result.get("examples") or []
+    if rows and result.get("task") != "classification":
+        lines.append("")
+        for i, row in enumerate(rows[:5], 1):
+            lines.append(f"[{i}] prompt:    {_short(row.get('prompt', ''))}")
+            lines.append(f"    reference: {_short(row.get('reference', ''))}")
+            lines.append(f"    base:      {_short(row.get('base', ''))}")
+            lines.append(f"    tuned:     {_short(row.get('tuned', ''))}")
+        if len(rows) > 5:
+            lines.append(f"... {len(rows) - 5} more examples (use --json for all)")
+    lines.append("")
+    w = result.get("overfitting")
+    if w:
+        lines.append(f"warning: {w['kind']}: {w['message']}")
+        lines.append("  try: " + "; ".join(w["hints"]))
+    else:
+        lines.append("overfitting check: no sign of overfitting in the loss curves")
+    return "\n".join(lines)
+
+
+def _num(value, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _short(text: str, limit: int = 100) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

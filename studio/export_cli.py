@@ -1,0 +1,51 @@
+"""``python -m studio export RUN_DIR``: the adapter or a merged model, with a model card, as a folder or zip."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a trained run as an adapter or a merged model (and push it to the Hub)",
+        description="Write the run's model in Hugging Face layout with a model card (README.md), the resolved "
+                    "config.yaml and replay.sh (the command that trains the run again). LoRA runs export the "
+                    "adapter, or with --merge a full model that loads with AutoModelForCausalLM alone.")
+    p.add_argument("run_dir", help="a finished or stopped run folder")
+    p.add_argument("--out", default=None, metavar="DIR", help="the export folder (default: RUN_DIR/export)")
+    p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base weights (a full model)")
+    p.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it already exists")
+    p.add_argument("--push-to", default=None, metavar="REPO_ID", help="upload the export to this Hugging Face model repo")
+    p.add_argument("--token-env", default="HF_TOKEN", metavar="VAR",
+                   help="the environment variable that holds the Hub token (default HF_TOKEN); the token is never written anywhere")
+    p.add_argument("--public", action="store_true", help="create the Hub repository as public (default private)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from studio.errors import StudioError
+    from studio.export import export_run, push_to_hub
+
+    token = None
+    if args.push_to:
+        token = os.environ.get(args.token_env, "")
+        if not token.strip():
+            raise StudioError(f"--push-to needs a Hub token in the environment variable {args.token_env}; "
+                              f"set it (export {args.token_env}=hf_...) or name another with --token-env")
+    out = args.out or str(Path(args.run_dir) / "export")
+    overwrite = args.overwrite or args.out is None  # the default folder is simply refreshed
+    result = export_run(args.run_dir, out, merge=args.merge, make_zip=args.zip, overwrite=overwrite)
+    what = {"adapter": "LoRA adapter", "merged": "merged full model", "full": "full model"}[result["kind"]]
+    print(f"exported the {what} to {result['out_dir']}")
+    print(f"  files: {', '.join(result['files'])}")
+    if result["zip"]:
+        print(f"  zip: {result['zip']}")
+    print(f"  replay: {result['command']}")
+    if args.push_to:
+        url = push_to_hub(result["out_dir"], args.push_to, token, private=not args.public)
+        print(f"pushed to {url}")
+    return 0
