@@ -267,8 +267,11 @@ def model_card(folder: RunFolder | str | Path, config: StudioConfig | None = Non
         lines.append(f"- Evaluation: {config.data.eval_fraction:.0%} of the training file held out (seed {config.train.seed})")
     if training.get("train_examples") is not None:
         lines.append(f"- Examples: {training['train_examples']} for training, {training.get('eval_examples', 0)} for evaluation")
-    lines.append(f"- Max length: {config.data.max_length} tokens; "
-                 + ("learned from prompts and answers" if config.data.train_on_prompt else "learned from the answers only"))
+    if task == "classification":
+        lines.append(f"- Max length: {config.data.max_length} tokens")
+    else:
+        lines.append(f"- Max length: {config.data.max_length} tokens; "
+                     + ("learned from prompts and answers" if config.data.train_on_prompt else "learned from the answers only"))
     lines += _health_lines(config)
     lines.append("")
 
@@ -284,6 +287,8 @@ def model_card(folder: RunFolder | str | Path, config: StudioConfig | None = Non
                            ("Last logged training loss", "last_train_loss"), ("Eval loss (last)", "eval_loss"),
                            ("Perplexity (last)", "perplexity"), ("Best eval loss", "best_eval_loss"),
                            ("Best eval step", "best_eval_step"), ("Runtime (s)", "runtime")):
+            if key == "perplexity" and task == "classification":
+                continue
             if training.get(key) is not None:
                 lines.append(f"| {label} | {_fmt(training[key])} |")
         for key, value in training.items():

@@ -218,3 +218,33 @@ def test_cli_export(lora_run, tmp_path, capsys, monkeypatch):
     assert main(["export", str(lora_run), "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "none"), "--out", str(tmp_path / "y")]) == 2
+
+
+def test_classification_export_works_with_the_text_classification_pipeline(tmp_path):
+    classify = pytest.importorskip("studio.classify")
+    from transformers import pipeline
+
+    from studio.evaluate import evaluate_run
+
+    rows = [{"text": f"{w} film number {i}", "label": lab} for i in range(12)
+            for w, lab in (("great", "pos"), ("awful", "neg"), ("okay", "meh"))]
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = StudioConfig().with_overrides([
+        "task=classification", "model.source=minilm", f"data.train={tmp_path / 'reviews.jsonl'}",
+        f"output_dir={tmp_path / 'run'}", "train.max_steps=3", "train.batch_size=8", "train.learning_rate=1e-3",
+        "data.max_length=32", "lora.r=4", "lora.alpha=8"])
+    assert run_training(cfg)["state"] == "finished"
+    result = evaluate_run(tmp_path / "run", limit=0)
+    assert {"accuracy", "macro_f1", "eval_loss", "rougeL"} <= set(result["tuned"]) and result["tuned"]["rougeL"] is None
+    assert isinstance(result["examples"], list)
+    res = export_run(tmp_path / "run", tmp_path / "merged", merge=True)
+    assert res["kind"] == "merged" and "pipeline_tag: text-classification" in (tmp_path / "merged" / "README.md").read_text()
+    texts = ["great film number 99", "awful film number 99"]
+    got = pipeline("text-classification", model=str(tmp_path / "merged"), top_k=None)(texts)
+    want = classify.predict(tmp_path / "run", texts)
+    for g, w in zip(got, want):
+        assert {d["label"] for d in g} == {"pos", "neg", "meh"}
+        for d in g:
+            assert d["score"] == pytest.approx(w[d["label"]], abs=1e-4)
+    adapter = export_run(tmp_path / "run", tmp_path / "adapter")
+    assert adapter["kind"] == "adapter" and "labels.json" in adapter["files"]
