@@ -1,0 +1,122 @@
+"""``python -m studio check FILE``: the dataset health report without a browser.
+
+Exit status: 0 when the file loaded (whatever the findings), 2 when it cannot be used (one line
+``error: ...`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from studio.data.fixes import FIXES
+from studio.data.formats import FORMATS
+from studio.errors import StudioError
+
+DEFAULT_MODEL = "smollm2"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "check", help="check a dataset's health (duplicates, leakage, balance, length, PII, ...)",
+        description="Load a data file as training would and report what would hurt training: malformed rows, "
+                    "missing or empty answers, duplicates and near duplicates, train/eval leakage, label imbalance "
+                    "and variants, examples cut by the max length, personal data, markup and encoding damage.",
+        epilog="Exit status: 0 when the file loaded (whatever was found), 2 when it cannot be used.")
+    p.add_argument("file", help="the data file: .jsonl, .json, .csv, .tsv, .parquet or .txt")
+    p.add_argument("--eval", metavar="FILE", help="the eval file, to find eval records that are also in FILE")
+    p.add_argument("--max-length", type=int, metavar="N",
+                   help=f"count examples longer than N tokens of the model (default model: {DEFAULT_MODEL})")
+    p.add_argument("--model", metavar="SOURCE",
+                   help="the model whose tokenizer and chat template measure lengths (embedded name, folder or hub id)")
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
+                   help="how to read the records (default: detected from the columns)")
+    p.add_argument("--column", action="append", metavar="FIELD=COLUMN", default=[],
+                   help="which column holds a field, e.g. --column text=review --column label=sentiment (repeatable)")
+    p.add_argument("--fix", action="append", metavar="FIX", default=[], choices=FIXES,
+                   help=f"apply a fix and save a new version (repeatable): {', '.join(FIXES)}")
+    p.add_argument("--out-dir", metavar="DIR", help="where fixed versions go (default: versions/ next to FILE)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=run)
+    return p
+
+
+def _columns(pairs: list[str]) -> dict | None:
+    cols = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise StudioError(f"--column {pair}: expected FIELD=COLUMN, e.g. text=review")
+        cols[key.strip()] = value.strip()
+    return cols or None
+
+
+def run(args) -> int:
+    try:
+        return _run(args)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from studio.data.health import check_dataset
+    from studio.data.intake import load_dataset
+
+    columns = _columns(getattr(args, "column", None) or [])
+    ds = load_dataset(args.file, format=args.format, columns=columns)
+    eval_ds = load_dataset(args.eval, format=args.format, columns=columns) if args.eval else None
+    tokenizer = None
+    if args.max_length is not None and args.max_length < 1:
+        raise StudioError(f"--max-length {args.max_length}: give a positive number of tokens")
+    if args.model or args.max_length:
+        from studio import models
+
+        tokenizer = models.load_tokenizer(args.model or DEFAULT_MODEL)
+    fixed = None
+    if getattr(args, "fix", None):
+        from studio.data.fixes import apply_fixes
+
+        ds, fixed = apply_fixes(ds, args.fix, eval_ds=eval_ds, out_dir=args.out_dir)
+    report = check_dataset(ds, eval_ds, tokenizer=tokenizer, max_length=args.max_length)
+    if args.json:
+        out = report.to_dict()
+        if fixed is not None:
+            out["fixed"] = fixed.to_dict() | {"origin": None}
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    if fixed is not None:
+        print(f"fixed: {fixed.summary()}")
+    print(format_report(report, ds, model=(args.model or DEFAULT_MODEL) if tokenizer is not None else None))
+    return 0
+
+
+def format_report(report, ds, model: str | None = None, width: int = 100) -> str:
+    """The report as a readable table."""
+    cols = ", ".join(f"{k}={v}" for k, v in ds.columns.items())
+    out = [f"{ds.source}: {report.format}, {report.rows} record{'s' if report.rows != 1 else ''} (columns: {cols})"]
+    if report.labels:
+        n = sum(report.labels.values())
+        out.append("labels: " + ", ".join(f"{lab} {k} ({100 * k / n:.0f}%)" for lab, k in report.labels.items()))
+    if report.lengths:
+        lengths = sorted(report.lengths)
+        p95 = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+        sampled = f" (sample of {len(lengths):,})" if report.length_sampled else ""
+        out.append(f"tokens per example ({model}){sampled}: median {lengths[len(lengths) // 2]}, 95% {p95}, max {lengths[-1]}")
+    if not report.findings:
+        out.append("no problems found")
+        return "\n".join(out)
+    out.append("")
+    out.append(f"{'SEVERITY':<9} {'CHECK':<19} {'COUNT':>6}  WHERE")
+    unit = "line" if ds.line_based else "record"
+    for f in report.findings:
+        shown = ", ".join(map(str, f.records[:6])) + (", ..." if len(f.records) > 6 else "")
+        where = f"{unit}s {shown}" if f.records else ""
+        out.append(f"{f.severity:<9} {f.check:<19} {f.count:>6}  {where}")
+        out.extend(textwrap.wrap(f.message, width=width, initial_indent=" " * 10, subsequent_indent=" " * 10))
+    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in ("error", "warning", "info")}
+    out.append("")
+    out.append(", ".join(f"{k} {s}{'s' if k != 1 else ''}" for s, k in counts.items() if k))
+    return "\n".join(out)

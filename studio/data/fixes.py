@@ -1,0 +1,255 @@
+"""One-click fixes for what the health report finds. The original file is never touched.
+
+``apply_fixes`` writes the fixed records as a new version, ``<out_dir>/<stem>.v2.jsonl`` (then ``.v3``,
+...), in the studio's normalised form, so that it loads back with ``load_dataset`` as the same kind of
+data (conversations as ``{"messages": [...]}``). Next to it, ``<stem>.v2.fixes.json`` records what each
+fix removed or changed, by the lines (or record numbers) of the original file.
+
+Fixes:
+
+- ``drop_duplicates``: keep the first of each set of exact repeats.
+- ``drop_near_duplicates``: keep the first of records that are equal once case, spaces and
+  punctuation are ignored (exact repeats too).
+- ``drop_empty``: drop records with a blank text, prompt, answer or label, and conversations with
+  no assistant answer.
+- ``drop_malformed``: the unreadable rows are already left out on loading; this records them.
+- ``merge_label_variants``: rename labels that differ only in case, spaces or punctuation to the most
+  common spelling of each.
+- ``strip_markup``: remove HTML tags, decode HTML entities, and, in plain text and classification
+  data, remove Markdown residue (bold markers, links become their text, heading marks).
+  Code blocks in conversations are left as they are.
+- ``drop_leaked``: drop training records that also appear in the eval data (needs ``eval_ds``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from studio.data.formats import CHAT_LIKE
+from studio.data.health import _CODE, _HTML, _flat, _label_key, _norm
+from studio.data.intake import Dataset
+from studio.errors import StudioError
+
+FIXES = ("drop_duplicates", "drop_near_duplicates", "drop_empty", "drop_malformed", "merge_label_variants",
+         "strip_markup", "drop_leaked")
+# Applied in this order whatever order they are given in: cleaning first, so that records that become
+# equal once cleaned are then caught as duplicates.
+_ORDER = ("drop_malformed", "merge_label_variants", "strip_markup", "drop_empty", "drop_leaked", "drop_duplicates",
+          "drop_near_duplicates")
+
+
+@dataclass
+class FixResult:
+    fix: str
+    removed: list[int] = field(default_factory=list)  # original lines / record numbers
+    changed: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class FixRecord:
+    """What a set of fixes did, by the lines of the original file."""
+
+    source: str  # the file the records came from
+    output: str  # the new version
+    fixes: list[FixResult]
+    rows_before: int
+    rows_after: int
+    origin: list[int] = field(default_factory=list)  # for each record of the new version, its original line
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = []
+        for f in self.fixes:
+            if f.removed:
+                parts.append(f"{f.fix}: removed {len(f.removed)}")
+            elif f.changed:
+                parts.append(f"{f.fix}: changed {len(f.changed)}")
+            else:
+                parts.append(f"{f.fix}: nothing to do")
+        return f"{self.rows_before} -> {self.rows_after} records ({'; '.join(parts)}); saved as {self.output}"
+
+
+def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, out_dir=None) -> tuple[Dataset, FixRecord]:
+    """Apply fixes to a copy of the records and save it as the next version; the original is untouched.
+
+    ``out_dir`` defaults to a ``versions`` folder next to the source file.
+    """
+    unknown = [f for f in fixes if f not in FIXES]
+    if unknown:
+        raise StudioError(f"unknown fix '{unknown[0]}'; choose from: {', '.join(FIXES)}")
+    if "drop_leaked" in fixes and eval_ds is None:
+        raise StudioError("drop_leaked needs the eval data to compare with; load it and pass it as eval_ds")
+    records = [_copy(r) for r in ds.records]
+    origin = list(ds.lines)
+    results: list[FixResult] = []
+    chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
+    for name in _ORDER:
+        if name not in fixes:
+            continue
+        res = FixResult(name)
+        if name == "drop_malformed":
+            res.removed = [n for n, _ in ds.malformed]
+            res.note = "unreadable rows, left out when the file was loaded"
+        elif name == "merge_label_variants":
+            _merge_labels(records, origin, res)
+        elif name == "strip_markup":
+            for rec, n in zip(records, origin):
+                if _strip_record(rec, markdown=not chat_like):
+                    res.changed.append(n)
+        else:
+            keep = _keep(name, records, eval_ds)
+            res.removed = [n for n, k in zip(origin, keep) if not k]
+            records = [r for r, k in zip(records, keep) if k]
+            origin = [n for n, k in zip(origin, keep) if k]
+        results.append(res)
+    if not records:
+        raise StudioError("these fixes would remove every record; nothing was saved")
+
+    out = _next_version(Path(ds.source), Path(out_dir) if out_dir else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    fmt = "chat" if ds.format in CHAT_LIKE else ds.format
+    columns = {"chat": {"messages": "messages"}, "text": {"text": "text"},
+               "classification": {"text": "text", "label": "label"},
+               "preference": {"prompt": "messages", "chosen": "chosen", "rejected": "rejected"}}[fmt]
+    new = Dataset(format=fmt, records=records, lines=list(range(1, len(records) + 1)), malformed=[], columns=columns,
+                  source=str(out))
+    record = FixRecord(source=ds.source, output=str(out), fixes=results, rows_before=len(ds.records),
+                       rows_after=len(records), origin=origin)
+    out.with_name(out.name[: -len(".jsonl")] + ".fixes.json").write_text(json.dumps(record.to_dict(), indent=1) + "\n",
+                                                                          encoding="utf-8")
+    return new, record
+
+
+def _copy(rec: dict) -> dict:
+    out = dict(rec)
+    if "messages" in out:
+        out["messages"] = [dict(m) for m in out["messages"]]
+    return out
+
+
+def _keep(name: str, records: list[dict], eval_ds: Dataset | None) -> list[bool]:
+    if name == "drop_empty":
+        return [not _is_empty(r) for r in records]
+    if name == "drop_leaked":
+        eval_keys = {_norm(_flat(r)) for r in eval_ds.records}
+        return [_norm(_flat(r)) not in eval_keys for r in records]
+    key = _flat if name == "drop_duplicates" else (lambda r: _norm(_flat(r)))
+    seen: set = set()
+    keep = []
+    for r in records:
+        k = key(r)
+        keep.append(k not in seen)
+        seen.add(k)
+    return keep
+
+
+def _is_empty(rec: dict) -> bool:
+    msgs = rec.get("messages")
+    if msgs is not None:
+        if "chosen" in rec:
+            return not rec["chosen"].strip() or not rec["rejected"].strip() or any(not m["content"].strip() for m in msgs)
+        return not any(m["role"] == "assistant" for m in msgs) or any(not m["content"].strip() for m in msgs)
+    return not rec.get("text", "").strip() or ("label" in rec and not rec["label"].strip())
+
+
+def _merge_labels(records: list[dict], origin: list[int], res: FixResult) -> None:
+    counts = Counter(r["label"] for r in records if "label" in r)
+    groups: dict[str, Counter] = {}
+    for lab, k in counts.items():
+        groups.setdefault(_label_key(lab), Counter())[lab] = k
+    canon = {}
+    for c in groups.values():
+        if len(c) > 1:
+            best = c.most_common(1)[0][0]
+            canon.update({lab: best for lab in c if lab != best})
+    for rec, n in zip(records, origin):
+        new = canon.get(rec.get("label"))
+        if new is not None:
+            rec["label"] = new
+            res.changed.append(n)
+    if canon:
+        res.note = "; ".join(f"{old!r} -> {new!r}" for old, new in canon.items())
+
+
+_MD_LINK = re.compile(r"!?\[([^\]\n]{1,200})\]\((?:https?://|www\.|/)[^)\s]*\)")
+_MD_BOLD = re.compile(r"\*\*([^*\n]{1,100})\*\*|__([^_\n]{1,100})__")
+_MD_HEADING = re.compile(r"^#{1,6} +", re.MULTILINE)
+_MD_FENCE = re.compile(r"^```[\w-]*\s*$\n?", re.MULTILINE)
+_BLOCK_TAGS = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def strip_markup(text: str, markdown: bool = True) -> str:
+    """Text without HTML tags and entities (and, with ``markdown``, without Markdown markers)."""
+    out = _BLOCK_TAGS.sub("\n", text) if "<" in text else text
+    out = _HTML.sub(lambda m: "" if m.group(0).startswith("<") else html.unescape(m.group(0)), out)
+    if markdown:
+        out = _MD_LINK.sub(r"\1", out)
+        out = _MD_BOLD.sub(lambda m: m.group(1) or m.group(2), out)
+        out = _MD_HEADING.sub("", out)
+        out = _MD_FENCE.sub("", out)
+    if out != text:
+        out = _SPACES.sub(" ", out)
+        out = re.sub(r"\n{3,}", "\n\n", out)
+    return out
+
+
+def _strip_keep_code(text: str) -> str:
+    """HTML removed outside code blocks; code is content in a conversation."""
+    pieces, last = [], 0
+    for m in _CODE.finditer(text):
+        pieces.append(strip_markup(text[last: m.start()], markdown=False) if text[last: m.start()].strip() else text[last: m.start()])
+        pieces.append(m.group(0))
+        last = m.end()
+    rest = text[last:]
+    pieces.append(strip_markup(rest, markdown=False) if rest.strip() else rest)
+    return "".join(pieces)
+
+
+def _strip_record(rec: dict, markdown: bool) -> bool:
+    changed = False
+    if "messages" in rec:
+        for m in rec["messages"]:
+            new = _strip_keep_code(m["content"]) if "<" in m["content"] or "&" in m["content"] else m["content"]
+            if new != m["content"]:
+                m["content"], changed = new, True
+        for key in ("chosen", "rejected"):
+            if key in rec:
+                new = _strip_keep_code(rec[key])
+                if new != rec[key]:
+                    rec[key], changed = new, True
+        return changed
+    new = strip_markup(rec.get("text", ""), markdown=markdown)
+    if new != rec.get("text", ""):
+        new = new.strip()
+        rec["text"] = new
+        return True
+    return False
+
+
+_VERSION = re.compile(r"^(?P<stem>.+?)\.v(?P<n>\d+)$")
+
+
+def _next_version(source: Path, out_dir: Path | None) -> Path:
+    folder = out_dir or source.parent / "versions"
+    stem = source.stem
+    m = _VERSION.match(stem)
+    if m:
+        stem = m.group("stem")
+    n = int(m.group("n")) + 1 if m else 2
+    while (folder / f"{stem}.v{n}.jsonl").exists():
+        n += 1
+    return folder / f"{stem}.v{n}.jsonl"

@@ -1,0 +1,583 @@
+"""The dataset health report: what in a dataset will hurt training, where it is, and how to fix it.
+
+Each check gives at most one finding, with the records it concerns (their lines in the file for
+JSONL, CSV and text; their record numbers for JSON and Parquet), how many there are, and a message
+in plain English that ends with the fix. A clean file gives no findings.
+
+Severities: ``error`` means training on the data as it is would be pointless (no answers at all, a
+single label); ``warning`` means it will likely hurt the result; ``info`` is worth knowing.
+
+Checks (names are stable; the web UI and ``python -m studio check --json`` use them):
+
+- ``malformed``: rows that could not be read and were left out.
+- ``missing_answer``: conversations without an assistant turn (nothing to learn from).
+- ``empty``: blank text, prompt or answer, or a blank label.
+- ``duplicate``: exact repeats of an earlier record (count = the extra copies).
+- ``near_duplicate``: repeats once case, spaces and punctuation are ignored (exact repeats are not
+  counted again). Found by hashing a normalised form, so it is linear in the number of records.
+- ``conflicting_labels``: the same text (normalised as above) with different labels.
+- ``leakage``: training records that also appear in the eval data (compared in normalised form).
+- ``imbalance``: a warning when the most common label has more than 3 times the records of the
+  rarest (3:1 is where a small classifier starts to favour the majority noticeably); an error when
+  there is only one label.
+- ``label_variants``: labels that differ only in case, spaces or punctuation ("Positive", "positive ").
+- ``too_long``: examples longer than the max length in the model's own tokens (as the chat template
+  renders them); they would be cut at the end, where the answer usually is. A warning from 5%.
+- ``pii``: email addresses, phone numbers, payment card numbers (Luhn-checked) and API keys or
+  private keys (OpenAI ``sk-``, Hugging Face ``hf_``, AWS ``AKIA``, GitHub, Slack, Google).
+- ``markup``: HTML tags and entities everywhere (outside code blocks in conversations), and Markdown
+  residue (bold, links, headings) in plain text and classification data, where it is scraping residue
+  rather than answer style.
+- ``encoding``: mojibake (UTF-8 read as Windows-1252: "Ã©", "â€™"), replacement characters and
+  control characters; an info note when the file was not UTF-8.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from studio.data.formats import CHAT_LIKE
+from studio.data.intake import Dataset
+
+MAX_LISTED = 50  # records listed per finding in to_dict(); count is always the full number
+IMBALANCE_RATIO = 3.0
+TOO_LONG_WARN = 0.05
+LENGTH_SAMPLE = 20_000  # records tokenized for the length check; larger sets are sampled
+SEVERITIES = ("error", "warning", "info")
+_CHUNK = 2000  # records scanned per regex pass
+
+
+@dataclass
+class Finding:
+    check: str
+    severity: str  # 'error' | 'warning' | 'info'
+    count: int
+    records: list[int]  # lines (line-based files) or 1-based record numbers, all of them
+    message: str
+    fix: str | None = None  # the name of the fix in studio.data.fixes that resolves it, if there is one
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "count": self.count,
+                "records": list(self.records[:MAX_LISTED]), "message": self.message, "fix": self.fix}
+
+
+@dataclass
+class Report:
+    format: str
+    rows: int
+    findings: list[Finding] = field(default_factory=list)
+    labels: dict[str, int] | None = None
+    source: str = ""
+    lengths: list[int] | None = None  # tokens per example (record order; a sample for large sets)
+    length_sampled: bool = False
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "rows": self.rows, "findings": [f.to_dict() for f in self.findings],
+                "labels": self.labels}
+
+    def get(self, check: str) -> Finding | None:
+        return next((f for f in self.findings if f.check == check), None)
+
+    @property
+    def worst(self) -> str | None:
+        """The most severe finding's severity, or None for a clean report."""
+        for sev in SEVERITIES:
+            if any(f.severity == sev for f in self.findings):
+                return sev
+        return None
+
+
+# ----------------------------------------------------------------------------- record views
+
+def _flat(rec: dict) -> str:
+    """Everything in a record, with its structure, as one string (for exact comparison)."""
+    msgs = rec.get("messages")
+    if msgs is not None:
+        s = "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in msgs)
+        if "chosen" in rec:
+            s += f"\x1dchosen\x1f{rec['chosen']}\x1drejected\x1f{rec['rejected']}"
+        return s
+    if "label" in rec:
+        return f"{rec.get('text', '')}\x1dlabel\x1f{rec['label']}"
+    return rec.get("text", "")
+
+
+def _texts(rec: dict) -> str:
+    """The text content of a record (for scanning), turns separated by blank lines."""
+    msgs = rec.get("messages")
+    if msgs is not None:
+        s = "\n\n".join(m["content"] for m in msgs)
+        if "chosen" in rec:
+            s += f"\n\n{rec['chosen']}\n\n{rec['rejected']}"
+        return s
+    return rec.get("text", "")
+
+
+_PUNCT_SPACE = re.compile(r"[\W_]+")
+_PUNCT_TABLE: dict | None = None
+
+
+def _punct_table() -> dict:
+    global _PUNCT_TABLE
+    if _PUNCT_TABLE is None:
+        import unicodedata
+
+        table = {c: " " for c in range(0x3000) if unicodedata.category(chr(c))[0] in "PSZC" and chr(c) not in " \n\t"}
+        table.update({c: " " for c in range(0x3000, 0x3040)} | {c: " " for c in range(0xFF00, 0xFF10)})
+        _PUNCT_TABLE = table
+    return _PUNCT_TABLE
+
+
+def _norm(s: str) -> str:
+    """Lower case, punctuation and symbols as spaces, whitespace runs as one space."""
+    return " ".join(s.lower().translate(_punct_table()).split())
+
+
+def _label_key(label: str) -> str:
+    return _PUNCT_SPACE.sub("", label.lower())
+
+
+# ----------------------------------------------------------------------------- patterns
+
+_EMAIL = re.compile(r"[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_PLACEHOLDER_EMAIL = re.compile(r"@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid|localhost))$", re.I)
+_CARD = re.compile(r"(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_PHONE = re.compile(
+    r"(?<![\w+/.-])(?:"
+    r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"  # +44 20 7946 0958, +15551234567
+    r"|\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}"  # (555) 123-4567
+    r"|\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}(?:[ .-]\d{2,4})?"  # 555-123-4567, 020 7946 0958
+    r")(?![\w-])"
+)
+_SECRET = re.compile(
+    r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,})"
+    r"|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"
+)
+_SECRET_NEEDLES = ("sk-", "hf_", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza", "glpat-", "PRIVATE KEY")
+_DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{4}$")
+
+_TAGS = ("a|abbr|b|blockquote|body|br|button|center|code|div|em|font|form|h[1-6]|head|hr|html|i|iframe|img|input|"
+         "label|li|link|meta|nav|ol|option|p|pre|script|section|select|small|span|strong|style|sub|sup|table|"
+         "tbody|td|th|thead|title|tr|u|ul")
+_HTML = re.compile(rf"</?(?:{_TAGS})(?:\s[^<>]{{0,500}})?/?>|&(?:amp|lt|gt|quot|apos|nbsp|#\d{{2,5}}|#x[0-9a-fA-F]{{2,4}});",
+                   re.IGNORECASE)
+_MARKDOWN = re.compile(r"\*\*[^*\n]{1,100}\*\*|!?\[[^\]\n]{1,200}\]\((?:https?://|www\.|/)[^)\s]*\)|^#{1,6} \S|^```",
+                       re.MULTILINE)
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
+
+_CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+_MOJIBAKE = re.compile(rf"[ÂÃ][\u0080-\u00bf{_CP1252_HIGH}]|â€[\u0080-\u00bf{_CP1252_HIGH}]")
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def luhn_ok(digits: str) -> bool:
+    total, alt = 0, False
+    for ch in reversed(digits):
+        d = ord(ch) - 48
+        if alt:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+        alt = not alt
+    return total % 10 == 0
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0568]|6011|64[4-9]|65|62)")
+
+
+def _is_card(s: str) -> bool:
+    """A payment card number: a known issuer prefix, card-like grouping and a valid Luhn check digit."""
+    groups = re.split(r"[ -]", s)
+    digits = "".join(groups)
+    if not (13 <= len(digits) <= 19) or len(set(digits)) == 1 or not _CARD_PREFIX.match(digits):
+        return False
+    if len(groups) == 1:
+        if len(digits) not in (15, 16, 19):
+            return False
+    elif [len(g) for g in groups] != [4, 6, 5] and not (
+            all(len(g) == 4 for g in groups[:-1]) and 1 <= len(groups[-1]) <= 4):
+        return False
+    return luhn_ok(digits)
+
+
+def _is_phone(s: str) -> bool:
+    s = s.strip()
+    digits = re.sub(r"\D", "", s)
+    if _DATE.match(s) or len(set(digits)) == 1:
+        return False
+    if s.startswith("+"):
+        if not re.search(r"[ ().-]", s):
+            return 10 <= len(digits) <= 13
+        return 8 <= len(digits) <= 15
+    groups = re.split(r"[ ().-]+", s.strip("("))
+    if " " in s and all(len(g) == 3 for g in groups[1:]):  # 100 000 000: a number with thousands separators
+        return False
+    return 9 <= len(digits) <= 13
+
+
+def _is_email(s: str) -> bool:
+    return not _PLACEHOLDER_EMAIL.search(s)
+
+
+def find_pii(text: str) -> dict[str, int]:
+    """Counts of what look like emails, phone numbers, card numbers and secrets in one text."""
+    return {kind: len(found[0]) for kind, found in ((k, _scan([text], f)) for k, f in _PII_FINDERS()) if found}
+
+
+def _regex(pattern: re.Pattern, keep=None, needles: tuple[str, ...] = ()):
+    """A finder: the matches of ``pattern`` that ``keep`` accepts; skipped when no needle is in the text."""
+    def find(big: str):
+        if needles and not any(n in big for n in needles):
+            return
+        for m in pattern.finditer(big):
+            if keep is None or keep(m.group(0)):
+                yield m.start(), m.group(0)
+    return find
+
+
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9][\w.+-]*$")
+
+
+def _find_emails(big: str):
+    """Emails, found from their '@' (much faster than trying a match at every character)."""
+    for m in _EMAIL_DOMAIN.finditer(big):
+        local = _EMAIL_LOCAL.search(big, max(0, m.start() - 64), m.start())
+        if local:
+            email = big[local.start(): m.end()]
+            if _is_email(email):
+                yield local.start(), email
+
+
+_DIGITS = re.compile(r"\d[\d ().+-]{7,24}\d")
+
+
+def _digit_finder(pattern: re.Pattern, keep):
+    """Card and phone numbers: the precise pattern runs only around runs of digits and separators."""
+    def find(big: str):
+        for cand in _DIGITS.finditer(big):
+            a = max(0, cand.start() - 2)
+            for m in pattern.finditer(big, a, min(len(big), cand.end() + 1)):
+                if m.start() >= a and keep(m.group(0)):
+                    yield m.start(), m.group(0)
+    return find
+
+
+def _PII_FINDERS():  # noqa: N802 - a constant-like list of (kind, finder)
+    return (("email address", _find_emails), ("API key or private key", _regex(_SECRET, None, _SECRET_NEEDLES)),
+            ("card number", _digit_finder(_CARD, _is_card)), ("phone number", _digit_finder(_PHONE, _is_phone)))
+
+
+def _scan(texts: list[str], finder) -> dict[int, list[str]]:
+    """Record index -> found strings, scanning chunks of records joined into one string per pass."""
+    if isinstance(finder, re.Pattern):
+        finder = _regex(finder)
+    hits: dict[int, list[str]] = {}
+    for base in range(0, len(texts), _CHUNK):
+        part = texts[base: base + _CHUNK]
+        starts, pos = [], 0
+        for t in part:
+            starts.append(pos)
+            pos += len(t) + 2
+        big = "\n\n".join(part)
+        last = None
+        for start, found in finder(big):
+            if (start, found) == last:
+                continue
+            last = (start, found)
+            i = bisect.bisect_right(starts, start) - 1
+            hits.setdefault(base + i, []).append(found)
+    return hits
+
+
+# ----------------------------------------------------------------------------- the report
+
+def check_dataset(ds: Dataset, eval_ds: Dataset | None = None, tokenizer=None, max_length: int | None = None,
+                  length_sample: int = LENGTH_SAMPLE) -> Report:
+    """Run every check on a dataset (and its eval set, for leakage); see the module docs."""
+    records, lines = ds.records, ds.lines
+    report = Report(format=ds.format, rows=len(records), source=ds.source)
+    add = report.findings.append
+    what = "lines" if ds.line_based else "records"
+    chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
+
+    def where(idx: list[int], n: int = 3) -> str:
+        shown = ", ".join(str(lines[i]) for i in idx[:n])
+        return f"{what[:-1] if len(idx) == 1 else what} {shown}{', ...' if len(idx) > n else ''}"
+
+    def recs(idx: list[int]) -> list[int]:
+        return [lines[i] for i in idx]
+
+    # malformed
+    if ds.malformed:
+        bad = ds.malformed
+        first = "; ".join(f"{'line' if ds.line_based else 'record'} {n}: {why}" for n, why in bad[:3])
+        add(Finding("malformed", "warning", len(bad), [n for n, _ in bad],
+                    f"{len(bad)} row{_s(bad)} could not be read and {_are(bad)} left out ({first}"
+                    f"{'; ...' if len(bad) > 3 else ''}). Fix the rows in the file if they matter; the rest loads as it is.",
+                    "drop_malformed"))
+
+    # missing_answer, empty
+    missing, empty = [], []
+    if chat_like:
+        for i, rec in enumerate(records):
+            msgs = rec["messages"]
+            if "chosen" in rec:
+                if not rec["chosen"].strip() or not rec["rejected"].strip() or any(not m["content"].strip() for m in msgs):
+                    empty.append(i)
+                continue
+            if not any(m["role"] == "assistant" for m in msgs):
+                missing.append(i)
+            elif any(not m["content"].strip() for m in msgs):
+                empty.append(i)
+            continue
+    else:
+        for i, rec in enumerate(records):
+            if not rec.get("text", "").strip() or ("label" in rec and not rec["label"].strip()):
+                empty.append(i)
+    if missing:
+        sev = "error" if len(missing) == len(records) else "warning"
+        add(Finding("missing_answer", sev, len(missing), recs(missing),
+                    f"{len(missing)} conversation{_s(missing)} ({where(missing)}) {_have(missing)} no assistant answer, "
+                    "so there is nothing to learn from them. Fix: add the answers (an 'output', 'completion' or assistant "
+                    "turn), or drop those records.", "drop_empty"))
+    if empty:
+        thing = "text or label" if ds.format in ("text", "classification") else "prompt or answer"
+        add(Finding("empty", "warning", len(empty), recs(empty),
+                    f"{len(empty)} record{_s(empty)} ({where(empty)}) {_have(empty)} a blank {thing}. "
+                    "Fix: fill them in or drop empty records.", "drop_empty"))
+
+    # duplicate, near_duplicate, conflicting_labels
+    flats = [_flat(r) for r in records]
+    exact_first: dict[str, int] = {}
+    dups: list[int] = []
+    for i, s in enumerate(flats):
+        j = exact_first.setdefault(s, i)
+        if j != i:
+            dups.append(i)
+    if dups:
+        j = exact_first[flats[dups[0]]]
+        add(Finding("duplicate", "warning", len(dups), recs(dups),
+                    f"{len(dups)} record{_s(dups)} {_repeat(dups)} an earlier record exactly (e.g. {what[:-1]} {lines[dups[0]]} "
+                    f"repeats {what[:-1]} {lines[j]}). Repeats weigh those examples more and leak into the eval split. "
+                    "Fix: drop duplicates.", "drop_duplicates"))
+    dup_set = set(dups)
+    norms = [_norm(s) for s in flats]
+    near_first: dict[str, int] = {}
+    near: list[int] = []
+    for i, k in enumerate(norms):
+        j = near_first.setdefault(k, i)
+        if j != i and i not in dup_set:
+            near.append(i)
+    if near:
+        j = near_first[norms[near[0]]]
+        add(Finding("near_duplicate", "warning", len(near), recs(near),
+                    f"{len(near)} record{_s(near)} {_repeat(near)} an earlier record once case, spaces and punctuation are "
+                    f"ignored (e.g. {what[:-1]} {lines[near[0]]} and {what[:-1]} {lines[j]}). "
+                    "Fix: drop near duplicates.", "drop_near_duplicates"))
+    if ds.format == "classification":
+        by_text: dict[str, set] = {}
+        for rec in records:
+            by_text.setdefault(_norm(rec["text"]), set()).add(_label_key(rec["label"]))
+        clash = {t for t, labs in by_text.items() if len(labs) > 1 and t}
+        if clash:
+            idx = [i for i, r in enumerate(records) if _norm(r["text"]) in clash]
+            add(Finding("conflicting_labels", "warning", len(idx), recs(idx),
+                        f"{len(clash)} text{_s(clash)} appear{'s' if len(clash) == 1 else ''} with different labels "
+                        f"({where(idx)}), which teaches the model both answers. Fix: keep the right label and drop the others."))
+
+    # leakage
+    if eval_ds is not None and eval_ds.records:
+        eval_keys = {_norm(_flat(r)) for r in eval_ds.records}
+        leaked = [i for i, k in enumerate(norms) if k in eval_keys]
+        if leaked:
+            train_keys = {norms[i] for i in leaked}
+            n_eval = sum(1 for r in eval_ds.records if _norm(_flat(r)) in train_keys)
+            add(Finding("leakage", "warning", len(leaked), recs(leaked),
+                        f"{len(leaked)} training record{_s(leaked)} ({where(leaked)}) also {_are_in(leaked)} the eval data "
+                        f"({n_eval} eval record{_s(n_eval)}), so eval scores would look better than the model is. "
+                        "Fix: drop the leaked records from the training data.", "drop_leaked"))
+    del norms
+
+    # labels: imbalance, label_variants
+    if ds.format == "classification":
+        counts = Counter(r["label"] for r in records)
+        report.labels = dict(counts.most_common())
+        _label_findings(report, records, lines, counts, where)
+
+    # pii, markup, encoding
+    texts = [_texts(r) for r in records]
+    _content_findings(report, ds, texts, where, chat_like)
+    del texts
+
+    # too_long
+    if tokenizer is not None:
+        _length_findings(report, ds, tokenizer, max_length, length_sample, where)
+    return report
+
+
+def _label_findings(report: Report, records, lines, counts: Counter, where) -> None:
+    add = report.findings.append
+    n = sum(counts.values())
+    if len(counts) == 1:
+        (label, k), = counts.items()
+        add(Finding("imbalance", "error", k, [], f"Every record has the label '{label}'; a classifier needs at least two "
+                    "labels to learn anything. Fix: add examples of the other labels."))
+    elif counts:
+        (top, k_top), (low, k_low) = counts.most_common()[0], counts.most_common()[-1]
+        ratio = k_top / k_low
+        if ratio > IMBALANCE_RATIO:
+            rare = [lab for lab, k in counts.items() if k * IMBALANCE_RATIO < k_top]
+            shares = ", ".join(f"'{lab}' {k} ({100 * k / n:.0f}%)" for lab, k in counts.most_common(6))
+            add(Finding("imbalance", "warning", len(rare), [],
+                        f"Labels are unbalanced: {shares}{', ...' if len(counts) > 6 else ''}; '{top}' has {ratio:.1f} times "
+                        f"the records of '{low}' (above {IMBALANCE_RATIO:.0f}:1), so the model may learn to favour '{top}'. "
+                        "Fix: add examples of the rare labels, or turn on 'Balance classes' (class weights) in training."))
+    groups: dict[str, Counter] = {}
+    for lab, k in counts.items():
+        groups.setdefault(_label_key(lab), Counter())[lab] = k
+    variants = {key: c for key, c in groups.items() if len(c) > 1}
+    if variants:
+        canon = {lab: c.most_common(1)[0][0] for c in variants.values() for lab in c}
+        idx = [i for i, r in enumerate(records) if r["label"] in canon and canon[r["label"]] != r["label"]]
+        desc = "; ".join(" and ".join(repr(lab) for lab in c) + f" -> {c.most_common(1)[0][0]!r}" for c in list(variants.values())[:4])
+        add(Finding("label_variants", "warning", len(idx), [lines[i] for i in idx],
+                    f"Labels that differ only in case, spaces or punctuation would be learned as different classes: {desc} "
+                    f"({len(idx)} record{_s(idx)} to change). Fix: merge label variants into the most common spelling.",
+                    "merge_label_variants"))
+
+
+def _content_findings(report: Report, ds: Dataset, texts: list[str], where, chat_like: bool) -> None:
+    add = report.findings.append
+    lines = ds.lines
+
+    # pii
+    kinds: Counter = Counter()
+    pii_idx: set[int] = set()
+    for kind, finder in _PII_FINDERS():
+        for i, found in _scan(texts, finder).items():
+            if kind == "phone number":  # a card number's digits also look like a phone number
+                cards = {re.sub(r"\D", "", c) for c in _CARD.findall(texts[i]) if _is_card(c)}
+                found = [f for f in found if re.sub(r"\D", "", f) not in cards]
+                if not found:
+                    continue
+            kinds[kind] += len(found)
+            pii_idx.add(i)
+    if pii_idx:
+        idx = sorted(pii_idx)
+        what = ", ".join(f"{k} {kind}{'es' if k > 1 and kind.endswith('ss') else 's' if k > 1 else ''}" for kind, k in kinds.most_common())
+        add(Finding("pii", "warning", len(idx), [lines[i] for i in idx],
+                    f"{len(idx)} record{_s(idx)} ({where(idx)}) contain{'s' if len(idx) == 1 else ''} what look{'s' if len(idx) == 1 else ''} "
+                    f"like personal data or secrets ({what}); a tuned model can repeat them word for word. "
+                    "Fix: remove or mask them (e.g. <EMAIL>, <PHONE>) in the file before training."))
+
+    # markup
+    html = _scan(texts, _regex(_HTML, None, ("<", "&")))
+    if chat_like and html:  # HTML inside code blocks is content, not residue
+        html = {i: m for i, m in html.items() if _HTML.search(_CODE.sub(" ", texts[i]))}
+    md = _scan(texts, _regex(_MARKDOWN, None, ("**", "](", "#", "```"))) if ds.format in ("text", "classification") else {}
+    if html or md:
+        idx = sorted(set(html) | set(md))
+        examples = []
+        for i in idx[:50]:
+            examples += html.get(i, []) + md.get(i, [])
+        shown = ", ".join(list(dict.fromkeys(repr(e[:40]) for e in examples))[:3])
+        kinds_txt = " and ".join(k for k, v in (("HTML", html), ("Markdown", md)) if v)
+        add(Finding("markup", "warning", len(idx), [lines[i] for i in idx],
+                    f"{len(idx)} record{_s(idx)} ({where(idx)}) contain{'s' if len(idx) == 1 else ''} {kinds_txt} markup "
+                    f"such as {shown}; the model would learn to write it. Fix: strip markup.", "strip_markup"))
+
+    # encoding
+    moj = _scan(texts, _regex(_MOJIBAKE, None, ("Ã", "Â", "â€")))
+    bad = _scan(texts, _BAD_CHARS)
+    if moj or bad:
+        idx = sorted(set(moj) | set(bad))
+        parts = []
+        if moj:
+            ex = list(dict.fromkeys(m for i in list(moj)[:50] for m in moj[i]))[:3]
+            parts.append(f"garbled characters such as {', '.join(repr(e) for e in ex)} (UTF-8 text that was once read "
+                         "as Windows-1252)")
+        if bad:
+            n_ctrl = sum(1 for i in bad for c in bad[i] if c != "\ufffd")
+            n_repl = sum(1 for i in bad for c in bad[i] if c == "\ufffd")
+            if n_repl:
+                parts.append(f"{n_repl} replacement character{'s' if n_repl > 1 else ''} (\ufffd, text lost in a failed decoding)")
+            if n_ctrl:
+                parts.append(f"{n_ctrl} control character{'s' if n_ctrl > 1 else ''}")
+        add(Finding("encoding", "warning", len(idx), [lines[i] for i in idx],
+                    f"{len(idx)} record{_s(idx)} ({where(idx)}) {_have(idx)} {'; '.join(parts)}. Fix: export the data again "
+                    "from its source as UTF-8, or repair the text (e.g. with the ftfy package) before training."))
+    elif ds.encoding not in ("utf-8", "ascii"):
+        add(Finding("encoding", "info", 0, [], f"The file is not UTF-8; it was read as {ds.encoding}. If any accented "
+                    "letters look wrong in the preview, save the file as UTF-8 and load it again."))
+
+
+def _length_findings(report: Report, ds: Dataset, tokenizer, max_length: int | None, sample: int, where) -> None:
+    import random
+
+    from studio.tokenize import render_text
+
+    n = len(ds.records)
+    idx = list(range(n))
+    if sample and n > sample:
+        idx = sorted(random.Random(0).sample(idx, sample))
+        report.length_sampled = True
+    chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
+    texts, kept, failed = [], [], []
+    for i in idx:
+        try:
+            texts.append(render_text(tokenizer, ds.records[i]))
+            kept.append(i)
+        except Exception as e:  # noqa: BLE001 - a template that rejects a record: report it, keep going
+            failed.append((i, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    lengths: list[int] = []
+    for b in range(0, len(texts), 1000):
+        enc = tokenizer(texts[b: b + 1000], add_special_tokens=not chat_like)["input_ids"]
+        lengths.extend(len(x) for x in enc)
+    report.lengths = lengths
+    if failed:
+        report.findings.append(Finding("too_long", "warning", len(failed), [ds.lines[i] for i in failed],
+                                       f"{len(failed)} record{_s(failed)} ({where([i for i, _ in failed])}) could not be "
+                                       f"rendered with the model's chat template ({failed[0][1]}). Fix: check the roles "
+                                       "and their order in those conversations."))
+    if not max_length or not lengths:
+        return
+    cut = [i for i, k in zip(kept, lengths) if k > max_length]
+    if not cut:
+        return
+    share = len(cut) / len(lengths)
+    longest = max(lengths)
+    est = f" (estimated from {len(lengths):,} sampled records)" if report.length_sampled else ""
+    count = round(share * n) if report.length_sampled else len(cut)
+    lost = ("the end, where the answer is," if chat_like else "the end")
+    report.findings.append(Finding(
+        "too_long", "warning" if share >= TOO_LONG_WARN else "info", count, [ds.lines[i] for i in cut],
+        f"{count} of {n} examples ({100 * share:.1f}%){est} are longer than {max_length} tokens and would be cut at "
+        f"{lost} ({where(cut)}; the longest has {longest} tokens). Fix: raise the max length (more memory), "
+        "or shorten or drop those examples."))
+
+
+def _s(x) -> str:
+    n = x if isinstance(x, int) else len(x)
+    return "" if n == 1 else "s"
+
+
+def _are(x) -> str:
+    return "is" if len(x) == 1 else "are"
+
+
+def _are_in(x) -> str:
+    return "is in" if len(x) == 1 else "are in"
+
+
+def _have(x) -> str:
+    return "has" if len(x) == 1 else "have"
+
+
+def _repeat(x) -> str:
+    return "repeats" if len(x) == 1 else "repeat"
