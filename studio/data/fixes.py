@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data.formats import CHAT_LIKE
-from studio.data.health import _CODE, _HTML, _flat, _label_key, _norm
+from studio.data.health import _CODE, _HTML, _label_key, exact_key, norm_key
 from studio.data.intake import Dataset
 from studio.errors import StudioError
 
@@ -144,9 +144,9 @@ def _keep(name: str, records: list[dict], eval_ds: Dataset | None) -> list[bool]
     if name == "drop_empty":
         return [not _is_empty(r) for r in records]
     if name == "drop_leaked":
-        eval_keys = {_norm(_flat(r)) for r in eval_ds.records}
-        return [_norm(_flat(r)) not in eval_keys for r in records]
-    key = _flat if name == "drop_duplicates" else (lambda r: _norm(_flat(r)))
+        eval_keys = {norm_key(r) for r in eval_ds.records}
+        return [norm_key(r) not in eval_keys for r in records]
+    key = exact_key if name == "drop_duplicates" else norm_key
     seen: set = set()
     keep = []
     for r in records:

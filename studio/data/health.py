@@ -35,6 +35,7 @@ Checks (names are stable; the web UI and ``python -m studio check --json`` use t
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -136,6 +137,20 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().translate(_punct_table()).split())
 
 
+def _digest(s: str) -> bytes:
+    return hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def exact_key(rec: dict) -> bytes:
+    """A record's identity for exact-duplicate checks (a 128-bit digest: memory stays small)."""
+    return _digest(_flat(rec))
+
+
+def norm_key(rec: dict) -> bytes:
+    """A record's identity once case, spaces and punctuation are ignored."""
+    return _digest(_norm(_flat(rec)))
+
+
 def _label_key(label: str) -> str:
     return _PUNCT_SPACE.sub("", label.lower())
 
@@ -157,7 +172,6 @@ _SECRET = re.compile(
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,})"
     r"|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"
 )
-_SECRET_NEEDLES = ("sk-", "hf_", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza", "glpat-", "PRIVATE KEY")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{4}$")
 
 _TAGS = ("a|abbr|b|blockquote|body|br|button|center|code|div|em|font|form|h[1-6]|head|hr|html|i|iframe|img|input|"
@@ -226,7 +240,18 @@ def _is_email(s: str) -> bool:
 
 def find_pii(text: str) -> dict[str, int]:
     """Counts of what look like emails, phone numbers, card numbers and secrets in one text."""
-    return {kind: len(found[0]) for kind, found in ((k, _scan([text], f)) for k, f in _PII_FINDERS()) if found}
+    return dict(Counter(kind for kind, _ in _pii_hits(_scan_all([text], dict(_PII_FINDERS()), lambda t: t)).get(0, [])))
+
+
+def _pii_hits(scans: dict) -> dict[int, list[tuple[str, str]]]:
+    """Record index -> (kind, found) from the PII finders' scans."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for kind in ("email address", "API key or private key"):
+        for i, found in scans[kind].items():
+            out.setdefault(i, []).extend((kind, f) for f in found)
+    for i, found in scans["numbers"].items():
+        out.setdefault(i, []).extend(found)
+    return out
 
 
 def _regex(pattern: re.Pattern, keep=None, needles: tuple[str, ...] = ()):
@@ -257,41 +282,50 @@ def _find_emails(big: str):
 _DIGITS = re.compile(r"\d[\d ().+-]{7,24}\d")
 
 
-def _digit_finder(pattern: re.Pattern, keep):
-    """Card and phone numbers: the precise pattern runs only around runs of digits and separators."""
-    def find(big: str):
-        for cand in _DIGITS.finditer(big):
-            a = max(0, cand.start() - 2)
-            for m in pattern.finditer(big, a, min(len(big), cand.end() + 1)):
-                if m.start() >= a and keep(m.group(0)):
-                    yield m.start(), m.group(0)
-    return find
+def _find_numbers(big: str):
+    """Card and phone numbers in one pass: the precise patterns run only around runs of digits."""
+    for cand in _DIGITS.finditer(big):
+        a, b = max(0, cand.start() - 2), min(len(big), cand.end() + 1)
+        cards = set()
+        for m in _CARD.finditer(big, a, b):
+            if _is_card(m.group(0)):
+                cards.add(re.sub(r"\D", "", m.group(0)))
+                yield m.start(), ("card number", m.group(0))
+        for m in _PHONE.finditer(big, a, b):
+            if _is_phone(m.group(0)) and re.sub(r"\D", "", m.group(0)) not in cards:
+                yield m.start(), ("phone number", m.group(0))
 
 
 def _PII_FINDERS():  # noqa: N802 - a constant-like list of (kind, finder)
-    return (("email address", _find_emails), ("API key or private key", _regex(_SECRET, None, _SECRET_NEEDLES)),
-            ("card number", _digit_finder(_CARD, _is_card)), ("phone number", _digit_finder(_PHONE, _is_phone)))
+    return (("email address", _find_emails), ("API key or private key", _regex(_SECRET)), ("numbers", _find_numbers))
 
 
-def _scan(texts: list[str], finder) -> dict[int, list[str]]:
-    """Record index -> found strings, scanning chunks of records joined into one string per pass."""
-    if isinstance(finder, re.Pattern):
-        finder = _regex(finder)
-    hits: dict[int, list[str]] = {}
-    for base in range(0, len(texts), _CHUNK):
-        part = texts[base: base + _CHUNK]
+def _scan(texts, finder) -> dict[int, list[str]]:
+    """Record index -> found strings for one finder (or pattern) over a list of texts."""
+    return _scan_all(texts, {"x": finder}, lambda t: t)["x"]
+
+
+def _scan_all(items, finders: dict, text_of=_texts) -> dict[str, dict[int, list[str]]]:
+    """For each finder: record index -> found strings. Records are joined into one string per chunk of
+    records, so each pattern makes one pass per chunk instead of one call per record."""
+    finders = {k: (_regex(f) if isinstance(f, re.Pattern) else f) for k, f in finders.items()}
+    hits: dict[str, dict[int, list[str]]] = {k: {} for k in finders}
+    for base in range(0, len(items), _CHUNK):
+        part = [text_of(r) for r in items[base: base + _CHUNK]]
         starts, pos = [], 0
         for t in part:
             starts.append(pos)
             pos += len(t) + 2
         big = "\n\n".join(part)
-        last = None
-        for start, found in finder(big):
-            if (start, found) == last:
-                continue
-            last = (start, found)
-            i = bisect.bisect_right(starts, start) - 1
-            hits.setdefault(base + i, []).append(found)
+        for key, finder in finders.items():
+            found_here = hits[key]
+            last = None
+            for start, found in finder(big):
+                if (start, found) == last:
+                    continue
+                last = (start, found)
+                i = bisect.bisect_right(starts, start) - 1
+                found_here.setdefault(base + i, []).append(found)
     return hits
 
 
@@ -353,22 +387,26 @@ def check_dataset(ds: Dataset, eval_ds: Dataset | None = None, tokenizer=None, m
                     "Fix: fill them in or drop empty records.", "drop_empty"))
 
     # duplicate, near_duplicate, conflicting_labels
-    flats = [_flat(r) for r in records]
-    exact_first: dict[str, int] = {}
+    exact_first: dict[bytes, int] = {}
+    norms: list[bytes] = []  # digests of the normalised records, for near duplicates and leakage
     dups: list[int] = []
-    for i, s in enumerate(flats):
-        j = exact_first.setdefault(s, i)
+    dup_of: dict[int, int] = {}
+    for i, rec in enumerate(records):
+        flat = _flat(rec)
+        j = exact_first.setdefault(_digest(flat), i)
         if j != i:
             dups.append(i)
+            dup_of.setdefault(i, j)
+        norms.append(_digest(_norm(flat)))
+    del exact_first
     if dups:
-        j = exact_first[flats[dups[0]]]
+        j = dup_of[dups[0]]
         add(Finding("duplicate", "warning", len(dups), recs(dups),
                     f"{len(dups)} record{_s(dups)} {_repeat(dups)} an earlier record exactly (e.g. {what[:-1]} {lines[dups[0]]} "
                     f"repeats {what[:-1]} {lines[j]}). Repeats weigh those examples more and leak into the eval split. "
                     "Fix: drop duplicates.", "drop_duplicates"))
     dup_set = set(dups)
-    norms = [_norm(s) for s in flats]
-    near_first: dict[str, int] = {}
+    near_first: dict[bytes, int] = {}
     near: list[int] = []
     for i, k in enumerate(norms):
         j = near_first.setdefault(k, i)
@@ -393,11 +431,12 @@ def check_dataset(ds: Dataset, eval_ds: Dataset | None = None, tokenizer=None, m
 
     # leakage
     if eval_ds is not None and eval_ds.records:
-        eval_keys = {_norm(_flat(r)) for r in eval_ds.records}
-        leaked = [i for i, k in enumerate(norms) if k in eval_keys]
+        eval_keys = [norm_key(r) for r in eval_ds.records]
+        eval_set = set(eval_keys)
+        leaked = [i for i, k in enumerate(norms) if k in eval_set]
         if leaked:
             train_keys = {norms[i] for i in leaked}
-            n_eval = sum(1 for r in eval_ds.records if _norm(_flat(r)) in train_keys)
+            n_eval = sum(1 for k in eval_keys if k in train_keys)
             add(Finding("leakage", "warning", len(leaked), recs(leaked),
                         f"{len(leaked)} training record{_s(leaked)} ({where(leaked)}) also {_are_in(leaked)} the eval data "
                         f"({n_eval} eval record{_s(n_eval)}), so eval scores would look better than the model is. "
@@ -411,9 +450,7 @@ def check_dataset(ds: Dataset, eval_ds: Dataset | None = None, tokenizer=None, m
         _label_findings(report, records, lines, counts, where)
 
     # pii, markup, encoding
-    texts = [_texts(r) for r in records]
-    _content_findings(report, ds, texts, where, chat_like)
-    del texts
+    _content_findings(report, ds, where, chat_like)
 
     # too_long
     if tokenizer is not None:
@@ -452,22 +489,24 @@ def _label_findings(report: Report, records, lines, counts: Counter, where) -> N
                     "merge_label_variants"))
 
 
-def _content_findings(report: Report, ds: Dataset, texts: list[str], where, chat_like: bool) -> None:
+def _content_findings(report: Report, ds: Dataset, where, chat_like: bool) -> None:
     add = report.findings.append
     lines = ds.lines
+    records = ds.records
+    finders = dict(_PII_FINDERS())
+    finders["html"] = _regex(_HTML, None, ("<", "&"))
+    if ds.format in ("text", "classification"):
+        finders["markdown"] = _regex(_MARKDOWN, None, ("**", "](", "#", "```"))
+    finders["mojibake"] = _regex(_MOJIBAKE, None, ("Ã", "Â", "â€"))
+    finders["bad_chars"] = _regex(_BAD_CHARS)
+    scans = _scan_all(records, finders)
 
     # pii
     kinds: Counter = Counter()
     pii_idx: set[int] = set()
-    for kind, finder in _PII_FINDERS():
-        for i, found in _scan(texts, finder).items():
-            if kind == "phone number":  # a card number's digits also look like a phone number
-                cards = {re.sub(r"\D", "", c) for c in _CARD.findall(texts[i]) if _is_card(c)}
-                found = [f for f in found if re.sub(r"\D", "", f) not in cards]
-                if not found:
-                    continue
-            kinds[kind] += len(found)
-            pii_idx.add(i)
+    for i, found in _pii_hits(scans).items():
+        kinds.update(kind for kind, _ in found)
+        pii_idx.add(i)
     if pii_idx:
         idx = sorted(pii_idx)
         what = ", ".join(f"{k} {kind}{'es' if k > 1 and kind.endswith('ss') else 's' if k > 1 else ''}" for kind, k in kinds.most_common())
@@ -477,10 +516,10 @@ def _content_findings(report: Report, ds: Dataset, texts: list[str], where, chat
                     "Fix: remove or mask them (e.g. <EMAIL>, <PHONE>) in the file before training."))
 
     # markup
-    html = _scan(texts, _regex(_HTML, None, ("<", "&")))
+    html = scans["html"]
     if chat_like and html:  # HTML inside code blocks is content, not residue
-        html = {i: m for i, m in html.items() if _HTML.search(_CODE.sub(" ", texts[i]))}
-    md = _scan(texts, _regex(_MARKDOWN, None, ("**", "](", "#", "```"))) if ds.format in ("text", "classification") else {}
+        html = {i: m for i, m in html.items() if _HTML.search(_CODE.sub(" ", _texts(records[i])))}
+    md = scans.get("markdown", {})
     if html or md:
         idx = sorted(set(html) | set(md))
         examples = []
@@ -493,8 +532,8 @@ def _content_findings(report: Report, ds: Dataset, texts: list[str], where, chat
                     f"such as {shown}; the model would learn to write it. Fix: strip markup.", "strip_markup"))
 
     # encoding
-    moj = _scan(texts, _regex(_MOJIBAKE, None, ("Ã", "Â", "â€")))
-    bad = _scan(texts, _BAD_CHARS)
+    moj = scans["mojibake"]
+    bad = scans["bad_chars"]
     if moj or bad:
         idx = sorted(set(moj) | set(bad))
         parts = []

@@ -1,0 +1,70 @@
+"""Previews: the trained-token mask, the length histogram, the label chart; and lengths in real tokens."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.data import check_dataset, load_dataset
+from studio.data.preview import label_chart, length_histogram, token_mask_html, token_mask_preview
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "datasets"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from studio import models
+    from studio.errors import StudioError
+
+    try:
+        return models.load_tokenizer("smollm2")
+    except StudioError as err:
+        pytest.skip(f"embedded tokenizer not available: {err}")
+
+
+def test_token_mask_marks_only_the_answer(tokenizer):
+    rec = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
+                        {"role": "assistant", "content": "Paris."}]}
+    pieces = token_mask_preview(tokenizer, rec, max_length=256)
+    trained = "".join(t for t, k in pieces if k)
+    context = "".join(t for t, k in pieces if not k)
+    assert "Paris." in trained and "Capital of France?" in context and "Capital" not in trained
+    assert "".join(t for t, _ in pieces).count("Paris.") == 1
+    html = token_mask_html(pieces)
+    assert "background:#c6f6d5" in html and "Paris." in html and "learned from" in html
+    cut = token_mask_preview(tokenizer, rec, max_length=8)
+    assert not any(k for _, k in cut) and "Nothing in this example is learned from" in token_mask_html(cut, truncated=True)
+
+
+def test_html_is_escaped():
+    assert "&lt;script&gt;" in token_mask_html([("<script>", False), ("ok", True)])
+
+
+def test_too_long_in_model_tokens(tokenizer, tmp_path):
+    ds = load_dataset(ASSETS / "support_chat.jsonl")
+    rep = check_dataset(ds, tokenizer=tokenizer, max_length=512)
+    assert rep.get("too_long") is None and len(rep.lengths) == len(ds.records)
+    cut_at = sorted(rep.lengths)[len(rep.lengths) // 2]
+    rep = check_dataset(ds, tokenizer=tokenizer, max_length=cut_at)
+    f = rep.get("too_long")
+    expected = [line for line, n in zip(ds.lines, rep.lengths) if n > cut_at]
+    assert f is not None and f.records == expected and f.severity == "warning"
+
+
+def test_length_histogram():
+    fig = length_histogram([10, 20, 30, 40, 300], max_length=100)
+    assert "20.0% longer than 100" in fig.layout.title.text
+    assert any(s.x0 == 100 for s in fig.layout.shapes)
+    assert length_histogram([5, 6]).layout.title.text.endswith("(max 6)")
+
+
+def test_label_chart():
+    fig = label_chart({"neg": 30, "pos": 70})
+    bar = fig.data[0]
+    assert list(bar.x) == ["pos", "neg"] and list(bar.y) == [70, 30] and list(bar.text) == ["70%", "30%"]
+    json.loads(fig.to_json())
+
+
+def test_no_gradio_in_the_data_package():
+    for path in (Path(__file__).resolve().parents[1] / "studio" / "data").glob("*.py"):
+        assert "gradio" not in path.read_text(), path
