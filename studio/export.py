@@ -50,17 +50,37 @@ def check_exportable(run_dir: str | Path) -> tuple[RunFolder, StudioConfig]:
     if not folder.config_file.exists():
         raise StudioError(f"{run_dir} is not a run folder (no config.yaml); give the output_dir of a training run")
     config = StudioConfig.load(folder.config_file)
-    state = folder.read_status().get("state", "unknown")
+    status = folder.read_status()
+    state = status.get("state", "unknown")
+    if state in ("running", "queued") and _cut_off(status):
+        state = "interrupted"
     if state not in EXPORTABLE_STATES:
         what = {
             "running": "is still running; wait for it to finish, or stop it (the model so far is saved) and export then",
             "queued": "has not started yet; export it after it has trained",
             "failed": "failed, so it has no final model; fix the problem and resume or train it again",
+            "interrupted": "was cut off before it finished (the app or process stopped); resume it, then export",
         }.get(state, f"has no finished model (state: {state}); train or resume it first")
         raise StudioError(f"run {folder.path.name} {what}")
     if not folder.has_model():
         raise StudioError(f"run {folder.path.name} is {state} but its model/ folder is missing; train it again")
     return folder, config
+
+
+def _cut_off(status: dict) -> bool:
+    """True when the process that wrote a running status on this machine is gone."""
+    import socket
+
+    pid = status.get("pid")
+    if not pid or status.get("host") != socket.gethostname() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def model_kind(folder: RunFolder) -> str:

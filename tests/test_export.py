@@ -142,6 +142,14 @@ def test_export_refuses_runs_without_a_final_model(lora_run, tmp_path):
         folder.write_status(state=state)
         with pytest.raises(StudioError, match=words):
             export_run(run, tmp_path / "o")
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    status = json.loads(folder.status_file.read_text())
+    folder.status_file.write_text(json.dumps({**status, "state": "running", "pid": gone.pid}))
+    with pytest.raises(StudioError, match="cut off"):
+        export_run(run, tmp_path / "o")
     folder.write_status(state="finished")
     with pytest.raises(StudioError, match="model/ folder is missing"):
         export_run(run, tmp_path / "o")

@@ -1,0 +1,229 @@
+"""Evaluate tab: base vs tuned on held-out data, in numbers and side-by-side replies, with the loss chart
+and the overfitting check. The work is done by ``studio.evaluate``; this module only shows it."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.ui.charts import empty_figure, training_figure
+from studio.ui.common import esc, explain
+from studio.ui.runs_tab import run_choices
+
+INTRO = """### 5 · Evaluate
+Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
+the reference answers (lower is better), and for chat runs each model's greedy reply compared with the
+reference (ROUGE-L and BLEU: word overlap, higher is better; exact match for short answers). Classification
+runs report accuracy and macro F1. Generation is slow on a CPU: start with a few examples."""
+
+METRIC_COLUMNS = ["Metric", "Base", "Tuned", "Change", ""]
+CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L base", "ROUGE-L tuned"]
+CLASS_COLUMNS = ["Text", "Label", "Base", "Tuned"]
+METRIC_NAMES = {"eval_loss": "Eval loss", "perplexity": "Perplexity", "rougeL": "ROUGE-L", "bleu": "BLEU",
+                "exact_match": "Exact match", "accuracy": "Accuracy", "macro_f1": "Macro F1"}
+
+
+# ---- views (plain functions: the tests call them without a browser) ----------------------------------------
+def metric_rows(result: dict) -> list[list]:
+    from studio.evaluate import metrics_table
+
+    rows = []
+    for metric, base, tuned, change, verdict in metrics_table(result):
+        mark = {"better": "✅ better", "worse": "🔻 worse"}.get(verdict, "")
+        rows.append([METRIC_NAMES.get(metric, metric), _num(base), _num(tuned), _num(change, signed=True), mark])
+    return rows
+
+
+def example_rows(result: dict) -> tuple[list[str], list[list]]:
+    rows = result.get("examples") or []
+    if result.get("task") == "classification":
+        return CLASS_COLUMNS, [[r.get("text", ""), r.get("label", ""), _with_prob(r, "base"), _with_prob(r, "tuned")]
+                               for r in rows]
+    return CHAT_COLUMNS, [[r.get("prompt", ""), r.get("reference", ""), r.get("base", ""), r.get("tuned", ""),
+                           _num(r.get("base_rougeL")), _num(r.get("tuned_rougeL"))] for r in rows]
+
+
+def summary_md(result: dict) -> str:
+    if not result:
+        return "No evaluation of this run yet: press **Evaluate**."
+    n = result.get("n_examples")
+    held = result.get("held_out_examples")
+    lines = [f"**Held-out data:** {esc(result.get('data', '?'))}"
+             + (f" · **{n}** examples evaluated" if n is not None else "")
+             + (f" of {held}" if held and held != n else "")
+             + (f" · {result['seconds']:.0f} s" if result.get("seconds") is not None else "")]
+    change = result.get("change") or {}
+    if result.get("task") == "classification":
+        if change.get("accuracy") is not None:
+            lines.append(f"Accuracy {_num(result['base'].get('accuracy'))} → **{_num(result['tuned'].get('accuracy'))}**.")
+    else:
+        if change.get("eval_loss") is not None:
+            better = change["eval_loss"] < 0
+            lines.append(("✅ The tuned model fits the reference answers better" if better else
+                          "⚠️ The tuned model fits the reference answers worse")
+                         + f" (eval loss {_num(result['base']['eval_loss'])} → {_num(result['tuned']['eval_loss'])}).")
+        if result.get("generated") and result.get("short_answers") is False:
+            lines.append("Exact match says little here: the reference answers are long; look at ROUGE-L and the replies.")
+        if result.get("generated") == 0:
+            lines.append("These examples have no prompt/answer pairs (plain text), so only the loss is measured.")
+    return "\n\n".join(lines)
+
+
+def overfit_md(warning: dict | None, has_evals: bool = True) -> str:
+    if warning:
+        hints = "\n".join(f"- {esc(h)}" for h in warning.get("hints", []))
+        title = "Overfitting" if warning.get("kind") == "overfitting" else "Unstable training"
+        return f"**⚠️ {title}:** {esc(warning['message'])}.\n\n**What to try:**\n{hints}"
+    if not has_evals:
+        return "The run logged no eval loss (no held-out split), so overfitting cannot be checked from its curves."
+    return "✅ No sign of overfitting: the eval loss did not turn up while the training loss fell."
+
+
+def loss_figure(events: list[dict], warning: dict | None):
+    """The run's loss chart, with the point where eval loss turned up marked."""
+    fig = training_figure(events, title="Training and eval loss")
+    if warning and (events and any(e.get("type") in ("log", "eval") for e in events)):
+        fig.add_vline(x=warning["best_step"], line_width=1.5, line_dash="dash", line_color="#d97706")
+        fig.add_annotation(x=warning["best_step"], y=1.0, yref="paper", showarrow=False, xanchor="left",
+                           text=f" eval loss rising after step {warning['best_step']}", font={"color": "#b45309"})
+    return fig
+
+
+def run_view(ctx, run_id: str | None) -> tuple:
+    """(summary, metrics rows, examples table, chart, overfitting text) for a picked run, from its files."""
+    from studio.evaluate import load_saved
+    from studio.overfit import check_run
+
+    if not run_id:
+        return "Pick a run that has a trained model.", [], _table(CHAT_COLUMNS, []), empty_figure("Pick a run."), ""
+    folder = ctx.store.folder(run_id)
+    events = folder.read_events(("start", "log", "eval", "end"))
+    warning = check_run(folder.path)
+    saved = load_saved(folder.path) or {}
+    headers, rows = example_rows(saved) if saved else (CHAT_COLUMNS, [])
+    has_evals = any(e.get("type") == "eval" and e.get("eval_loss") is not None for e in events)
+    return (summary_md(saved), metric_rows(saved) if saved else [], _table(headers, rows),
+            loss_figure(events, warning), overfit_md(warning, has_evals))
+
+
+def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None) -> dict:
+    """Run the evaluation (reusing the loaded chat models for a chat run)."""
+    from studio.errors import StudioError
+    from studio.evaluate import evaluate_run
+
+    if not run_id:
+        raise StudioError("pick a run first")
+    info = ctx.store.info(run_id)
+    if not info.has_model:
+        raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
+    chat = None
+    if info.task == "chat":
+        if progress:
+            progress(0.01, "loading the base and tuned models")
+        chat = ctx.chats.get(run_id=run_id)
+    path = _file_path(data_file)
+    return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, chat=chat)
+
+
+def build(ctx):
+    gr.Markdown(INTRO)
+    with gr.Row():
+        pick = gr.Dropdown(choices=_initial_choices(ctx), value=None, label="Run to evaluate", scale=4, elem_id="eval-pick")
+        refresh = gr.Button("↻ Refresh", scale=1)
+    with gr.Row():
+        data_file = gr.File(label="Held-out examples (optional)", file_types=[".jsonl", ".json", ".csv", ".parquet", ".txt"],
+                            scale=2, elem_id="eval-data")
+        with gr.Column(scale=2):
+            limit = gr.Slider(1, 200, value=20, step=1, label="Examples",
+                              info="At most this many held-out examples. Without a file: the run's eval file, "
+                                   "else the examples training held out.")
+            max_new = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
+                                info="Longest reply per example (shorter for short reference answers).")
+            go = gr.Button("▶ Evaluate", variant="primary", elem_id="eval-go")
+    message = gr.Markdown(elem_id="eval-message")
+    summary = gr.Markdown(elem_id="eval-summary")
+    metrics = gr.Dataframe(headers=METRIC_COLUMNS, value=[], interactive=False, label="Base vs tuned",
+                           elem_id="eval-metrics")
+    examples = gr.Dataframe(headers=CHAT_COLUMNS, value=[], interactive=False, wrap=True, max_height=600,
+                            column_widths=["20%", "22%", "24%", "24%", "5%", "5%"],
+                            label="Held-out prompts: reference, base reply, tuned reply", elem_id="eval-examples")
+    with gr.Row():
+        chart = gr.Plot(label="Loss curves", elem_id="eval-chart")
+    overfit = gr.Markdown(elem_id="eval-overfit")
+
+    def refresh_choices(current, followed):
+        choices = run_choices(ctx.store, with_model=True)
+        ids = [c[1] for c in choices]
+        value = next((c for c in (current, followed) if c in ids), ids[0] if ids else None)
+        return (gr.update(choices=choices, value=value), *_safe_view(value))
+
+    def _safe_view(run_id):
+        try:
+            return ("", *run_view(ctx, run_id))
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return (explain(err), "", [], gr.skip(), empty_figure(""), "")
+
+    view_outputs = [message, summary, metrics, examples, chart, overfit]
+    refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
+    if "evaluate" in getattr(ctx, "tabs_by_id", {}):
+        ctx.tabs_by_id["evaluate"].select(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs],
+                                          api_visibility="private")
+    if hasattr(ctx, "on_load"):
+        ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
+    pick.input(_safe_view, [pick], view_outputs, api_visibility="private")
+
+    def run_eval(run_id, file, n, mx, progress=gr.Progress()):
+        try:
+            result = evaluate(ctx, run_id, file, n, mx,
+                              progress=lambda fraction, text: progress(fraction, desc=text))
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return (explain(err), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        _, _, _, figure, overfit_text = run_view(ctx, run_id)
+        headers, rows = example_rows(result)
+        done = f"✅ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
+        return (done, summary_md(result), metric_rows(result), _table(headers, rows), figure, overfit_text)
+
+    go.click(run_eval, [pick, data_file, limit, max_new], view_outputs, api_name="evaluate",
+             concurrency_limit=1, concurrency_id="models")
+    return {"pick": pick, "go": go, "metrics": metrics, "examples": examples, "chart": chart, "overfit": overfit,
+            "message": message, "summary": summary}
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+def _table(headers: list[str], rows: list[list]):
+    return gr.update(value={"headers": headers, "data": rows}, headers=headers) if rows else \
+        gr.update(value={"headers": headers, "data": []}, headers=headers)
+
+
+def _file_path(data_file) -> str | None:
+    if not data_file:
+        return None
+    if isinstance(data_file, str):
+        return data_file
+    return getattr(data_file, "name", None) or (data_file.get("path") if isinstance(data_file, dict) else None)
+
+
+def _with_prob(row: dict, side: str) -> str:
+    prob = row.get(f"{side}_prob")
+    label = row.get(side, "")
+    return f"{label} ({prob:.0%})" if isinstance(prob, (int, float)) else str(label)
+
+
+def _num(value, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and not signed:
+        return str(value)
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+__all__ = ["build", "evaluate", "run_view", "metric_rows", "example_rows", "overfit_md", "summary_md"]
+
+
+def _initial_choices(ctx) -> list[tuple[str, str]]:
+    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻)."""
+    try:
+        return run_choices(ctx.store, with_model=True)
+    except Exception:  # noqa: BLE001 - an unreadable runs folder must not stop the app from building
+        return []

@@ -1,0 +1,167 @@
+"""Export tab: download a run's adapter or merged model as a zip, read its model card and replay command,
+and push it to the Hugging Face Hub. The work is done by ``studio.export``; this module only shows it.
+
+The Hub token is an input of the push handler only: it is not kept in any state, file or log, and the
+token box is emptied after each push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from studio.ui.common import esc, explain, ok_md
+from studio.ui.runs_tab import run_choices
+
+INTRO = """### 6 · Export
+Take your model with you. A **LoRA adapter** is small (megabytes) and needs the base model to run; a
+**merged** model has the adapter folded into the base weights and loads anywhere with plain
+`transformers`. Every export carries a model card (README.md), the run's config and the command that
+trains it again."""
+
+EXPORTABLE = ("finished", "stopped")
+
+
+def export_dir(run_path: str | Path, merged: bool) -> Path:
+    """Where the tab writes a run's export (inside the run folder, replaced on each export)."""
+    return Path(run_path) / ("export-merged" if merged else "export")
+
+
+def describe(ctx, run_id: str | None) -> tuple[str, str, str]:
+    """(what this run exports as, model card markdown, replay command) for a picked run."""
+    from studio.config import StudioConfig
+    from studio.export import model_card, model_kind, replay_command
+
+    if not run_id:
+        return "Pick a finished or stopped run.", "", ""
+    info = ctx.store.info(run_id)
+    folder = ctx.store.folder(run_id)
+    cfg = StudioConfig.load(folder.config_file)
+    command = replay_command(cfg, folder.path, str(folder.config_file))
+    if not info.has_model or info.state not in EXPORTABLE:
+        return (f"⏳ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
+                "", command)
+    kind = model_kind(folder)
+    if kind == "adapter":
+        what = ("This run trained a **LoRA adapter**. Export it as is (small), or tick **Merge** for a full model "
+                "that needs no `peft`" + (" and works with `pipeline(\"text-classification\")`." if info.task == "classification" else "."))
+    else:
+        what = "This run trained **every weight**: the export is the full model."
+    return what, card_markdown(model_card(folder, cfg, kind)), command
+
+
+def card_markdown(card: str) -> str:
+    """A model card for display: its metadata header shown as YAML instead of run-on text."""
+    if card.startswith("---\n"):
+        end = card.find("\n---\n", 4)
+        if end > 0:
+            return f"```yaml\n{card[4:end]}\n```\n" + card[end + 5:]
+    return card
+
+
+def export(ctx, run_id: str | None, merge: bool, progress=None) -> dict:
+    from studio.errors import StudioError
+    from studio.export import export_run
+
+    if not run_id:
+        raise StudioError("pick a run first")
+    folder = ctx.store.folder(run_id)
+    return export_run(folder.path, export_dir(folder.path, merge), merge=bool(merge), make_zip=True, overwrite=True,
+                      progress=progress)
+
+
+def push(ctx, run_id: str | None, merge: bool, repo_id: str, token: str, private: bool, progress=None) -> str:
+    """Export (when not done yet) and upload; returns the repository's address."""
+    from studio.errors import StudioError
+    from studio.export import push_to_hub
+
+    if not run_id:
+        raise StudioError("pick a run first")
+    if not (token or "").strip():
+        raise StudioError("paste a Hugging Face token with write access (huggingface.co/settings/tokens) to push")
+    folder = ctx.store.folder(run_id)
+    out = export_dir(folder.path, merge)
+    if not (out / "README.md").exists() or (out / "README.md").stat().st_mtime < folder.model_dir.stat().st_mtime:
+        export(ctx, run_id, merge, progress=None)
+    return push_to_hub(out, repo_id, token, private=bool(private), progress=progress)
+
+
+def build(ctx):
+    gr.Markdown(INTRO)
+    with gr.Row():
+        pick = gr.Dropdown(choices=_initial_choices(ctx), value=None, label="Run to export", scale=4, elem_id="export-pick")
+        refresh = gr.Button("↻ Refresh", scale=1)
+    what = gr.Markdown(elem_id="export-what")
+    with gr.Row():
+        merge = gr.Checkbox(value=False, label="Merge the LoRA adapter into the base model (a full model)",
+                            info="Bigger download; loads with AutoModelForCausalLM / pipeline alone.")
+        go = gr.Button("📦 Export", variant="primary", elem_id="export-go")
+    message = gr.Markdown(elem_id="export-message")
+    download = gr.File(label="Download", interactive=False, elem_id="export-file")
+    load_code = gr.Code(label="Load it with transformers / peft", language="python", interactive=False)
+    command = gr.Code(label="Train this run again (replay command)", language="shell", interactive=False,
+                      elem_id="export-command")
+    with gr.Accordion("Model card (README.md)", open=True):
+        card = gr.Markdown(elem_id="export-card")
+    with gr.Accordion("Push to the Hugging Face Hub", open=False):
+        with gr.Row():
+            repo = gr.Textbox(label="Repository", placeholder="your-name/my-model", scale=2)
+            token = gr.Textbox(label="Access token", type="password", placeholder="hf_…", scale=2,
+                               info="Used for this upload only; never saved.")
+            private = gr.Checkbox(value=True, label="Private repository", scale=1)
+        push_btn = gr.Button("⬆ Push", elem_id="export-push")
+        push_msg = gr.Markdown(elem_id="export-push-message")
+
+    def show(run_id):
+        try:
+            w, c, cmd = describe(ctx, run_id)
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return explain(err), "", "", None, ""
+        return w, c, cmd, None, ""
+
+    def refresh_choices(current, followed):
+        choices = run_choices(ctx.store, with_model=True)
+        ids = [c[1] for c in choices]
+        value = next((c for c in (current, followed) if c in ids), ids[0] if ids else None)
+        return (gr.update(choices=choices, value=value), *show(value))
+
+    view_outputs = [what, card, command, download, message]
+    refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
+    if "export" in getattr(ctx, "tabs_by_id", {}):
+        ctx.tabs_by_id["export"].select(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs],
+                                        api_visibility="private")
+    if hasattr(ctx, "on_load"):
+        ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
+    pick.input(show, [pick], view_outputs, api_visibility="private")
+
+    def do_export(run_id, m, progress=gr.Progress()):
+        try:
+            res = export(ctx, run_id, m, progress=lambda fraction, text: progress(fraction, desc=text))
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return explain(err), gr.skip(), gr.skip(), gr.skip()
+        what_kind = {"adapter": "LoRA adapter", "merged": "merged full model", "full": "full model"}[res["kind"]]
+        card_text = card_markdown((Path(res["out_dir"]) / "README.md").read_text(encoding="utf-8"))
+        text = ok_md(f"Exported the {what_kind} to `{esc(res['out_dir'])}` ({len(res['files'])} files); the zip is below.")
+        return text, res["zip"], res["load_with"], card_text
+
+    go.click(do_export, [pick, merge], [message, download, load_code, card], api_name="export",
+             concurrency_limit=1, concurrency_id="models")
+
+    def do_push(run_id, m, repo_id, tok, priv, progress=gr.Progress()):
+        try:
+            url = push(ctx, run_id, m, repo_id, tok, priv, progress=lambda fraction, text: progress(fraction, desc=text))
+        except Exception as err:  # noqa: BLE001 - shown as a message; the token is not part of it
+            return explain(err), ""
+        return ok_md(f"Pushed to [{esc(url)}]({esc(url)})."), ""
+
+    push_btn.click(do_push, [pick, merge, repo, token, private], [push_msg, token], api_visibility="private")
+    return {"pick": pick, "merge": merge, "go": go, "download": download, "card": card, "command": command,
+            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg}
+
+
+def _initial_choices(ctx) -> list[tuple[str, str]]:
+    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻)."""
+    try:
+        return run_choices(ctx.store, with_model=True)
+    except Exception:  # noqa: BLE001 - an unreadable runs folder must not stop the app from building
+        return []
