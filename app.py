@@ -1,0 +1,21 @@
+"""The fine-tuning studio in the browser: ``python app.py`` (also the Hugging Face Space entry point).
+
+Environment: STUDIO_HOST (default 127.0.0.1; 0.0.0.0 on a Space), STUDIO_PORT (default 7860),
+STUDIO_RUNS (the runs folder, default ./runs). The same app: ``python -m studio ui``.
+
+The app is built in ``studio/ui/app.py`` from one module per tab (studio/ui/*_tab.py). A tab module has
+``build(ctx)`` (optionally ``TITLE``), called inside its ``gr.Tab``; ``ctx`` is a ``StudioContext`` with the
+RunStore (``ctx.store``), per-app caches (``ctx.chats`` loaded chat models, ``ctx.infos`` model facts and
+tokenizers), the shared per-session states ``ctx.model_source``, ``ctx.model_info``, ``ctx.data`` and
+``ctx.run_id``, the tabs (``ctx.tabs``, ``ctx.tabs_by_id``), ``ctx.on_load`` and helpers. The Evaluate,
+Export and Classify tabs are included when their modules (studio/ui/evaluate_tab.py, export_tab.py,
+classify_tab.py) exist. The full contract is at the top of studio/ui/app.py.
+"""
+
+import os
+
+from studio.ui.app import build_app, launch  # noqa: F401  (build_app: for embedding and tests)
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    launch(os.environ.get("STUDIO_HOST"), os.environ.get("STUDIO_PORT"), os.environ.get("STUDIO_RUNS"))

@@ -1,0 +1,97 @@
+"""Per-app caches (made in ``build_app``, never at module level): loaded chat models and model facts."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+
+class ChatCache:
+    """Loaded ``ChatModels`` per run (or per base model), the most recent few kept, so switching back is fast."""
+
+    def __init__(self, store, size: int = 2):
+        self.store = store
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, run_id: str | None = None, base_source: str | None = None):
+        """ChatModels for a run (base and tuned), or for a base model alone when no run is given."""
+        from studio.infer import ChatModels
+
+        if run_id:  # a resumed run saves a new model: its folder's time is part of the key
+            model_dir = self.store.folder(run_id).model_dir
+            stamp = model_dir.stat().st_mtime_ns if model_dir.exists() else 0
+            key = f"run:{run_id}:{stamp}"
+        else:
+            key = f"base:{base_source}"
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            load_lock = self._loading.setdefault(key, threading.Lock())
+        with load_lock:  # two tabs asking for the same run load it once
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            if run_id:
+                chat = ChatModels.for_run(self.store.folder(run_id).path)
+            else:
+                chat = ChatModels(base_source)
+            with self._lock:
+                self._items[key] = chat
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._loading.pop(key, None)
+            return chat
+
+    def drop(self, run_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k.startswith(f"run:{run_id}:")]:
+                del self._items[key]
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._items)
+
+
+class ModelInfoCache:
+    """``studio.models.describe`` results per model source (config and tokenizer only, no weights)."""
+
+    def __init__(self):
+        self._items: dict[str, dict] = {}
+        self._tokenizers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._load = threading.Lock()  # one load at a time: no duplicate work, no concurrent first imports
+
+    def tokenizer(self, source: str):
+        """The model's tokenizer (for data checks and the trained-token preview)."""
+        from studio import models
+
+        source = (source or "").strip()
+        with self._lock:
+            if source in self._tokenizers:
+                return self._tokenizers[source]
+        with self._load:
+            if source in self._tokenizers:
+                return self._tokenizers[source]
+            tok = models.load_tokenizer(source)
+        with self._lock:
+            self._tokenizers[source] = tok
+        return tok
+
+    def get(self, source: str) -> dict:
+        from studio import models
+
+        source = (source or "").strip()
+        with self._lock:
+            if source in self._items:
+                return self._items[source]
+        with self._load:
+            if source in self._items:
+                return self._items[source]
+            info = models.describe(source)
+        with self._lock:
+            self._items[source] = info
+        return info

@@ -1,0 +1,80 @@
+"""Plotly figures of a run, built from its events (the run folder's events.jsonl)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+LOSS_COLOR = "#2563eb"
+EVAL_COLOR = "#dc2626"
+LR_COLOR = "#9ca3af"
+
+
+def _by_step(events: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """Values of ``key`` per step; a step logged twice (a resumed run repeats some) keeps its last value."""
+    points: dict[int, float] = {}
+    for ev in events:
+        if ev.get(key) is None or ev.get("step") is None:
+            continue
+        points[int(ev["step"])] = float(ev[key])
+    steps = sorted(points)
+    return steps, [points[s] for s in steps]
+
+
+def max_steps_of(events: list[dict]) -> int:
+    for ev in reversed(events):
+        if ev.get("type") in ("log", "start") and ev.get("max_steps"):
+            return int(ev["max_steps"])
+    return 0
+
+
+def empty_figure(message: str = "No run yet: the chart fills in as training logs its first steps.") -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14, "color": "#6b7280"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=340, margin={"l": 20, "r": 20, "t": 30, "b": 20}, template="plotly_white")
+    return fig
+
+
+def training_figure(events: list[dict], title: str = "") -> go.Figure:
+    """Train loss and eval loss on the left axis, learning rate on the right, against the step."""
+    logs = [e for e in events if e.get("type") == "log"]
+    evals = [e for e in events if e.get("type") == "eval"]
+    if not logs and not evals:
+        return empty_figure("Waiting for the first logged step…" if events else
+                            "No run yet: the chart fills in as training logs its first steps.")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    steps, loss = _by_step(logs, "loss")
+    fig.add_trace(go.Scatter(x=steps, y=loss, name="train loss", mode="lines+markers" if len(steps) < 40 else "lines",
+                             line={"color": LOSS_COLOR, "width": 2}, marker={"size": 5}), secondary_y=False)
+    esteps, eloss = _by_step(evals, "eval_loss")
+    if esteps:
+        fig.add_trace(go.Scatter(x=esteps, y=eloss, name="eval loss", mode="lines+markers",
+                                 line={"color": EVAL_COLOR, "width": 2, "dash": "dot"}, marker={"size": 8}),
+                      secondary_y=False)
+    lsteps, lr = _by_step(logs, "learning_rate")
+    if lsteps:
+        fig.add_trace(go.Scatter(x=lsteps, y=lr, name="learning rate", mode="lines",
+                                 line={"color": LR_COLOR, "width": 1.5, "dash": "dash"}), secondary_y=True)
+    total = max_steps_of(events)
+    last = max(steps + esteps + [1])
+    fig.update_xaxes(title_text="step", range=[0, max(total, last) * 1.02 + 0.5])
+    fig.update_yaxes(title_text="loss", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="learning rate", secondary_y=True, showgrid=False, exponentformat="e",
+                     rangemode="tozero")
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}} if title else None,
+        height=340, margin={"l": 50, "r": 60, "t": 40 if title else 20, "b": 40}, template="plotly_white",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+        hovermode="x unified", uirevision="keep",  # keeps the person's zoom while new points arrive
+    )
+    return fig
+
+
+def bar_figure(labels: list[str], values: list[float], title: str, xlabel: str = "", ylabel: str = "count") -> go.Figure:
+    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=LOSS_COLOR))
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=300, template="plotly_white",
+                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, xaxis_title=xlabel, yaxis_title=ylabel)
+    return fig

@@ -1,0 +1,274 @@
+"""Data tab: load a file or a sample, see its format and health, fix it, and see what training learns from."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+import gradio as gr
+
+from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
+from studio.data.formats import FIELDS
+from studio.data.preview import label_chart, length_histogram, token_mask_html, token_mask_preview
+from studio.ui import help as texts
+from studio.ui.charts import empty_figure
+from studio.ui.common import error_md, esc, explain, ok_md
+
+N_COLUMN_BOXES = 4
+SEVERITY_ICONS = MappingProxyType({"error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info"})
+FIX_LABELS = MappingProxyType({
+    "drop_duplicates": "Drop exact duplicates", "drop_near_duplicates": "Drop near-duplicates",
+    "drop_empty": "Drop empty records and ones with no answer", "drop_malformed": "Leave out unreadable rows (recorded)",
+    "merge_label_variants": "Merge label spellings", "strip_markup": "Strip HTML/Markdown markup",
+    "drop_leaked": "Drop records leaked into the eval data",
+})
+EXAMPLES_SHOWN = 3
+
+
+def samples_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "assets" / "datasets"
+
+
+def samples() -> list[tuple[str, str]]:
+    folder = samples_dir()
+    if not folder.is_dir():
+        return []
+    return [(p.name, str(p)) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+
+
+def fields_for(fmt: str) -> list[str]:
+    required, optional = FIELDS.get(fmt, ((), ()))
+    return list(required + optional)[:N_COLUMN_BOXES]
+
+
+def task_for(fmt: str) -> str:
+    return "classification" if fmt == "classification" else "chat"
+
+
+def record_text(rec: dict, limit: int = 240) -> str:
+    if "messages" in rec:
+        text = " ⏎ ".join(f"{m['role']}: {m['content']}" for m in rec["messages"])
+        if "chosen" in rec:
+            text += f" ⏎ chosen: {rec['chosen']} ⏎ rejected: {rec['rejected']}"
+    else:
+        text = rec.get("text", "")
+        if "label" in rec:
+            text = f"[{rec['label']}] {text}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_md(report: dict) -> str:
+    findings = report.get("findings") or []
+    if not findings:
+        return f"✅ **No problems found** in {report.get('rows', 0)} records."
+    rows = ["| Severity | Check | Records | What it means, and the fix |", "|---|---|---|---|"]
+    for f in findings:
+        msg = esc(f["message"]).replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| {SEVERITY_ICONS.get(f['severity'], f['severity'])} | `{f['check']}` | {f['count']} | {msg} |")
+    return "\n".join(rows)
+
+
+def flagged_md(report: dict, ds) -> str:
+    """The first few flagged records of each finding, as text, with their line."""
+    by_line = {line: i for i, line in enumerate(ds.lines)}
+    what = "line" if ds.line_based else "record"
+    parts = []
+    for f in report.get("findings") or []:
+        shown = [n for n in f.get("records", []) if n in by_line][:EXAMPLES_SHOWN]
+        if not shown:
+            continue
+        items = "\n".join(f"- {what} {n}: `{esc(record_text(ds.records[by_line[n]])).replace('`', '')}`" for n in shown)
+        parts.append(f"**{f['check']}** ({f['count']}):\n{items}")
+    return "\n\n".join(parts) if parts else ""
+
+
+def summary_md(ds, path: str) -> str:
+    cols = ", ".join(f"{k} ← `{esc(v)}`" for k, v in ds.columns.items()) or "—"
+    text = (f"**{esc(Path(path).name)}**: {len(ds.records)} records, format **{esc(ds.format)}** "
+            f"(columns: {cols}); encoding {esc(ds.encoding)}.")
+    if ds.malformed:
+        first = "; ".join(f"line {n}: {esc(why)}" for n, why in ds.malformed[:3])
+        text += f"\n\n⚠️ {len(ds.malformed)} rows could not be read and are left out ({first})."
+    return text
+
+
+def fix_choices(report: dict) -> list[tuple[str, str]]:
+    out = []
+    for f in report.get("findings") or []:
+        if f.get("fix") and f["fix"] != "drop_leaked":
+            out.append((f"{FIX_LABELS.get(f['fix'], f['fix'])} ({f['count']})", f["fix"]))
+    return list(dict.fromkeys(out))
+
+
+def analyse(ctx, path: str, fmt: str, columns: dict | None, model_source: str, max_length: int) -> dict:
+    """Load, check and measure a data file; everything the tab shows about it."""
+    ds = load_dataset(path, format=fmt or "auto", columns=columns or None)
+    tok = None
+    try:
+        tok = ctx.infos.tokenizer(model_source or "smollm2")
+    except Exception:  # noqa: BLE001 - the report still works without token lengths
+        pass
+    report = check_dataset(ds, None, tokenizer=tok, max_length=int(max_length or 512))
+    lengths = list(report.lengths or [])
+    return {"ds": ds, "report": report.to_dict(), "lengths": lengths, "sampled": report.length_sampled,
+            "labels": report.labels, "path": str(path), "model": model_source}
+
+
+def figures(loaded: dict, max_length: int):
+    lengths = loaded.get("lengths") or []
+    hist = length_histogram(lengths, int(max_length or 0) or None) if lengths else empty_figure("No token lengths (tokenizer unavailable).")
+    labels = loaded.get("labels")
+    lab = label_chart(labels) if labels else empty_figure("Labels appear here for classification data.")
+    return hist, lab
+
+
+def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt: bool = False) -> str:
+    ds = loaded.get("ds")
+    if ds is None or not ds.records:
+        return ""
+    i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
+    tok = ctx.infos.tokenizer(loaded.get("model") or "smollm2")
+    pieces = token_mask_preview(tok, ds.records[i], int(max_length), train_on_prompt=train_on_prompt)
+    lengths = loaded.get("lengths") or []
+    truncated = bool(lengths) and not loaded.get("sampled") and i < len(lengths) and lengths[i] > int(max_length)
+    return token_mask_html(pieces, truncated=truncated)
+
+
+def data_state(loaded: dict) -> dict:
+    ds = loaded["ds"]
+    lengths = loaded.get("lengths") or []
+    return {"path": loaded["path"], "name": Path(loaded["path"]).name, "format": ds.format, "columns": dict(ds.columns),
+            "records": len(ds.records), "task": task_for(ds.format),
+            "avg_tokens": round(statistics.mean(lengths), 1) if lengths else 0.0}
+
+
+def build(ctx):
+    gr.Markdown(texts.DATA)
+    with gr.Row():
+        with gr.Column(scale=1):
+            sample = gr.Dropdown(samples(), value=None, label="A shipped sample", elem_id="data-sample",
+                                 info="Small datasets to try the studio with.")
+            upload = gr.File(label="…or upload your own file", file_types=[".csv", ".tsv", ".json", ".jsonl", ".ndjson",
+                             ".parquet", ".pq", ".txt"], type="filepath", elem_id="data-upload", height=120)
+        with gr.Column(scale=1):
+            fmt = gr.Dropdown(["auto", *FORMATS], value="auto", label="Format",
+                              info="Detected from the columns; change it if the guess is wrong, then Reload.")
+            with gr.Row():
+                boxes = [gr.Textbox(label=f"column {i + 1}", visible=False, min_width=120) for i in range(N_COLUMN_BOXES)]
+            reload = gr.Button("Reload with this format and these columns")
+    message = gr.Markdown(elem_id="data-message")
+    summary = gr.Markdown(elem_id="data-summary")
+    gr.Markdown("#### Health report")
+    report_box = gr.Markdown("Load a file to see its health report.", elem_id="data-report")
+    with gr.Accordion("Flagged records", open=True, visible=False) as flagged_box:
+        flagged = gr.Markdown(elem_id="data-flagged")
+    with gr.Row():
+        fixes = gr.CheckboxGroup(choices=[], label="One-click fixes (a new version of the file; the original is kept)",
+                                 scale=3, elem_id="data-fixes")
+        fix_btn = gr.Button("Apply fixes", scale=1, elem_id="data-apply-fixes")
+    with gr.Row():
+        hist = gr.Plot(label="Length", elem_id="data-lengths")
+        labels = gr.Plot(label="Labels", elem_id="data-labels", visible=False)
+    gr.Markdown(f"#### What the model learns from\n{texts.TRAINED_TOKENS}")
+    example = gr.Slider(1, 2, value=1, step=1, label="Example #", elem_id="data-example")
+    preview = gr.HTML(elem_id="data-preview")
+    fields_state = gr.State([])
+    loaded_state = gr.State({})
+
+    outputs = [message, summary, fmt, *boxes, fields_state, report_box, flagged_box, flagged, fixes, hist, labels, example,
+               preview, ctx.data, loaded_state]
+
+    def show(path, fmt_value, columns, model_source, max_length, note=""):
+        try:
+            loaded = analyse(ctx, path, fmt_value, columns, model_source, max_length)
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        ds, report = loaded["ds"], loaded["report"]
+        fields = fields_for(ds.format)
+        box_updates = [gr.update(label=f, value=ds.columns.get(f, ""), visible=True) if i < len(fields)
+                       else gr.update(visible=False, value="") for i, f in enumerate(fields + [""] * N_COLUMN_BOXES)][:N_COLUMN_BOXES]
+        h, lab = figures(loaded, max_length)
+        n = len(ds.records)
+        msg = note or ok_md(f"Loaded {n} records. This file is now the training data (see the **Train** tab).")
+        flagged_text = flagged_md(report, ds)
+        return (msg, summary_md(ds, path), gr.update(value=fmt_value or "auto"), *box_updates, fields, report_md(report),
+                gr.Accordion(visible=bool(flagged_text)), flagged_text, gr.update(choices=fix_choices(report), value=[]), h,
+                gr.update(value=lab, visible=bool(loaded.get("labels"))),
+                gr.update(minimum=1, maximum=max(n, 2), value=1), preview_html(ctx, loaded, 1, max_length),
+                data_state(loaded), loaded)
+
+    def use_sample(path, model_source, max_length):
+        if not path:
+            return (gr.skip(),) * len(outputs)
+        return show(path, "auto", None, model_source, max_length)
+
+    sample.input(use_sample, [sample, ctx.model_source, ctx.max_length], outputs, api_name="load_sample")
+
+    def use_upload(tmp_path, model_source, max_length):
+        if not tmp_path:
+            return (gr.skip(),) * len(outputs)
+        src = Path(tmp_path)
+        dest_dir = ctx.data_dir / "uploads"
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / src.name
+        if dest.exists():
+            dest = dest_dir / f"{src.stem}-{time.strftime('%Y%m%d-%H%M%S')}{src.suffix}"
+        shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
+        return show(str(dest), "auto", None, model_source, max_length)
+
+    upload.upload(use_upload, [upload, ctx.model_source, ctx.max_length], outputs, api_name="load_upload")
+
+    def relabel(fmt_value, fields, *values):
+        """Another format: boxes for its fields, keeping what was typed for fields that stay."""
+        current = dict(zip(fields or [], values))
+        new = fields_for(fmt_value) if fmt_value != "auto" else []
+        ups = [gr.update(label=f, value=current.get(f, ""), visible=True) for f in new]
+        ups += [gr.update(visible=False, value="")] * (N_COLUMN_BOXES - len(new))
+        return (*ups, new)
+
+    fmt.input(relabel, [fmt, fields_state, *boxes], [*boxes, fields_state], api_visibility="private", show_progress="hidden")
+
+    def do_reload(loaded, fmt_value, fields, model_source, max_length, *values):
+        if not loaded.get("path"):
+            return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
+        columns = {f: v.strip() for f, v in zip(fields or [], values) if v and v.strip()}
+        return show(loaded["path"], fmt_value, columns if fmt_value != "auto" or columns else None, model_source, max_length)
+
+    reload.click(do_reload, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,
+                 api_name="reload_data")
+
+    def do_fix(loaded, chosen, model_source, max_length):
+        if not loaded.get("ds"):
+            return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
+        if not chosen:
+            return (error_md("tick at least one fix"),) + (gr.skip(),) * (len(outputs) - 1)
+        try:
+            _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.data_dir / "versions")
+        except Exception as err:  # noqa: BLE001
+            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        note = ok_md(f"Fixed: {esc(record.summary())}. The new version is now the training data.")
+        return show(record.output, "auto", None, model_source, max_length, note=note)
+
+    fix_btn.click(do_fix, [loaded_state, fixes, ctx.model_source, ctx.max_length], outputs, api_name="apply_fixes")
+
+    def re_preview(loaded, index, max_length):
+        try:
+            return preview_html(ctx, loaded, index, max_length)
+        except Exception as err:  # noqa: BLE001
+            return explain(err)
+
+    example.change(re_preview, [loaded_state, example, ctx.max_length], preview, api_name="preview_example",
+                   show_progress="hidden")
+
+    def new_max_length(loaded, index, max_length):
+        if not loaded.get("ds"):
+            return gr.skip(), gr.skip()
+        return figures(loaded, max_length)[0], re_preview(loaded, index, max_length)
+
+    ctx.max_length.change(new_max_length, [loaded_state, example, ctx.max_length], [hist, preview],
+                          api_visibility="private", show_progress="hidden")
+    return {"sample": sample, "upload": upload, "report": report_box, "fixes": fixes, "preview": preview}

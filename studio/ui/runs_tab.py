@@ -1,0 +1,128 @@
+"""Runs view: every run in the store with its status and whole chart; resume, stop, replay command."""
+
+from __future__ import annotations
+
+import shlex
+
+import gradio as gr
+
+from studio.ui import help as texts
+from studio.ui.charts import empty_figure
+from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, when
+from studio.ui.runview import snapshot
+
+COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")
+
+
+def runs_table(store, owner: str | None = None) -> list[list]:
+    rows = []
+    for r in store.list(owner=owner):
+        rows.append([r.id, f"{STATE_ICONS.get(r.state, '')} {r.state}", f"{r.step}/{r.max_steps}" if r.max_steps else str(r.step),
+                     r.task, r.method, short_model(r.model), when(r.created), (r.message or "")[:80]])
+    return rows
+
+
+def run_choices(store, *, task: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
+    out = []
+    for r in store.list():
+        if task and r.task != task:
+            continue
+        if with_model and not r.has_model:
+            continue
+        out.append((run_label(r), r.id))
+    return out
+
+
+def command_md(store, run_id: str) -> str:
+    folder = store.folder(run_id).path
+    cfg = shlex.quote(str(folder / "config.yaml"))
+    return (f"Replay or continue without a browser:\n\n```bash\npython -m studio train {cfg} --resume\n"
+            f"python -m studio chat {shlex.quote(str(folder))} --prompt \"Hello\"\n```")
+
+
+def build(ctx):
+    gr.Markdown(texts.RUNS)
+    with gr.Row():
+        pick = gr.Dropdown(choices=[], label="Run", scale=4, elem_id="runs-pick", allow_custom_value=False)
+        refresh = gr.Button("↻ Refresh", scale=1)
+    table = gr.Dataframe(headers=list(COLUMNS), value=[], interactive=False, wrap=True, elem_id="runs-table",
+                         label="All runs (click a row to open it)")
+    with gr.Row():
+        resume = gr.Button("▶ Resume", interactive=False, elem_id="runs-resume")
+        stop = gr.Button("⏹ Stop", variant="stop", interactive=False, elem_id="runs-stop")
+        to_chat = gr.Button("💬 Chat with this run", interactive=False, elem_id="runs-chat")
+    message = gr.Markdown(elem_id="runs-message")
+    progress = gr.HTML()
+    chart = gr.Plot(empty_figure("Pick a run to see its chart."), label="Loss and learning rate", elem_id="runs-chart")
+    status = gr.Markdown()
+    with gr.Accordion("Config and command", open=False):
+        command = gr.Markdown()
+        config_view = gr.Code(language="yaml", label="config.yaml", interactive=False)
+    timer = gr.Timer(2.0, active=False)
+
+    def list_runs(current, followed):
+        choices = run_choices(ctx.store)
+        ids = [c[1] for c in choices]
+        value = current if current in ids else (followed if followed in ids else (ids[0] if ids else None))
+        return runs_table(ctx.store), gr.update(choices=choices, value=value)
+
+    def show(run_id):
+        if not run_id:
+            return "", gr.skip(), "Nothing picked yet.", "", "", gr.update(interactive=False), gr.update(interactive=False), \
+                gr.update(interactive=False), gr.Timer(active=False)
+        try:
+            view = snapshot(ctx.store, run_id)
+            cfg = ctx.store.folder(run_id).config_file.read_text(encoding="utf-8")
+            cmd = command_md(ctx.store, run_id)
+        except Exception as err:  # noqa: BLE001
+            return "", gr.skip(), explain(err), "", "", gr.update(interactive=False), gr.update(interactive=False), \
+                gr.update(interactive=False), gr.Timer(active=False)
+        return (view.progress_html, view.figure, view.status_md, cmd, cfg, gr.update(interactive=view.can_resume),
+                gr.update(interactive=view.can_stop), gr.update(interactive=view.has_model), gr.Timer(active=view.active))
+
+    view_outputs = [progress, chart, status, command, config_view, resume, stop, to_chat, timer]
+    refresh.click(list_runs, [pick, ctx.run_id], [table, pick], api_name="list_runs")
+    pick.change(show, pick, view_outputs, api_name="show_run", show_progress="hidden")
+
+    def tick(run_id):
+        return show(run_id) + (runs_table(ctx.store),)
+
+    timer.tick(tick, pick, view_outputs + [table], api_visibility="private", show_progress="hidden",
+               concurrency_limit=None)
+
+    def select_row(evt: gr.SelectData, rows):
+        try:
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return rows.iloc[row, 0] if hasattr(rows, "iloc") else rows[row][0]
+        except Exception:  # noqa: BLE001 - a click outside the data
+            return gr.skip()
+
+    table.select(select_row, table, pick, api_visibility="private")
+
+    def do_resume(run_id, request: gr.Request = None):
+        try:
+            ctx.store.resume(run_id, owner=getattr(request, "username", None) or None)
+        except Exception as err:  # noqa: BLE001
+            return explain(err), gr.skip()
+        return ok_md(f"Resumed **{esc(run_id)}** from its last checkpoint."), run_id
+
+    resume.click(do_resume, pick, [message, ctx.run_id], api_name="resume_run").then(
+        show, pick, view_outputs, api_visibility="private")
+
+    def do_stop(run_id, request: gr.Request = None):
+        try:
+            ctx.store.stop(run_id, owner=getattr(request, "username", None) or None)
+        except Exception as err:  # noqa: BLE001
+            return explain(err)
+        return ok_md(f"Stopping **{esc(run_id)}** after its current step.")
+
+    stop.click(do_stop, pick, message, api_visibility="private")
+
+    def chat_with(run_id):
+        return run_id, gr.Tabs(selected="chat")
+
+    to_chat.click(chat_with, pick, [ctx.run_id, ctx.tabs], api_visibility="private")
+
+    ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private")
+    ctx.on_load.append((list_runs, [pick, ctx.run_id], [table, pick]))
+    return {"pick": pick, "table": table, "resume": resume}

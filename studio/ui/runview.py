@@ -1,0 +1,133 @@
+"""What a run looks like right now, read from its folder: chart, progress bar with ETA, status message.
+
+Used by the Train tab's timer and by the Runs view. It only reads files, so a page reload, a second tab or
+a restarted app shows the same run, and training never waits for a browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from studio.estimate import fmt_bytes, fmt_seconds
+from studio.ui.charts import empty_figure, max_steps_of, training_figure
+from studio.ui.common import STATE_ICONS, error_md, esc
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class RunView:
+    run_id: str
+    state: str
+    figure: object
+    progress_html: str
+    status_md: str
+    n_events: int
+    active: bool
+    can_resume: bool
+    can_stop: bool
+    has_model: bool
+
+
+def progress(events: list[dict], state: str, step: int = 0, max_steps: int = 0) -> dict:
+    """Step, share done, ETA, speed and memory from the log events after the last start."""
+    starts = [i for i, e in enumerate(events) if e.get("type") == "start"]
+    current = events[starts[-1]:] if starts else events
+    logs = [e for e in current if e.get("type") == "log"]
+    total = max_steps_of(events) or int(max_steps or 0)
+    last = logs[-1] if logs else {}
+    step = int(last.get("step", step) or 0)
+    if state == "finished":
+        step = max(step, total)
+    eta = None
+    if len(logs) >= 2 and total:
+        span = logs[-1]["step"] - logs[0]["step"]
+        if span > 0:
+            per_step = (logs[-1].get("elapsed", 0) - logs[0].get("elapsed", 0)) / span
+            eta = max(0.0, (total - step) * per_step)
+    elif len(logs) == 1 and total and last.get("elapsed") and step:
+        eta = max(0.0, (total - step) * last["elapsed"] / step)  # includes loading: pessimistic at first
+    return {
+        "step": step,
+        "max_steps": total,
+        "fraction": min(1.0, step / total) if total else 0.0,
+        "eta_seconds": eta if state in ACTIVE else None,
+        "tokens_per_second": last.get("tokens_per_second"),
+        "memory_mb": last.get("memory_mb"),
+        "loss": last.get("loss"),
+    }
+
+
+def progress_html(p: dict, state: str) -> str:
+    pct = int(round(100 * p["fraction"]))
+    color = {"failed": "#dc2626", "interrupted": "#d97706", "stopped": "#6b7280"}.get(state, "#2563eb")
+    bits = [f"<b>{STATE_ICONS.get(state, '')} {esc(state)}</b>"]
+    if p["max_steps"]:
+        bits.append(f"step {p['step']}/{p['max_steps']} ({pct}%)")
+    if p.get("eta_seconds") is not None:
+        bits.append(f"about {fmt_seconds(p['eta_seconds'])} left")
+    if p.get("loss") is not None:
+        bits.append(f"loss {p['loss']:.3f}")
+    if p.get("tokens_per_second"):
+        bits.append(f"{p['tokens_per_second']:.0f} tokens/s")
+    if p.get("memory_mb"):
+        bits.append(f"memory {fmt_bytes(p['memory_mb'] * 2**20)}")
+    return (
+        '<div class="studio-progress" style="margin:4px 0 8px 0">'
+        '<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
+        f'<div style="background:{color};width:{pct}%;height:14px;transition:width .5s"></div></div>'
+        f'<div style="font-size:0.92em;margin-top:4px">{" · ".join(bits)}</div></div>'
+    )
+
+
+def status_markdown(info, events: list[dict]) -> str:
+    """What happened and what to do next, in words."""
+    lines = []
+    errors = [e for e in events if e.get("type") == "error"]
+    if info.state == "failed" and errors:
+        return error_md(errors[-1].get("message", "training failed"), errors[-1].get("hint", ""))
+    if info.state == "failed":
+        return error_md(info.message or "training failed", "see error.log in the run folder")
+    if info.state == "interrupted":
+        lines.append("⚠️ **Interrupted**: the app stopped while this run was going. "
+                     "Press **Resume** to continue from its last checkpoint.")
+    elif info.state == "queued":
+        lines.append("⏳ **Queued**: waiting for the device (one run trains at a time).")
+    elif info.state == "running":
+        start = [e for e in events if e.get("type") == "start"]
+        if not start:
+            lines.append("🏃 **Starting**: loading the data and the model…")
+        else:
+            s = start[-1]
+            lines.append(f"🏃 **Training** {esc(s.get('model'))} with {esc(s.get('method'))} on {esc(s.get('device_name') or s.get('device'))} "
+                         f"({s.get('train_examples')} training / {s.get('eval_examples')} eval examples).")
+    elif info.state == "stopped":
+        lines.append("⏹️ **Stopped** on request. The model so far is saved; **Resume** continues training.")
+    elif info.state == "finished":
+        end = [e for e in events if e.get("type") == "end"]
+        runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
+        lines.append(f"✅ **Finished**{runtime}. Try it in the **Chat** tab, base and tuned side by side.")
+    evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
+    if evals:
+        first, last = evals[0], evals[-1]
+        lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
+                     + (f" (perplexity {last['perplexity']:.1f})" if last.get("perplexity") else "") + ".")
+    for w in [e for e in events if e.get("type") == "warning"][-3:]:
+        lines.append(f"⚠️ {esc(w.get('message', ''))}")
+    if info.has_model and info.state in ("finished", "stopped"):
+        lines.append(f"Model saved in `{esc(info.path)}/model`.")
+    return "\n\n".join(lines)
+
+
+def snapshot(store, run_id: str | None) -> RunView:
+    """Everything the UI shows about one run. No run: an empty view."""
+    if not run_id:
+        return RunView("", "", empty_figure(), "", "Start a run, or pick one in the **Runs** tab.", 0, False, False, False, False)
+    info = store.info(run_id)
+    events = store.events(run_id)
+    p = progress(events, info.state, info.step, info.max_steps)
+    return RunView(
+        run_id=run_id, state=info.state, figure=training_figure(events), progress_html=progress_html(p, info.state),
+        status_md=status_markdown(info, events), n_events=len(events), active=info.state in ACTIVE,
+        can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model,
+    )

@@ -1,0 +1,191 @@
+"""Train tab: presets, knobs generated from the config metadata, an estimate before launch, a live chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+
+import gradio as gr
+
+from studio import estimate as est
+from studio.config import StudioConfig
+from studio.ui import help as texts
+from studio.ui.charts import empty_figure
+from studio.ui.common import error_md, esc, explain, ok_md
+from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
+from studio.ui.runview import snapshot
+from studio.ui.widgets import ADVANCED, BASIC, FIELDS, build_config, config_value, key_of, knob_spec, section_class, widget
+
+KEYS = tuple(key_of(s, n) for s, n in FIELDS)
+PRESET_MODELS = MappingProxyType({"chat": "smollm2", "classification": "minilm"})
+
+
+def initial_values(preset: str = DEFAULT_PRESET) -> dict:
+    cfg = StudioConfig()
+    values = {k: config_value(cfg, k) for k in KEYS}
+    values.update(preset_values(preset))
+    return values
+
+
+def summary_md(model_source: str, data: dict) -> str:
+    model = f"**Model:** {esc(model_source or 'none (choose one in the Model tab)')}"
+    if data and data.get("path"):
+        d = f"**Data:** {esc(data.get('name') or Path(data['path']).name)} ({data.get('records', '?')} records, {esc(data.get('format', '?'))})"
+    else:
+        d = "**Data:** none yet: pick a sample or upload a file in the **Data** tab"
+    return f"{model} · {d}"
+
+
+def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) -> tuple[str, str]:
+    """The estimate in words and the config YAML that Start would submit."""
+    try:
+        cfg = build_config(values, model_source, data, task=values.get("task"))
+    except Exception as err:  # noqa: BLE001 - shown as a message
+        return explain(err), ""
+    if not info or info.get("source") != model_source:
+        info = ctx.infos.get(model_source)
+    shape = est.ModelShape.from_describe(info)
+    e = est.estimate_for_config(cfg, shape, n_train=int((data or {}).get("train_records") or (data or {}).get("records") or 0),
+                                avg_tokens=float((data or {}).get("avg_tokens") or 0))
+    fit = {"yes": "✅ fits", "tight": "⚠️ tight", "no": "❌ will not fit"}[e.fits]
+    lines = [f"**Estimate:** about **{est.fmt_bytes(e.total_bytes)}** of {est.fmt_bytes(e.available_bytes)} free "
+             f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "
+             f"**~{est.fmt_seconds(e.total_seconds)}** for {e.steps} steps including loading."
+             f" Trains {e.trainable_parameters / 1e6:.2f} M weights."]
+    for w in e.warnings:
+        lines.append(f"⚠️ **{esc(w)}**")
+    display = cfg.to_dict()
+    display["output_dir"] = "(a new folder in the runs directory)"
+    return "\n\n".join(lines), StudioConfig.from_dict(display).to_yaml()
+
+
+def build(ctx):
+    gr.Markdown(texts.TRAIN)
+    summary = gr.Markdown(summary_md("smollm2", {}), elem_id="train-summary")
+    with gr.Row():
+        preset = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Preset", scale=1,
+                          info="A starting point; every knob below can still be changed.")
+        about = gr.Markdown(PRESETS[DEFAULT_PRESET]["about"], elem_id="preset-about")
+    start_values = initial_values()
+    widgets: dict[str, gr.components.Component] = {}
+
+    def make(section: str, name: str):
+        key = key_of(section, name)
+        widgets[key] = widget(knob_spec(section_class(section), name), value=start_values[key],
+                              elem_id=f"knob-{key.replace('.', '-')}")
+
+    with gr.Row(equal_height=False):
+        for section, name in BASIC[:4]:
+            make(section, name)
+    with gr.Row(equal_height=False):
+        for section, name in BASIC[4:]:
+            make(section, name)
+    with gr.Accordion("More settings", open=False):
+        for i in range(0, len(ADVANCED), 4):
+            with gr.Row(equal_height=False):
+                for section, name in ADVANCED[i:i + 4]:
+                    make(section, name)
+    inputs = [widgets[k] for k in KEYS]
+    estimate_box = gr.Markdown(elem_id="train-estimate")
+    with gr.Row():
+        run_name = gr.Textbox(label="Run name (optional)", placeholder="pirate-style", scale=3)
+        start = gr.Button("▶ Start training", variant="primary", scale=1, elem_id="start-training")
+        stop = gr.Button("⏹ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
+    message = gr.Markdown(elem_id="train-message")
+    progress = gr.HTML(elem_id="train-progress")
+    chart = gr.Plot(empty_figure(), label="Loss and learning rate", elem_id="train-chart")
+    status = gr.Markdown(elem_id="train-status")
+    with gr.Accordion("The config this run will use (replay it with: python -m studio train config.yaml)", open=False):
+        config_view = gr.Code(language="yaml", label="config.yaml", interactive=False)
+    timer = gr.Timer(1.0, active=False)
+    seen = gr.State("")
+
+    # ---- presets ---------------------------------------------------------------------------------
+    def apply_preset(name, task):
+        values = preset_values(name)
+        model = PRESETS[name]["model"]
+        model = PRESET_MODELS.get(task, "smollm2") if model else gr.skip()
+        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) for k in KEYS]
+
+    preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
+                 api_name="apply_preset", show_progress="hidden")
+
+    # ---- the estimate and the config preview --------------------------------------------------
+    def re_estimate(model_source, info, data, *vals):
+        return estimate_text(ctx, dict(zip(KEYS, vals)), model_source, info, data) + (summary_md(model_source, data),)
+
+    est_inputs = [ctx.model_source, ctx.model_info, ctx.data] + inputs
+    gr.on([w.change for w in inputs] + [ctx.model_source.change, ctx.model_info.change, ctx.data.change],
+          re_estimate, est_inputs, [estimate_box, config_view, summary], api_name="train_estimate",
+          show_progress="hidden", trigger_mode="always_last")
+
+    def task_from(data, info):
+        task = (data or {}).get("task")
+        if not task and info:
+            from studio.ui.model_tab import is_classifier
+
+            task = "classification" if is_classifier(info) else "chat"
+        return task or gr.skip()
+
+    gr.on([ctx.data.change, ctx.model_info.change], task_from, [ctx.data, ctx.model_info], widgets["task"],
+          api_visibility="private", show_progress="hidden")
+
+    widgets["data.max_length"].change(lambda v: int(v or 0) or gr.skip(), widgets["data.max_length"], ctx.max_length,
+                                      api_visibility="private", show_progress="hidden")
+
+    # ---- start, watch, stop ------------------------------------------------------------------
+    def start_run(model_source, data, name, *vals, request: gr.Request = None):
+        values = dict(zip(KEYS, vals))
+        if not (data or {}).get("path"):
+            return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
+        try:
+            cfg = build_config(values, model_source, data, task=values.get("task"))
+            owner = getattr(request, "username", None) or ""
+            run_id = ctx.store.submit(cfg, name=name or Path(data["path"]).stem, owner=owner)
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return explain(err), gr.skip(), gr.skip(), gr.skip()
+        return ok_md(f"Started **{esc(run_id)}**. It trains in the background; reloading the page does not stop it."), \
+            run_id, gr.Timer(active=True), ""
+
+    start.click(start_run, [ctx.model_source, ctx.data, run_name] + inputs, [message, ctx.run_id, timer, seen],
+                api_name="start_training")
+
+    def poll(run_id, seen_key):
+        """Read the run folder; redraw the chart only when new events arrived."""
+        try:
+            view = snapshot(ctx.store, run_id)
+        except Exception as err:  # noqa: BLE001
+            return gr.skip(), "", explain(err), gr.Timer(active=False), seen_key, gr.update(interactive=False)
+        key = f"{run_id}:{view.n_events}:{view.state}"
+        figure = view.figure if key != seen_key else gr.skip()
+        return (figure, view.progress_html, view.status_md, gr.Timer(active=view.active), key,
+                gr.update(interactive=view.can_stop))
+
+    watch_outputs = [chart, progress, status, timer, seen, stop]
+    timer.tick(poll, [ctx.run_id, seen], watch_outputs, api_name="poll_run", show_progress="hidden",
+               concurrency_limit=None)
+    ctx.run_id.change(poll, [ctx.run_id, gr.State("")], watch_outputs, api_visibility="private", show_progress="hidden")
+
+    def stop_run(run_id, request: gr.Request = None):
+        if not run_id:
+            return error_md("no run to stop")
+        try:
+            ctx.store.stop(run_id, owner=getattr(request, "username", None) or None)
+        except Exception as err:  # noqa: BLE001
+            return explain(err)
+        return ok_md(f"Stopping **{esc(run_id)}** after its current step; the model so far will be saved.")
+
+    stop.click(stop_run, ctx.run_id, message, api_name="stop_run")
+
+    # On page load: follow the run that is training now (a reload or a second tab sees it), else the newest.
+    def follow_latest(current):
+        if current:
+            return gr.skip()
+        runs = ctx.store.list()
+        active = [r for r in runs if r.state in ("running", "queued")]
+        pick = (active or runs or [None])[0]
+        return pick.id if pick else gr.skip()
+
+    ctx.on_load.append((follow_latest, [ctx.run_id], [ctx.run_id]))
+    ctx.on_load.append((re_estimate, est_inputs, [estimate_box, config_view, summary]))
+    return {"widgets": widgets, "start": start, "stop": stop, "timer": timer, "preset": preset}

@@ -1,0 +1,97 @@
+"""Widgets generated from the config's field metadata (label, help, bounds, choices): never hand-copied."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.config import StudioConfig, knobs
+
+# Common LoRA targets offered in the dropdown (custom names can be typed too).
+LORA_TARGETS = ("all-linear", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                "query", "key", "value", "dense")
+MAX_SLIDER_TICKS = 500  # a wider range gets a number box with the same bounds
+
+
+def knob_spec(section, name: str) -> dict:
+    for k in knobs(section):
+        if k["name"] == name:
+            return k
+    raise KeyError(name)
+
+
+def widget(spec: dict, value=None, **extra):
+    """The right component for one config field."""
+    value = spec["default"] if value is None else value
+    common = {"label": spec["label"], "info": spec["help"], **extra}
+    if spec.get("choices"):
+        return gr.Dropdown(choices=list(spec["choices"]), value=value, **common)
+    if isinstance(spec["default"], bool):
+        return gr.Checkbox(value=bool(value), **common)
+    if isinstance(spec["default"], list):
+        choices = list(dict.fromkeys(list(LORA_TARGETS) + list(value or [])))
+        return gr.Dropdown(choices=choices, value=list(value or []), multiselect=True, allow_custom_value=True, **common)
+    if isinstance(spec["default"], (int, float)):
+        lo, hi, step = spec.get("min"), spec.get("max"), spec.get("step")
+        is_int = isinstance(spec["default"], int)
+        if lo is not None and hi is not None and step and (hi - lo) / step <= MAX_SLIDER_TICKS:
+            return gr.Slider(minimum=lo, maximum=hi, step=step, value=value, **common)
+        return gr.Number(value=value, minimum=lo, maximum=hi, step=step or (1 if is_int else _float_step(spec["default"])),
+                         precision=0 if is_int else None, **common)
+    return gr.Textbox(value=str(value), **common)
+
+
+def _float_step(default: float) -> float:
+    return 1e-5 if 0 < abs(default) < 0.01 else 0.01
+
+
+# Which fields the Train tab shows, grouped; (section attribute or "" for top level, field name).
+BASIC = (("", "task"), ("", "method"), ("train", "max_steps"), ("train", "epochs"), ("train", "learning_rate"),
+         ("train", "batch_size"), ("lora", "r"), ("data", "max_length"))
+ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_ratio"), ("train", "weight_decay"),
+            ("train", "max_grad_norm"), ("train", "precision"), ("train", "gradient_checkpointing"),
+            ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
+            ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
+            ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
+            ("train", "class_weights"), ("train", "seed"))
+FIELDS = BASIC + ADVANCED
+
+
+def key_of(section: str, name: str) -> str:
+    return f"{section}.{name}" if section else name
+
+
+def section_class(section: str):
+    from studio.config import DataConfig, LoraConfig, TrainConfig
+
+    return {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig}[section]
+
+
+def config_value(cfg: StudioConfig, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def build_config(values: dict, model_source: str, data: dict, task: str | None = None) -> StudioConfig:
+    """A StudioConfig from widget values keyed ``section.name`` plus the chosen model and data."""
+    d: dict = {"model": {"source": model_source}, "data": {}, "train": {}, "lora": {}}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and value.is_integer() and isinstance(knob_spec(section_class(key.split(".")[0] if "." in key else ""), key.split(".")[-1])["default"], int):
+            value = int(value)
+        if "." in key:
+            section, name = key.split(".", 1)
+            d[section][name] = value
+        else:
+            d[key] = value
+    data = data or {}
+    if data.get("path"):
+        d["data"]["train"] = data["path"]
+    if data.get("format"):
+        d["data"]["format"] = data["format"]
+    if data.get("columns"):
+        d["data"]["columns"] = dict(data["columns"])
+    d["task"] = task or data.get("task") or "chat"
+    return StudioConfig.from_dict(d)
