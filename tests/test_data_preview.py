@@ -68,3 +68,12 @@ def test_label_chart():
 def test_no_gradio_in_the_data_package():
     for path in (Path(__file__).resolve().parents[1] / "studio" / "data").glob("*.py"):
         assert "gradio" not in path.read_text(), path
+
+
+def test_sample_table():
+    from studio.data.preview import sample_table
+
+    headers, rows = sample_table(load_dataset(ASSETS / "sentiment.csv"), limit=3)
+    assert headers == ["line", "text", "label"] and len(rows) == 3 and rows[0][0] == 2
+    headers, rows = sample_table(load_dataset(ASSETS / "support_chat.jsonl"), limit=2, width=20)
+    assert headers[:4] == ["line", "system", "user", "assistant"] and rows[0][1].endswith("…") and len(rows[0][1]) == 20

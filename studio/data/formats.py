@@ -335,9 +335,7 @@ def _format_from_columns(columns: dict) -> str | None:
                       ("prompt_completion", "prompt")):
         if role in roles:
             return fmt
-    if roles == {"text"}:
-        return "text"
-    return None
+    return None  # {"text": ...} alone: plain text or classification, decided from the file
 
 
 def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, where: str = "") -> tuple[str, dict]:
@@ -361,8 +359,10 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
         raise StudioError(f"unknown format '{fmt}'; use auto or one of: {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = _guess(rows, names)
-        if fmt == "text" and "text" not in columns:  # a text column and an unnamed label column?
-            text_col = _find("text", names, set())
+        if set(columns) == {"text"} and fmt != "classification":
+            fmt = "text"
+        if fmt == "text":  # a text column and an unnamed label column?
+            text_col = columns.get("text") or _find("text", names, set())
             label_col = _label_by_values(rows, keys, text_col)
             if label_col is not None:
                 fmt, columns = "classification", {"text": text_col, "label": label_col, **columns}

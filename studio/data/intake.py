@@ -103,6 +103,7 @@ def load_dataset(path, format: str = "auto", columns: dict | None = None, max_by
     if size == 0:
         raise StudioError(f"{name} is empty; it needs at least one record")
     reader = _Reader(p, name)
+    reader.kind = kind
     if kind == "parquet":
         rows = reader.parquet()
     else:
@@ -133,9 +134,10 @@ def _assemble(rows: Iterator[Row], fmt: str, columns: dict | None, name: str, re
         if sum(1 for _, r, _e in sample if r is not None) >= SAMPLE_ROWS:
             break
     usable = [r for _, r, _e in sample if r is not None]
+    unit = "record" if reader.kind in ("json", "parquet") else "line"
     if not usable:
-        if malformed or sample:
-            first = next((f"line {n}: {e}" for n, r, e in sample if e), "")
+        if sample:
+            first = next((f"{unit} {n}: {e}" for n, r, e in sample if e), "")
             raise StudioError(f"{name}: no usable records{'; first problem at ' + first if first else ''}")
         raise StudioError(f"{name} has no records")
     where = f"{name}: "
@@ -160,7 +162,7 @@ def _assemble(rows: Iterator[Row], fmt: str, columns: dict | None, name: str, re
     for item in it:
         take(item)
     if not records:
-        first = f"; first problem at line {malformed[0][0]}: {malformed[0][1]}" if malformed else ""
+        first = f"; first problem at {unit} {malformed[0][0]}: {malformed[0][1]}" if malformed else ""
         raise StudioError(f"{name}: no usable records in format '{fmt}'{first}")
     return Dataset(format=fmt, records=records, lines=lines, malformed=malformed, columns=cols, source=name,
                    encoding=reader.encoding)
@@ -174,6 +176,7 @@ class _Reader:
         self.encoding = "utf-8"
         self.bom = b""
         self.whole = False  # True for UTF-16/32: decoded as a whole, not line by line
+        self.kind = ""
 
     # --------------------------------------------------------------- encoding
 
