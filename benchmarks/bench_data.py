@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--tokenizer-records", type=int, default=5_000, help="records for the length check in model tokens")
     ap.add_argument("--no-tokenizer", action="store_true")
-    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--big-mb", type=int, default=0, help="also load and check a JSONL file of about this many MB")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
