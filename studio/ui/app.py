@@ -106,6 +106,7 @@ def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
                 with gr.Tab(title, id=tab_id) as tab:
                     ctx.tabs_by_id[tab_id] = tab
                     ctx.parts[tab_id] = module.build(ctx)
+            _link_method(ctx)
             for module_name, title, tab_id in OPTIONAL_TABS:
                 _optional_tab(ctx, module_name, title, tab_id)
             with gr.Tab("Runs", id="runs") as tab:
@@ -115,6 +116,13 @@ def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
             demo.load(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
     demo.studio = ctx  # for tests and embedding
     return demo
+
+
+def _link_method(ctx: StudioContext) -> None:
+    """The method chosen on the Model tab and on the Train tab is one choice (user edits only: no loops)."""
+    a, b = ctx.parts["model"]["method"], ctx.parts["train"]["widgets"]["method"]
+    a.input(lambda v: v, a, b, api_visibility="private", show_progress="hidden")
+    b.input(lambda v: v, b, a, api_visibility="private", show_progress="hidden")
 
 
 def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str) -> None:

@@ -101,6 +101,7 @@ def build(ctx):
         for _, hist, _ in sides:
             hist.append({"role": "user", "content": user_text})
         yield "", hist_base, hist_tuned, gr.skip(), "⏳ Loading the models (a few seconds the first time)…"
+        prompt = ""
         try:
             chat = ctx.chats.get(run_id=run_id, base_source=model_source or "smollm2")
             for side, hist, tuned in sides:
@@ -113,7 +114,7 @@ def build(ctx):
                     hist[-1] = {"role": "assistant", "content": hist[-1]["content"] + piece}
                     yield gr.skip(), hist_base, hist_tuned, prompt, f"✍️ The {side} model is writing…"
             done = "" if run_id else "Pick a finished run above to see the tuned model's reply too."
-            yield gr.skip(), hist_base, hist_tuned, gr.skip(), done
+            yield "", hist_base, hist_tuned, prompt, done
         except Exception as err:  # noqa: BLE001 - shown as a message
             yield gr.skip(), hist_base, hist_tuned, gr.skip(), explain(err)
 

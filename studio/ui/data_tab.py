@@ -253,6 +253,16 @@ def build(ctx):
         note = ok_md(f"Fixed: {esc(record.summary())}. The new version is now the training data.")
         return show(record.output, "auto", None, model_source, max_length, note=note)
 
+    def new_model(loaded, fmt_value, fields, model_source, max_length, *values):
+        """Another base model renders and counts tokens differently: check the data again with it."""
+        if not loaded.get("path") or loaded.get("model") == model_source:
+            return (gr.skip(),) * len(outputs)
+        out = do_reload(loaded, fmt_value, fields, model_source, max_length, *values)
+        return (ok_md(f"Checked again with the tokenizer and chat template of **{esc(model_source)}**."),) + tuple(out[1:])
+
+    ctx.model_source.change(new_model, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,
+                            api_visibility="private")
+
     fix_btn.click(do_fix, [loaded_state, fixes, ctx.model_source, ctx.max_length], outputs, api_name="apply_fixes")
 
     def re_preview(loaded, index, max_length):

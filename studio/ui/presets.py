@@ -10,13 +10,13 @@ THOROUGH = "Thorough"
 
 PRESETS = MappingProxyType({
     QUICK: MappingProxyType({
-        "about": "The embedded SmolLM2-135M, LoRA rank 16 on the attention layers, 30 steps at a high learning "
-                 "rate (2e-3). A few minutes on a laptop CPU. Learns a style or a fixed habit from a small "
+        "about": "The embedded SmolLM2-135M, LoRA rank 16 on the attention layers, 30 steps of 4 examples at a "
+                 "high learning rate (2e-3). A few minutes on a laptop CPU. Learns a style or a fixed habit from a small "
                  "sample; not enough for real knowledge, and it overfits larger data.",
         "model": "smollm2",
         "values": MappingProxyType({
             "method": "lora", "train.max_steps": 30, "train.epochs": 3.0, "train.learning_rate": 2e-3,
-            "train.batch_size": 8, "train.grad_accum": 1, "train.warmup_ratio": 0.0, "train.scheduler": "linear",
+            "train.batch_size": 4, "train.grad_accum": 1, "train.warmup_ratio": 0.0, "train.scheduler": "linear",
             "train.logging_steps": 1, "train.eval_steps": 0, "train.save_steps": 0, "train.gradient_checkpointing": False,
             "lora.r": 16, "lora.alpha": 32, "lora.dropout": 0.0,
             "lora.target_modules": ("q_proj", "k_proj", "v_proj", "o_proj"),

@@ -90,7 +90,7 @@ def status_markdown(info, events: list[dict]) -> str:
         return error_md(info.message or "training failed", "see error.log in the run folder")
     if info.state == "interrupted":
         lines.append("⚠️ **Interrupted**: the app stopped while this run was going. "
-                     "Press **Resume** to continue from its last checkpoint.")
+                     "Press **Resume** (in the **Runs** tab) to continue from its last checkpoint.")
     elif info.state == "queued":
         lines.append("⏳ **Queued**: waiting for the device (one run trains at a time).")
     elif info.state == "running":
@@ -102,7 +102,7 @@ def status_markdown(info, events: list[dict]) -> str:
             lines.append(f"🏃 **Training** {esc(s.get('model'))} with {esc(s.get('method'))} on {esc(s.get('device_name') or s.get('device'))} "
                          f"({s.get('train_examples')} training / {s.get('eval_examples')} eval examples).")
     elif info.state == "stopped":
-        lines.append("⏹️ **Stopped** on request. The model so far is saved; **Resume** continues training.")
+        lines.append("⏹️ **Stopped** on request. The model so far is saved; **Resume** (in the **Runs** tab) continues training.")
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
