@@ -263,6 +263,7 @@ def estimate(
     device: Device | None = None,
     eval_tokens: int = 0,
     evals: int = 5,
+    task: str = "chat",
 ) -> Estimate:
     """Memory and time for training ``shape`` with ``method``; ``seq_len`` is the typical padded length."""
     device = device or detect_device()
@@ -293,7 +294,8 @@ def estimate(
         activations = tokens * (L * h * act_bytes + per_token_layer)
     else:
         activations = tokens * L * per_token_layer
-    activations += tokens * V * 4.0 * 3  # logits, their fp32 log-softmax and its gradient
+    if task != "classification":  # a classifier's head has a few outputs, not a vocabulary
+        activations += tokens * V * 4.0 * 3  # logits, their fp32 log-softmax and its gradient
     overhead = GPU_RUNTIME_OVERHEAD if cuda else CPU_RUNTIME_OVERHEAD
 
     # time
@@ -364,7 +366,7 @@ def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_toke
     return estimate(
         shape, config.method, precision=tc.precision, batch_size=tc.batch_size, seq_len=seq,
         grad_accum=tc.grad_accum, steps=steps, lora_r=config.lora.r, target_modules=config.lora.target_modules,
-        gradient_checkpointing=tc.gradient_checkpointing, device=device, eval_tokens=n_eval * seq,
+        gradient_checkpointing=tc.gradient_checkpointing, device=device, eval_tokens=n_eval * seq, task=config.task,
     )
 
 

@@ -12,7 +12,7 @@ import gradio as gr
 
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
-from studio.data.preview import label_chart, length_histogram, token_mask_html, token_mask_preview
+from studio.data.preview import label_chart, length_histogram, sample_table, token_mask_html, token_mask_preview
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
@@ -131,6 +131,10 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
     if ds is None or not ds.records:
         return ""
     i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
+    if ds.format == "classification":
+        rec = ds.records[i]
+        return (f'<div>The classifier reads the text and learns to predict its label; no text is generated.</div>'
+                f'<pre style="white-space:pre-wrap">{esc(rec["text"])}</pre><div>label: <b>{esc(rec["label"])}</b></div>')
     tok = ctx.infos.tokenizer(loaded.get("model") or "smollm2")
     pieces = token_mask_preview(tok, ds.records[i], int(max_length), train_on_prompt=train_on_prompt)
     lengths = loaded.get("lengths") or []
@@ -162,6 +166,8 @@ def build(ctx):
             reload = gr.Button("Reload with this format and these columns")
     message = gr.Markdown(elem_id="data-message")
     summary = gr.Markdown(elem_id="data-summary")
+    with gr.Accordion("The first records, as the studio reads them", open=False):
+        first_rows = gr.Dataframe(value=None, interactive=False, wrap=True, elem_id="data-first-rows", max_height=400)
     gr.Markdown("#### Health report")
     report_box = gr.Markdown("Load a file to see its health report.", elem_id="data-report")
     with gr.Accordion("Flagged records", open=True, visible=False) as flagged_box:
@@ -179,7 +185,7 @@ def build(ctx):
     fields_state = gr.State([])
     loaded_state = gr.State({})
 
-    outputs = [message, summary, fmt, *boxes, fields_state, report_box, flagged_box, flagged, fixes, hist, labels, example,
+    outputs = [message, summary, first_rows, fmt, *boxes, fields_state, report_box, flagged_box, flagged, fixes, hist, labels, example,
                preview, ctx.data, loaded_state]
 
     def show(path, fmt_value, columns, model_source, max_length, note=""):
@@ -195,7 +201,8 @@ def build(ctx):
         n = len(ds.records)
         msg = note or ok_md(f"Loaded {n} records. This file is now the training data (see the **Train** tab).")
         flagged_text = flagged_md(report, ds)
-        return (msg, summary_md(ds, path), gr.update(value=fmt_value or "auto"), *box_updates, fields, report_md(report),
+        headers, rows = sample_table(ds)
+        return (msg, summary_md(ds, path), gr.update(value=rows, headers=headers), gr.update(value=fmt_value or "auto"), *box_updates, fields, report_md(report),
                 gr.Accordion(visible=bool(flagged_text)), flagged_text, gr.update(choices=fix_choices(report), value=[]), h,
                 gr.update(value=lab, visible=bool(loaded.get("labels"))),
                 gr.update(minimum=1, maximum=max(n, 2), value=1), preview_html(ctx, loaded, 1, max_length),

@@ -106,12 +106,20 @@ def status_markdown(info, events: list[dict]) -> str:
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
-        lines.append(f"✅ **Finished**{runtime}. Try it in the **Chat** tab, base and tuned side by side.")
+        where = ("the **Evaluate** tab (accuracy of base and tuned on held-out text)" if info.task == "classification"
+                 else "the **Chat** tab, base and tuned side by side")
+        lines.append(f"✅ **Finished**{runtime}. Try it in {where}.")
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
     if evals:
         first, last = evals[0], evals[-1]
+        extra = ""
+        if info.task == "classification":
+            if last.get("eval_accuracy") is not None:
+                extra = f" (accuracy {100 * last['eval_accuracy']:.0f}%)"
+        elif last.get("perplexity"):
+            extra = f" (perplexity {last['perplexity']:.1f})"
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
-                     + (f" (perplexity {last['perplexity']:.1f})" if last.get("perplexity") else "") + ".")
+                     f"{extra}.")
     for w in [e for e in events if e.get("type") == "warning"][-3:]:
         lines.append(f"⚠️ {esc(w.get('message', ''))}")
     if info.has_model and info.state in ("finished", "stopped"):
