@@ -287,3 +287,14 @@ def test_data_views(tmp_path, tiny_model_dir):
     assert "learned from" in html and "answer 0" in html
     hist, labels = data_tab.figures(loaded, 64)
     assert hist.data and not labels.data
+
+
+def test_train_tab_advises_against_settings_that_will_disappoint():
+    from studio.ui.train_tab import advice
+
+    llama = {"architecture": "LlamaForCausalLM", "chat_template": True, "model_type": "llama"}
+    bert = {"architecture": "BertModel", "chat_template": False, "model_type": "bert"}
+    cfg = StudioConfig().with_overrides(["method=full", "train.learning_rate=0.002"])
+    assert any("high for full fine-tuning" in a for a in advice(cfg, llama))
+    assert any("cannot learn to chat" in a for a in advice(StudioConfig().with_overrides(["model.source=minilm"]), bert))
+    assert advice(StudioConfig(), llama) == []

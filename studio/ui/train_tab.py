@@ -52,11 +52,26 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
              f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "
              f"**~{est.fmt_seconds(e.total_seconds)}** for {e.steps} steps including loading."
              f" Trains {e.trainable_parameters / 1e6:.2f} M weights."]
-    for w in e.warnings:
+    for w in e.warnings + advice(cfg, info):
         lines.append(f"⚠️ **{esc(w)}**")
     display = cfg.to_dict()
     display["output_dir"] = "(a new folder in the runs directory)"
     return "\n\n".join(lines), StudioConfig.from_dict(display).to_yaml()
+
+
+def advice(cfg: StudioConfig, info: dict) -> list[str]:
+    """Settings that will run but probably not do what the person wants."""
+    from studio.ui.model_tab import is_classifier
+
+    out = []
+    if cfg.method == "full" and cfg.train.learning_rate > 2e-4:
+        out.append(f"a learning rate of {cfg.train.learning_rate:g} is high for full fine-tuning and can wreck the model; "
+                   "1e-5 to 5e-5 is usual")
+    if cfg.task == "chat" and info and is_classifier(info):
+        out.append(f"{cfg.model.source} is a text encoder: it cannot learn to chat; pick a chat model or classification data")
+    if cfg.task == "classification" and info and not is_classifier(info):
+        out.append(f"classification with {cfg.model.source}: a small encoder such as minilm is faster and usually as good")
+    return out
 
 
 def build(ctx):
