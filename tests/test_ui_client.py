@@ -1,6 +1,7 @@
 """The web studio's endpoints driven with gradio_client (no browser), on the tiny random model: choose the
 model, load a sample, start a run, poll it to the end, chat with base and tuned, list and show runs."""
 
+import json
 import socket
 import time
 
@@ -84,6 +85,41 @@ def test_whole_path_through_the_endpoints(app_url, tiny_model_dir):
     assert [m["role"] for m in base] == ["user", "assistant"] and [m["role"] for m in tuned] == ["user", "assistant"]
     assert base[1]["content"] and tuned[1]["content"]
     assert "What is the capital of Spain?" in prompt and "Traceback" not in msg
+
+    # A run cut off by a restart shows as interrupted and resumes from the Runs view
+    status = demo.studio.store.folder(run_id).status_file
+    data = json.loads(status.read_text())
+    data.update(state="running", pid=999_999_999)
+    status.write_text(json.dumps(data))
+    client.predict(None, api_name="/list_runs")
+    shown = client.predict(run_id, api_name="/show_run")
+    assert "interrupted" in shown[0] and "Resume" in shown[2]
+    assert "Resumed" in client.predict(run_id, api_name="/resume_run")
+    assert demo.studio.store.wait(run_id, 120).state == "finished"
+
+
+def test_upload_and_fix(app_url, tmp_path):
+    url, demo = app_url
+    client = gradio_client.Client(url, verbose=False)
+    rows = [{"text": f"review number {i} was {'great' if i % 2 else 'awful'}", "label": "pos" if i % 2 else "neg"}
+            for i in range(20)]
+    rows += rows[:3]  # three exact duplicates
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows))
+    out = client.predict(gradio_client.handle_file(str(path)), api_name="/load_upload")
+    assert "23 records" in out[0] and "classification" in out[1]
+    assert any("duplicate" in str(x) for x in out)
+    assert (demo.studio.data_dir / "uploads" / "reviews.csv").exists()  # kept with the runs, not in a temp folder
+    fixed = client.predict(["drop_duplicates"], api_name="/apply_fixes")
+    assert "20 records (drop_duplicates: removed 3)" in fixed[0] and "now the training data" in fixed[0]
+    bad = tmp_path / "notes.xlsx"
+    bad.write_bytes(b"PK")
+    with pytest.raises(gradio_client.exceptions.AppError, match="Invalid file type"):  # refused by the upload box
+        client.predict(gradio_client.handle_file(str(bad)), api_name="/load_upload")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    out = client.predict(gradio_client.handle_file(str(broken)), api_name="/load_upload")
+    assert "no usable records" in out[0] and "line 1" in out[0] and "Traceback" not in out[0]
 
 
 def test_errors_come_back_as_messages(app_url):
