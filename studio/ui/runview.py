@@ -27,6 +27,12 @@ class RunView:
     can_resume: bool
     can_stop: bool
     has_model: bool
+    events: list
+
+
+def view_key(view: RunView) -> str:
+    """Changes exactly when the chart would: new events or a new state."""
+    return f"{view.run_id}:{view.n_events}:{view.state}"
 
 
 def progress(events: list[dict], state: str, step: int = 0, max_steps: int = 0) -> dict:
@@ -127,15 +133,17 @@ def status_markdown(info, events: list[dict]) -> str:
     return "\n\n".join(lines)
 
 
-def snapshot(store, run_id: str | None) -> RunView:
-    """Everything the UI shows about one run. No run: an empty view."""
+def snapshot(store, run_id: str | None, figure: bool = True) -> RunView:
+    """Everything the UI shows about one run (the chart only with ``figure``). No run: an empty view."""
     if not run_id:
-        return RunView("", "", empty_figure(), "", "Start a run, or pick one in the **Runs** tab.", 0, False, False, False, False)
+        return RunView("", "", empty_figure(), "", "Start a run, or pick one in the **Runs** tab.", 0, False, False, False,
+                       False, [])
     info = store.info(run_id)
     events = store.events(run_id)
     p = progress(events, info.state, info.step, info.max_steps)
     return RunView(
-        run_id=run_id, state=info.state, figure=training_figure(events), progress_html=progress_html(p, info.state),
+        run_id=run_id, state=info.state, figure=training_figure(events) if figure else None,
+        progress_html=progress_html(p, info.state),
         status_md=status_markdown(info, events), n_events=len(events), active=info.state in ACTIVE,
-        can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model,
+        can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
     )

@@ -10,10 +10,10 @@ import gradio as gr
 from studio import estimate as est
 from studio.config import StudioConfig
 from studio.ui import help as texts
-from studio.ui.charts import empty_figure
+from studio.ui.charts import empty_figure, training_figure
 from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
-from studio.ui.runview import snapshot
+from studio.ui.runview import snapshot, view_key
 from studio.ui.widgets import ADVANCED, BASIC, FIELDS, build_config, config_value, key_of, knob_spec, section_class, widget
 
 KEYS = tuple(key_of(s, n) for s, n in FIELDS)
@@ -168,11 +168,14 @@ def build(ctx):
     def poll(run_id, seen_key):
         """Read the run folder; redraw the chart only when new events arrived."""
         try:
-            view = snapshot(ctx.store, run_id)
+            view = snapshot(ctx.store, run_id, figure=False)
         except Exception as err:  # noqa: BLE001
             return gr.skip(), "", explain(err), gr.Timer(active=False), seen_key, gr.update(interactive=False)
-        key = f"{run_id}:{view.n_events}:{view.state}"
-        figure = view.figure if key != seen_key else gr.skip()
+        key = view_key(view)
+        if key == seen_key:  # nothing new: leave the chart (and the person's zoom) alone
+            figure = gr.skip()
+        else:
+            figure = training_figure(view.events) if run_id else view.figure
         return (figure, view.progress_html, view.status_md, gr.Timer(active=view.active), key,
                 gr.update(interactive=view.can_stop))
 
