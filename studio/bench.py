@@ -4,8 +4,8 @@ On the same model, data and number of examples, with the same LoRA adapter and b
   seed_style  every example padded to max_length 512, a plain PyTorch loop (the habit of many notebooks)
   trainer     a plain transformers Trainer with dynamic padding
   studio      the studio's own training path (run_training into a temporary run folder)
-Each is timed from the end of its first step to the end of its last, so model loading and warm-up are
-left out of all three alike.
+Each is timed from the start of its first step to the end of its last (model loading and tokenizing
+are left out of all three alike) and counts the non-pad tokens of every step.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _lora(model):
 
 
 def _rate(marks: list[tuple[float, int]]) -> float:
-    """Tokens per second between the first and last (time, cumulative tokens) marks."""
+    """Tokens per second from the first (start time, 0 tokens) mark to the last (time, cumulative tokens)."""
     (t0, k0), (t1, k1) = marks[0], marks[-1]
     return (k1 - k0) / max(t1 - t0, 1e-9)
 
@@ -63,7 +63,7 @@ def seed_style(source: str, records: list[dict], batch: int, lr: float) -> float
     model = _lora(models.load_causal_lm(source, dtype=torch.float32))
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    marks, seen = [], 0
+    marks, seen = [(time.perf_counter(), 0)], 0
     for i in range(0, len(records), batch):
         sl = slice(i, i + batch)
         loss = model(input_ids=enc["input_ids"][sl], attention_mask=enc["attention_mask"][sl], labels=labels[sl]).loss
@@ -88,6 +88,9 @@ def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workd
     marks: list[tuple[float, int]] = []
 
     class Mark(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            marks.append((time.perf_counter(), 0))
+
         def on_step_end(self, args, state, control, **kw):
             marks.append((time.perf_counter(), state.num_input_tokens_seen))
 
@@ -120,7 +123,7 @@ def studio_path(source: str, records: list[dict], batch: int, lr: float, workdir
     ])
     run_training(cfg)
     logs = RunFolder(cfg.output_dir).read_events(("log",))
-    return _rate([(e["elapsed"], e["tokens_seen"]) for e in logs])
+    return _rate([(0.0, 0)] + [(e["elapsed"], e["tokens_seen"]) for e in logs])
 
 
 def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 1e-3) -> dict:

@@ -133,6 +133,10 @@ class _Watch:
         watch = self
 
         class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kw):
+                watch.started = watch._t = time.time()  # elapsed counts training, not model loading
+                watch._tokens = state.num_input_tokens_seen  # non-zero when resuming
+
             def on_step_end(self, args, state, control, **kw):
                 return watch.check_stop(control)
 
