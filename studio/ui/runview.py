@@ -112,7 +112,7 @@ def status_markdown(info, events: list[dict]) -> str:
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
-        where = ("the **Evaluate** tab (accuracy of base and tuned on held-out text)" if info.task == "classification"
+        where = ("the **Classify** tab, base and tuned label probabilities side by side" if info.task == "classification"
                  else "the **Chat** tab, base and tuned side by side")
         lines.append(f"✅ **Finished**{runtime}. Try it in {where}.")
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
