@@ -21,18 +21,19 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
 def bench_records(n: int) -> list[dict]:
-    """Chat records of mixed lengths from the shipped sample datasets."""
+    """Chat records of mixed lengths: the shipped sample datasets taken in turn, as a mixed real set would be."""
     from studio.data import load_dataset
 
-    records: list[dict] = []
-    for name in ("support_chat.jsonl", "instructions.jsonl", "pirate_style.jsonl"):
-        if (ASSETS / name).exists():
-            records += load_dataset(str(ASSETS / name)).records
-    if not records:
+    sources = [load_dataset(str(ASSETS / name)).records
+               for name in ("support_chat.jsonl", "instructions.jsonl", "pirate_style.jsonl") if (ASSETS / name).exists()]
+    if not sources:
         raise SystemExit("bench: no sample datasets found in assets/datasets")
-    out = []
+    out: list[dict] = []
+    i = 0
     while len(out) < n:
-        out.extend(records)
+        for recs in sources:
+            out.append(recs[i % len(recs)])
+        i += 1
     return out[:n]
 
 
@@ -147,14 +148,14 @@ def add_parser(sub):
     p.add_argument("--quick", action="store_true", help="fewer examples (finishes in a few minutes on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--model", default="smollm2", help="model source (default: the embedded smollm2)")
-    p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 32 with --quick)")
+    p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 24 with --quick)")
     p.add_argument("--batch-size", type=int, default=8)
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
-    n = args.examples or (32 if args.quick else 96)
+    n = args.examples or (24 if args.quick else 96)
     res = run_bench(args.model, n, args.batch_size)
     if args.json:
         print(json.dumps(res))

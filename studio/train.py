@@ -270,7 +270,9 @@ def _pid_alive(pid) -> bool:
 
 
 def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) -> dict:
-    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers import PrinterCallback, TrainingArguments
+
+    from studio.sampling import make_trainer_class
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -297,7 +299,6 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         bf16=hw.precision == "bf16",
         fp16=hw.precision == "fp16",
         gradient_checkpointing=tc.gradient_checkpointing,
-        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
         logging_strategy="steps",
         logging_steps=tc.logging_steps,
@@ -315,7 +316,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         use_cpu=hw.device == "cpu",
     )
     watch = _Watch(folder, emit, stop, hw)
-    trainer = Trainer(
+    trainer = make_trainer_class()(
         model=setup.model,
         args=args,
         train_dataset=setup.train_dataset,
@@ -326,6 +327,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         compute_loss_func=setup.loss_func,
         callbacks=[watch.callback],
     )
+    trainer.group_by_length = tc.group_by_length
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
