@@ -60,7 +60,7 @@ class TrainConfig:
     max_grad_norm: float = knob(1.0, "Gradient clipping", "Caps the size of each update to keep training stable.", min=0.0, max=100.0, step=0.1)
     precision: str = knob("auto", "Precision", "auto picks bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU.", choices=PRECISIONS)
     gradient_checkpointing: bool = knob(False, "Gradient checkpointing", "Saves memory by recomputing activations; about 30% slower.")
-    group_by_length: bool = knob(True, "Group by length", "Batch examples of similar length together so less compute goes to padding.")
+    group_by_length: bool = knob(True, "Group by length", "Batch examples of similar length together so less compute goes to padding (chat task).")
     logging_steps: int = knob(1, "Log every N steps", "How often loss and speed are recorded.", min=1, max=10_000, step=1)
     eval_steps: int = knob(0, "Evaluate every N steps", "0: evaluate at the end of each epoch and at the end.", min=0, max=1_000_000, step=1)
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)

@@ -299,6 +299,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         bf16=hw.precision == "bf16",
         fp16=hw.precision == "fp16",
         gradient_checkpointing=tc.gradient_checkpointing,
+        # chat batches come from studio.sampling; classification keeps transformers' own grouping
+        train_sampling_strategy="group_by_length" if tc.group_by_length and config.task != "chat" else "random",
         include_num_input_tokens_seen="non_padding",
         logging_strategy="steps",
         logging_steps=tc.logging_steps,
@@ -327,7 +329,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         compute_loss_func=setup.loss_func,
         callbacks=[watch.callback],
     )
-    trainer.group_by_length = tc.group_by_length
+    # Classification texts are short, and batches sorted by length can end up sorted by label too.
+    trainer.group_by_length = tc.group_by_length and config.task == "chat"
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
