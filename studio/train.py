@@ -351,7 +351,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.write_status(state="running", step=0, max_steps=total, message="training")
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = trainer.state.global_step
-    if has_eval and watch.last_eval_step != step:
+    if has_eval and watch.last_eval_step != step and not watch.stopped:  # Stop means stop: no extra pass
         trainer.evaluate()
     _save_final(trainer, setup, folder)
     state = "stopped" if watch.stopped else "finished"

@@ -77,6 +77,7 @@ def test_stop_is_honoured_within_one_step_and_resume_continues(tiny_model_dir, c
     assert status["state"] == "stopped" and status["step"] == 2
     assert folder.last_checkpoint().name == "checkpoint-2" and folder.has_model()
     assert folder.read_events()[-1]["type"] == "end" and folder.read_events()[-1]["state"] == "stopped"
+    assert not folder.read_events(("eval",)), "a stop request ends the run without an extra eval pass"
 
     with pytest.raises(StudioError, match="already holds a run"):
         run_training(make_config(tiny_model_dir, chat_file, out))
