@@ -123,6 +123,8 @@ def build(ctx):
 
     to_chat.click(chat_with, pick, [ctx.run_id, ctx.tabs], api_visibility="private")
 
+    # A run started or resumed from another tab becomes the one shown here.
+    ctx.run_id.change(lambda followed: list_runs(followed, followed), ctx.run_id, [table, pick], api_visibility="private")
     ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private")
     ctx.on_load.append((list_runs, [pick, ctx.run_id], [table, pick]))
     return {"pick": pick, "table": table, "resume": resume}
