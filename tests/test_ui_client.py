@@ -120,6 +120,11 @@ def test_upload_and_fix(app_url, tmp_path):
     broken.write_text("{not json\n")
     out = client.predict(gradio_client.handle_file(str(broken)), api_name="/load_upload")
     assert "no usable records" in out[0] and "line 1" in out[0] and "Traceback" not in out[0]
+    binary = tmp_path / "export.jsonl"
+    binary.write_bytes(bytes(range(256)) * 8)
+    out = client.predict(gradio_client.handle_file(str(binary)), api_name="/load_upload")
+    assert "binary" in out[0] and "export.jsonl" in out[0]
+    assert "uploads" not in out[0]  # named as the person knows it, not by the server's copy
 
 
 def test_errors_come_back_as_messages(app_url):

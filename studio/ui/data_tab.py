@@ -191,8 +191,8 @@ def build(ctx):
     def show(path, fmt_value, columns, model_source, max_length, note=""):
         try:
             loaded = analyse(ctx, path, fmt_value, columns, model_source, max_length)
-        except Exception as err:  # noqa: BLE001 - shown as a message
-            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        except Exception as err:  # noqa: BLE001 - shown as a message; the file by the name the person knows
+            return (explain(err).replace(str(path), Path(path).name),) + (gr.skip(),) * (len(outputs) - 1)
         ds, report = loaded["ds"], loaded["report"]
         fields = fields_for(ds.format)
         box_updates = [gr.update(label=f, value=ds.columns.get(f, ""), visible=True) if i < len(fields)
