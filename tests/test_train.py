@@ -129,3 +129,26 @@ def test_failed_run_records_error_and_is_not_finished(tiny_model_dir, tmp_path):
     folder = RunFolder(out)
     assert folder.read_status()["state"] == "failed"
     assert folder.read_events()[-1]["type"] == "error" and not folder.has_model()
+
+
+def test_out_of_memory_mid_run_is_a_failed_run_with_a_fix(tiny_model_dir, chat_file, tmp_path, monkeypatch):
+    import torch
+    from transformers import Trainer
+
+    real_step = Trainer.training_step
+
+    def step(self, *args, **kwargs):
+        if self.state.global_step >= 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", step)
+    out = tmp_path / "oom"
+    with pytest.raises(torch.OutOfMemoryError):
+        run_training(make_config(tiny_model_dir, chat_file, out))
+    folder = RunFolder(out)
+    status = folder.read_status()
+    assert status["state"] == "failed" and "out of memory" in status["message"]
+    assert "batch size" in status["hint"] and "gradient checkpointing" in status["hint"]
+    assert folder.read_events()[-1]["type"] == "error" and not folder.has_model()  # never presented as finished
+    assert "Traceback" in (out / "error.log").read_text()
