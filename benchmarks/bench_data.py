@@ -9,6 +9,11 @@ Writes a temporary JSONL of generated customer-support conversations (with some 
 near duplicates and personal data so that the checks have something to find), then times
 ``load_dataset`` and ``check_dataset`` without a tokenizer, and separately the ``too_long`` check
 with the embedded SmolLM2 tokenizer on a subset. Peak memory is the process's peak resident size.
+
+``full_report_s`` is what a user waits for: ``python -m studio check FILE --max-length N --json`` run as
+a command (interpreter start, tokenizer load and the length check on a sample included), with its
+peak memory. ``--big-mb`` runs the same command (without a tokenizer) on a bigger file to show that
+the report streams: its memory stays far below the file's size.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 WORDS = ("order refund account password shipping box device battery screen app update help please thanks issue "
          "error login reset settings payment plan upgrade cancel delivery tracking warranty replace charger cable "
          "the a my your it is not when how why can I we you to of and in on for with").split()
+FULL_REPORT_BUDGET_S = 15.0  # what the issue asks for 100,000 chat records
 SYSTEM = "You are a friendly support assistant for Acme Home devices. Answer in short, clear steps."
 
 
@@ -55,13 +61,31 @@ def generate(path: Path, n: int, seed: int = 0) -> int:
     return path.stat().st_size
 
 
+def _check_command(path: Path, *extra: str) -> tuple[int, float, float]:
+    """Run ``python -m studio check FILE --json`` as a user would: (records, seconds, peak MB of that process)."""
+    import subprocess
+
+    # VmHWM, not ru_maxrss: ru_maxrss of a child starts at the size of the process that forked it
+    code = ("import runpy, sys; sys.argv = ['studio', *sys.argv[1:]]; sys.path.insert(0, %r)\n"
+            "try:\n    runpy.run_module('studio', run_name='__main__')\n"
+            "finally:\n    print(next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')), "
+            "file=sys.stderr)" % str(Path(__file__).resolve().parents[1]))
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", code, "check", str(path), "--json", *extra], capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if res.returncode != 0:
+        raise SystemExit(f"check failed: {res.stderr.strip().splitlines()[0] if res.stderr.strip() else res.returncode}")
+    rss_kb = int(res.stderr.strip().splitlines()[-1])
+    return json.loads(res.stdout)["rows"], round(secs, 2), round(rss_kb / 1024, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--tokenizer-records", type=int, default=5_000, help="records for the length check in model tokens")
     ap.add_argument("--no-tokenizer", action="store_true")
     ap.add_argument("--max-length", type=int, default=128)
-    ap.add_argument("--big-mb", type=int, default=0, help="also load and check a JSONL file of about this many MB")
+    ap.add_argument("--big-mb", type=int, default=0, help="also check a JSONL file of about this many MB (streamed, as `studio check` does)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -112,21 +136,21 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as err:  # noqa: BLE001 - the benchmark still reports the rest
                 out["tokenizer_error"] = str(err).splitlines()[0]
 
+        if not args.no_tokenizer:
+            rows, secs, rss = _check_command(path, "--max-length", str(args.max_length))
+            out["full_report_s"] = secs
+            out["full_report_within_15s"] = secs <= FULL_REPORT_BUDGET_S
+            out["full_report_peak_rss_mb"] = rss
+
         if args.big_mb:
             big = Path(tmp) / "big.jsonl"
             n_big = int(args.records * args.big_mb * 2**20 / size)
+            t = time.perf_counter()
             big_size = generate(big, n_big, seed=1)
-            code = ("import resource,sys,time; sys.path.insert(0, %r); from studio.data import load_dataset, check_dataset; "
-                    "t=time.perf_counter(); ds=load_dataset(%r); t1=time.perf_counter(); r=check_dataset(ds); t2=time.perf_counter(); "
-                    "print(len(ds.records), round(t1-t,1), round(t2-t1,1), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024))"
-                    % (str(Path(__file__).resolve().parents[1]), str(big)))
-            import subprocess
-
-            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            rows, load_s, check_s, rss = res.stdout.split()
-            out["big"] = {"file_mb": round(big_size / 2**20), "records": int(rows), "load_s": float(load_s),
-                          "check_s": float(check_s), "peak_rss_mb": int(rss),
-                          "rss_per_file_byte": round(int(rss) * 2**20 / big_size, 2)}
+            gen_s = time.perf_counter() - t
+            rows, secs, rss = _check_command(big)
+            out["big"] = {"file_mb": round(big_size / 2**20), "generate_s": round(gen_s, 1), "records": rows,
+                          "report_s": secs, "peak_rss_mb": rss, "rss_per_file_byte": round(rss * 2**20 / big_size, 3)}
 
     if args.json:
         print(json.dumps(out))

@@ -80,3 +80,29 @@ def test_help_text():
     text = p.format_help()
     for flag in ("--eval", "--max-length", "--model", "--format", "--json"):
         assert flag in text
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(monkeypatch):
+    # `studio check FILE | head -1`: the reader goes away; that is no error and needs no traceback
+    import io
+    import os
+    import sys
+
+    r, w = os.pipe()
+
+    class ClosedPipe(io.TextIOBase):
+        def write(self, s):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return w
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    try:
+        assert run_check(str(ASSETS / "sentiment.csv")) == 0
+    finally:
+        os.close(r)
+        os.close(w)

@@ -154,6 +154,8 @@ def test_label_variants(tmp_path):
     rows = [{"text": f"review {i}", "label": lab} for i, lab in enumerate(labels)]
     f = only(report(tmp_path, rows), "label_variants")
     assert f.records == [11, 12, 13] and f.count == 3 and "'positive'" in f.message and f.fix == "merge_label_variants"
+    signs = [{"text": f"change {i}", "label": "+" if i % 2 else "-"} for i in range(10)]
+    assert report(tmp_path, signs, name="signs.jsonl").get("label_variants") is None  # '+' and '-' are two labels
 
 
 def test_conflicting_labels(tmp_path):
@@ -242,3 +244,40 @@ def test_record_numbers_for_json_files(tmp_path):
     p.write_text(json.dumps([{"text": "a", "label": "x"}, {"text": "a", "label": "x"}, {"text": "b", "label": "y"}]))
     f = only(check_dataset(load_dataset(p)), "duplicate")
     assert f.records == [2] and "record 2 repeats record 1" in f.message
+
+
+# ----------------------------------------------------------------------------- found in the audit
+
+def test_utf8_file_with_a_legacy_line_is_noted_not_called_garbled(tmp_path):
+    p = tmp_path / "mixed.jsonl"
+    p.write_bytes('{"text": "café au lait", "label": "a"}\n'.encode() + '{"text": "crème brûlée", "label": "b"}\n'.encode("cp1252")
+                  + '{"text": "thé vert", "label": "a"}\n{"text": "eau", "label": "b"}\n'.encode())
+    rep = check_dataset(load_dataset(p))
+    f = only(rep, "encoding")
+    assert f.severity == "info" and f.records == [2] and f.count == 1 and "cp1252" in f.message and "line 2" in f.message
+    assert [x.check for x in rep.findings] == ["encoding"]  # no mojibake warning about the UTF-8 lines
+
+
+def test_too_long_message_reads_plainly(tmp_path):
+    rows = clean_chat(8) + [chat("long " * 80, "answer " * 40)]
+    f = only(report(tmp_path, rows, tokenizer=WordTokenizer(), max_length=40), "too_long")
+    assert "where the answer is (line 9;" in f.message and "is, (" not in f.message
+
+
+def test_secret_finder_matches_the_pattern():
+    import random
+    import re
+
+    from studio.data import health
+
+    rng = random.Random(1)
+    starts = ("sk-", "sk-proj-", "hf_", "AKIA", "ghp_", "gho_", "xoxb-", "xoxp-", "AIza", "glpat-",
+              "-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "x", "_")
+    chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+    for _ in range(2000):
+        word = "".join(rng.choice(chars) for _ in range(rng.randint(0, 45)))
+        text = "".join(rng.choice(chars + " \n") for _ in range(rng.randint(0, 20)))
+        text += rng.choice(starts) + word + rng.choice(starts) + word[::-1]
+        expected = [(m.start(), m.group(0)) for m in health._SECRET.finditer(text)]
+        assert list(health._find_secrets(text)) == expected, text
+    assert isinstance(health._SECRET, re.Pattern)

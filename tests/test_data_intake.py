@@ -275,3 +275,95 @@ def test_dataset_api_shape(tmp_path):
     ds = load_dataset(jsonl(tmp_path / "t.jsonl", [{"text": "a"}]))
     assert isinstance(ds, Dataset) and ds.source.endswith("t.jsonl") and ds.line_based and len(ds) == 1
     assert set(FORMATS) == {"chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference"}
+
+
+# ----------------------------------------------------------------------------- found in the audit
+
+def test_semicolon_csv_with_a_non_english_header(tmp_path):
+    # Excel in France: BOM, CRLF, semicolons, and column names with accents; the header is not a record
+    rows = [("Très bon produit; je recommande", "positif"), ("Nul, cassé après deux jours", "négatif"),
+            ("Correct sans plus", "neutre"), ("Livraison rapide", "positif"), ("Ne fonctionne pas", "négatif"),
+            ("Qualité moyenne", "neutre")]
+    body = "".join(f'"{t}";{lab}\r\n' if ";" in t else f"{t};{lab}\r\n" for t, lab in rows)
+    for enc in ("utf-8-sig", "cp1252"):
+        ds = load_dataset(write(tmp_path / f"fr_{enc}.csv", "Commentaire;Étiquette\r\n" + body, encoding=enc))
+        assert ds.format == "classification" and ds.columns == {"text": "Commentaire", "label": "Étiquette"}
+        assert len(ds.records) == 6 and ds.lines[0] == 2
+        assert ds.records[0] == {"text": "Très bon produit; je recommande", "label": "positif"}
+
+
+@pytest.mark.parametrize("text", ["a,b,c\n1,2,3\n4,5,6\n7.5,8,9\n", "1;2\n3;4,5\n6;7\n"])
+def test_csv_with_only_numbers_has_no_text_columns(tmp_path, text):
+    with pytest.raises(StudioError) as err:
+        load_dataset(write(tmp_path / "nums.csv", text))
+    assert "no text columns" in str(err.value) and "nums.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["noise.csv", "noise.txt", "noise.jsonl", "noise.json"])
+def test_binary_file_without_zero_bytes_is_refused(tmp_path, name):
+    import random
+
+    rng = random.Random(0)
+    (tmp_path / name).write_bytes(bytes(rng.randint(1, 255) for _ in range(4000)))
+    with pytest.raises(StudioError) as err:
+        load_dataset(tmp_path / name)
+    assert "binary" in str(err.value) or "not valid JSON" in str(err.value)
+    assert "\n" not in str(err.value) and name in str(err.value)
+
+
+@pytest.mark.parametrize("content,kind", [('["first text", "second text"]', "strings"), ("[1, 2, 3]", "numbers"),
+                                          ('[["a", "b"], ["c", "d"]]', "lists")])
+def test_json_list_without_records_says_what_to_do(tmp_path, content, kind):
+    with pytest.raises(StudioError) as err:
+        load_dataset(write(tmp_path / "l.json", content))
+    msg = str(err.value)
+    assert f"holds a list of {kind}, not records" in msg and "expected a list of objects" in msg and "\n" not in msg
+
+
+def test_utf8_file_with_some_legacy_lines(tmp_path):
+    # two exports joined: UTF-8 lines and a Windows-1252 line; each is read in its own encoding
+    raw = ('{"text": "café au lait"}\n'.encode() + '{"text": "crème brûlée"}\n'.encode("cp1252")
+           + '{"text": "naïve — “quoted”"}\n'.encode())
+    ds = load_dataset(write_bytes(tmp_path / "mixed.jsonl", raw))
+    assert [r["text"] for r in ds.records] == ["café au lait", "crème brûlée", "naïve — “quoted”"]
+    assert ds.encoding == "utf-8" and ds.legacy_lines == [2] and ds.fallback_encoding == "cp1252"
+    csv_raw = "text,label\r\nçà va,oui\r\n".encode() + "très bien,non\r\n".encode("cp1252")
+    ds = load_dataset(write_bytes(tmp_path / "mixed.csv", csv_raw))
+    assert [r["text"] for r in ds.records] == ["çà va", "très bien"] and ds.legacy_lines == [3]
+
+
+def test_legacy_line_after_the_sniffed_head_is_noted(tmp_path, monkeypatch):
+    from studio.data import intake
+
+    monkeypatch.setattr(intake, "SAMPLE_BYTES", 64)
+    raw = "".join(f'{{"text": "ligne {i} été"}}\n' for i in range(5)).encode() + '{"text": "fin été"}\n'.encode("cp1252")
+    ds = load_dataset(write_bytes(tmp_path / "late.jsonl", raw))
+    assert ds.records[-1] == {"text": "fin été"} and ds.legacy_lines == [6]
+
+
+def test_size_cap_message_says_how_to_raise_it(tmp_path):
+    f = jsonl(tmp_path / "big.jsonl", [{"text": "x" * 100}] * 20)
+    with pytest.raises(StudioError) as err:
+        load_dataset(f, max_bytes=1000)
+    assert "over the 1000 bytes limit" in str(err.value) and "--max-mb" in str(err.value)
+
+
+def write_bytes(path: Path, raw: bytes) -> str:
+    path.write_bytes(raw)
+    return str(path)
+
+
+@pytest.mark.parametrize("text", ["text,label\ntrès bien,pos\nmauvais,neg\n", "text\nÀ bientôt\nCrème brûlée\n"])
+def test_small_windows_1252_file(tmp_path, text):
+    # a few accented letters are too little for charset detection alone (it guessed Big5 here)
+    ds = load_dataset(write(tmp_path / "small.csv", text, encoding="cp1252"))
+    assert ds.encoding == "cp1252"
+    assert [r["text"] for r in ds.records] == [line.split(",")[0] for line in text.splitlines()[1:]]
+
+
+def test_column_names_given_mark_the_header_of_a_small_csv(tmp_path):
+    # three rows are too few to tell a header from its names alone; naming the columns settles it
+    f = write(tmp_path / "tiny.csv", "\ufeffTexte;Étiquette\r\nTrès bon;positif\r\nNul;négatif\r\nBof;neutre\r\n")
+    ds = load_dataset(f, columns={"text": "Texte", "label": "Étiquette"})
+    assert ds.format == "classification" and ds.lines == [2, 3, 4]
+    assert ds.records[0] == {"text": "Très bon", "label": "positif"}

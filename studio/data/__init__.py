@@ -11,7 +11,7 @@ Previews (plotly figures, token masks) are in ``studio.data.preview``.
 from studio.data.fixes import FIXES, FixRecord, FixResult, apply_fixes, strip_markup
 from studio.data.formats import FORMATS
 from studio.data.health import Finding, Report, check_dataset
-from studio.data.intake import Dataset, load_dataset, load_records
+from studio.data.intake import Dataset, RecordStream, load_dataset, load_records, open_records
 
-__all__ = ["FIXES", "FORMATS", "Dataset", "Finding", "FixRecord", "FixResult", "Report", "apply_fixes", "check_dataset",
-           "load_dataset", "load_records", "strip_markup"]
+__all__ = ["FIXES", "FORMATS", "Dataset", "Finding", "FixRecord", "FixResult", "RecordStream", "Report", "apply_fixes",
+           "check_dataset", "load_dataset", "load_records", "open_records", "strip_markup"]

@@ -13,6 +13,7 @@ import textwrap
 
 from studio.data.fixes import FIXES
 from studio.data.formats import FORMATS
+from studio.data.intake import DEFAULT_MAX_BYTES
 from studio.errors import StudioError
 
 DEFAULT_MODEL = "smollm2"
@@ -37,6 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="which column holds a field, e.g. --column text=review --column label=sentiment (repeatable)")
     p.add_argument("--fix", action="append", metavar="FIX", default=[], choices=FIXES,
                    help=f"apply a fix and save a new version (repeatable): {', '.join(FIXES)}")
+    p.add_argument("--max-mb", type=float, metavar="MB",
+                   help=f"refuse files bigger than this (default: {DEFAULT_MAX_BYTES / 2**20:.0f} MB)")
     p.add_argument("--out-dir", metavar="DIR", help="where fixed versions go (default: versions/ next to FILE)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=run)
@@ -55,19 +58,32 @@ def _columns(pairs: list[str]) -> dict | None:
 
 def run(args) -> int:
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (``| head``): not an error worth a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _run(args) -> int:
     from studio.data.health import check_dataset
-    from studio.data.intake import load_dataset
+    from studio.data.intake import load_dataset, open_records
 
     columns = _columns(getattr(args, "column", None) or [])
-    ds = load_dataset(args.file, format=args.format, columns=columns)
-    eval_ds = load_dataset(args.eval, format=args.format, columns=columns) if args.eval else None
+    # Without fixes the report streams through the files, so memory stays small for big files.
+    max_mb = getattr(args, "max_mb", None)
+    if max_mb is not None and max_mb <= 0:
+        raise StudioError(f"--max-mb {max_mb:g}: give a positive size in MB")
+    max_bytes = int(max_mb * 2**20) if max_mb else DEFAULT_MAX_BYTES
+    read = load_dataset if getattr(args, "fix", None) else open_records
+    ds = read(args.file, format=args.format, columns=columns, max_bytes=max_bytes)
+    eval_ds = read(args.eval, format=args.format, columns=columns, max_bytes=max_bytes) if args.eval else None
     tokenizer = None
     if args.max_length is not None and args.max_length < 1:
         raise StudioError(f"--max-length {args.max_length}: give a positive number of tokens")

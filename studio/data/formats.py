@@ -436,12 +436,24 @@ def _label_by_values(rows: list[dict], keys, text_col) -> str | None:
     return None
 
 
+def _is_number(s: str) -> bool:
+    """Whether a value read as text (from CSV) is a number: such a column holds no text to train on."""
+    s = s.strip()
+    if not any(c.isdigit() for c in s):
+        return False
+    try:
+        float(s.replace(",", "."))
+        return True
+    except ValueError:
+        return False
+
+
 def _guess_by_values(rows: list[dict], keys: dict, where: str, file_cols: str) -> tuple[str, dict]:
     """Columns whose names say nothing: judge by what they hold."""
     stats = []
     for k in keys:
         values = [r.get(k) for r in rows if r.get(k) is not None]
-        texts = [v for v in values if isinstance(v, str)]
+        texts = [v for v in values if isinstance(v, str) and not _is_number(v)]
         scalars = [v for v in values if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
         if not values or len(scalars) < 0.8 * len(values):
             continue
