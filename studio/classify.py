@@ -1,6 +1,7 @@
 """Text classification: teach an encoder (or a causal LM with a classification head) to label text.
 
-Training records are ``{"text", "label"}``. Labels become ids in sorted order of their strings and are
+Training records are ``{"text", "label"}``. Spellings of a label that differ only in case or spaces are one
+label (the most common spelling). Labels become ids in sorted order of their strings and are
 saved in the model's config (``id2label`` / ``label2id``), so the saved model loads with
 ``pipeline("text-classification", model=DIR)`` after export. Methods: ``full`` (every weight), ``lora``
 (adapters on the encoder's linear layers, the new classification head trained in full) and ``qlora``
@@ -27,6 +28,49 @@ LABELS_FILE = "labels.json"  # written next to the saved model: the label order,
 def label_names(records: list[dict]) -> list[str]:
     """The label set of some records, as sorted strings: position i is label id i."""
     return sorted({str(r["label"]) for r in records})
+
+
+def clean_label(value) -> str:
+    """A label as the model learns it: a string without surrounding or repeated spaces ("positive " is "positive")."""
+    return " ".join(str(value).split())
+
+
+def label_aliases(records: list[dict]) -> dict[str, str]:
+    """Spellings of a label that differ only in case or spaces ("Positive", "positive "), each mapped to the most
+    common spelling of its group (ties: the first in sorted order). Spellings already canonical are left out."""
+    raw_counts = Counter(str(r["label"]) for r in records)
+    groups: dict[str, Counter] = {}
+    for raw, n in raw_counts.items():
+        clean = clean_label(raw)
+        if clean:
+            groups.setdefault(clean.casefold(), Counter())[clean] += n
+    canon = {key: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, c in groups.items()}
+    out = {}
+    for raw in raw_counts:
+        clean = clean_label(raw)
+        if clean and canon[clean.casefold()] != raw:
+            out[raw] = canon[clean.casefold()]
+    return out
+
+
+def label_matcher(labels: list[str]):
+    """A function from a raw label to one of ``labels`` (exact, else the same once spaces and case are ignored),
+    or None for a label the model does not know."""
+    exact = set(labels)
+    folded: dict[str, str] = {}
+    for name in labels:
+        folded.setdefault(clean_label(name).casefold(), name)
+
+    def match(raw) -> str | None:
+        raw = str(raw)
+        if raw in exact:
+            return raw
+        clean = clean_label(raw)
+        if clean in exact:
+            return clean
+        return folded.get(clean.casefold()) if clean else None
+
+    return match
 
 
 def label_maps(labels: list[str]) -> tuple[dict[int, str], dict[str, int]]:
@@ -256,9 +300,16 @@ def setup_classification(config: StudioConfig, hw, train_records: list, eval_rec
     from studio.train import TaskSetup
 
     check_records(train_records, f"data.train ({config.data.train})")
+    n_given = len(train_records)
     if eval_records:
         check_records(eval_records, f"data.eval ({config.data.eval or 'held-out split'})")
+    # "Positive", "positive " and "positive" are one label; records without a label are left out.
+    aliases = label_aliases(train_records)
+    train_records = [dict(r, label=aliases.get(str(r["label"]), str(r["label"]))) for r in train_records
+                     if clean_label(r["label"])]
     labels = label_names(train_records)
+    match = label_matcher(labels)
+    eval_records = [dict(r, label=match(r["label"]) or str(r["label"])) for r in eval_records]
     if len(labels) < 2:
         raise StudioError(
             f"data.train: classification needs at least two different labels, found {len(labels)} "
@@ -278,6 +329,8 @@ def setup_classification(config: StudioConfig, hw, train_records: list, eval_rec
         "label_counts": {name: counts[name] for name in labels},
         "eval_label_counts": dict(sorted(Counter(str(r["label"]) for r in eval_records).items())),
         "majority_share": round(max(counts.values()) / sum(counts.values()), 4),
+        "merged_labels": aliases or None,  # spelling -> the label it was learned as
+        "empty_labels": n_given - len(train_records),  # training records without a label, left out
         "class_weights": dict(zip(labels, weights)) if weights else None,
         "max_length": max_length,
         "truncated_examples": train_cut["truncated"] + eval_cut["truncated"],
@@ -289,7 +342,8 @@ def setup_classification(config: StudioConfig, hw, train_records: list, eval_rec
 
     def save_extra(folder: Path) -> None:
         meta = {"labels": labels, "id2label": {str(i): n for i, n in id2label.items()}, "label2id": label2id,
-                "method": config.method, "base_model": config.model.source, "max_length": max_length}
+                "method": config.method, "base_model": config.model.source, "max_length": max_length,
+                "merged_labels": aliases}
         (Path(folder) / LABELS_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
     return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw), info,
@@ -320,7 +374,7 @@ from studio.classify_eval import (  # noqa: E402 - re-exported: the task's publi
 )
 
 __all__ = [
-    "Classifiers", "class_weights", "confusion_figure", "evaluate_classifier", "export_classifier", "label_maps",
-    "label_names", "load_classifier", "load_tuned", "make_collator", "make_compute_metrics", "make_loss_func",
-    "predict", "read_labels", "setup_classification",
+    "Classifiers", "class_weights", "clean_label", "confusion_figure", "evaluate_classifier", "export_classifier",
+    "label_aliases", "label_maps", "label_matcher", "label_names", "load_classifier", "load_tuned", "make_collator",
+    "make_compute_metrics", "make_loss_func", "predict", "read_labels", "setup_classification",
 ]

@@ -22,7 +22,7 @@ class Classifiers:
     def __init__(self, run_dir: str | Path, device: str | None = None):
         import torch
 
-        from studio.classify import LABELS_FILE, read_labels
+        from studio.classify import read_labels
 
         self.run_dir = Path(run_dir)
         folder = RunFolder(self.run_dir)
@@ -39,12 +39,6 @@ class Classifiers:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.lock = threading.Lock()
         self.tokenizer = models.load_tokenizer(str(self.model_dir), self.config.model.trust_remote_code)
-        self.max_length = self.config.data.max_length
-        meta = self.model_dir / LABELS_FILE
-        if meta.exists():
-            import json
-
-            self.max_length = int(json.loads(meta.read_text(encoding="utf-8")).get("max_length") or self.max_length)
         self._base = None
         self.tuned = None
         if self.is_adapter:
@@ -59,6 +53,11 @@ class Classifiers:
             self.tuned = AutoModelForSequenceClassification.from_pretrained(
                 str(self.model_dir), dtype=torch.float32, trust_remote_code=self.config.model.trust_remote_code
             ).to(self.device).eval()
+        # Texts are cut only where the model's positions end (not at the training max_length), as the exported
+        # model does in pipeline("text-classification"): the studio and the export give the same predictions.
+        from studio.classify import effective_max_length
+
+        self.max_length = effective_max_length(self.tokenizer, self.tuned.config, 10**9)
 
     def _load_base(self):
         import torch
@@ -153,7 +152,16 @@ def _eval_records(config: StudioConfig, data_path: str | None) -> tuple[list[dic
     if data_path:
         if not Path(data_path).is_file():
             raise StudioError(f"evaluation data not found: {data_path}")
-        return list(load_dataset(str(data_path), format=fmt, columns=cols).records), str(data_path)
+        try:
+            return list(load_dataset(str(data_path), format=fmt, columns=cols).records), str(data_path)
+        except StudioError as err:
+            if not cols:
+                raise
+            first = err
+        try:  # a file with its own columns (e.g. text,label) where the run mapped others: read it as it is
+            return list(load_dataset(str(data_path), format=fmt).records), str(data_path)
+        except StudioError:
+            raise first from None
     if config.data.eval:
         path = config.resolve_path(config.data.eval)
         return list(load_dataset(path, format=fmt, columns=cols).records), path
@@ -197,13 +205,15 @@ def evaluate_classifier(run_dir: str | Path, data_path: str | None = None, limit
     per_class, confusion and eval_loss. Data: ``data_path``, else the run's eval file, else its seeded split."""
     clf = classifiers_for(run_dir)
     records, source = _eval_records(clf.config, data_path)
+    held_out = len(records)
     if limit:
         records = records[: int(limit)]
-    from studio.classify import check_records
+    from studio.classify import check_records, label_matcher
 
     check_records(records, f"evaluation data ({source})")
     label2id = {name: i for i, name in enumerate(clf.labels)}
-    known = [r for r in records if str(r["label"]) in label2id]
+    match = label_matcher(clf.labels)  # "Positive " is the run's "positive"
+    known = [dict(r, label=match(r["label"])) for r in records if match(r["label"]) is not None]
     skipped = len(records) - len(known)
     if not known:
         raise StudioError(
@@ -214,6 +224,8 @@ def evaluate_classifier(run_dir: str | Path, data_path: str | None = None, limit
     y = [label2id[str(r["label"])] for r in known]
     result = {"task": "classification", "run_dir": str(run_dir), "data": source, "examples": len(known),
               "skipped_unknown_label": skipped, "labels": list(clf.labels)}
+    if held_out > len(records):  # --limit cut the held-out data
+        result["held_out_examples"] = held_out
     counts = [y.count(i) for i in range(len(clf.labels))]
     result["majority_share"] = round(max(counts) / len(y), 4)
     logits = {}

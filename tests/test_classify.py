@@ -274,6 +274,10 @@ def test_class_weights_raise_minority_recall(tiny_bert_dir, tmp_path):
 
     train = write_csv(tmp_path / "train.csv", [row(i % 10 == 0) for i in range(200)])
     evalf = write_csv(tmp_path / "eval.csv", [row(i % 2 == 0) for i in range(60)])
+    from studio.data import check_dataset, load_dataset
+
+    warning = check_dataset(load_dataset(train)).get("imbalance")  # the health report warns about this set
+    assert warning is not None and warning.severity == "warning" and "class weights" in warning.message
     recall = {}
     for weighted in (False, True):
         out = tmp_path / f"run-{weighted}"
