@@ -61,6 +61,9 @@ def held_out_records(config: StudioConfig, data_path: str | None = None, limit: 
             if config.data.format == "auto" and not config.data.columns:
                 raise
             ds = load_dataset(path)  # a file laid out differently from the training data
+        if config.task == "chat" and ds.format == "classification":
+            raise StudioError(f"--data: {data_path} holds classification examples (text and label), but this is a chat "
+                              "run; give held-out chat examples (messages, or prompt and completion)")
         records, source = list(ds.records), f"{data_path}"
     elif config.data.eval:
         from studio.data import load_dataset
@@ -85,6 +88,20 @@ def held_out_records(config: StudioConfig, data_path: str | None = None, limit: 
     if limit is not None and limit > 0:
         records = records[:limit]
     return records, source, total
+
+
+def seen_in_training(config: StudioConfig, records: list[dict]) -> int | None:
+    """How many of ``records`` are also in the run's training data (compared as the data health checks do:
+    case, spaces and punctuation ignored); None when the training data can no longer be read."""
+    from studio.data.health import norm_key
+    from studio.train import load_splits
+
+    try:
+        train, _, _ = load_splits(config)
+    except Exception:  # noqa: BLE001 - the file moved or changed: the count is a courtesy, not a requirement
+        return None
+    keys = {norm_key(r) for r in train}
+    return sum(1 for r in records if norm_key(r) in keys)
 
 
 def split_prompt(record: dict) -> tuple[list[dict], str] | None:
@@ -142,7 +159,13 @@ def evaluate_run(run_dir: str | Path, data_path: str | None = None, limit: int |
     started = time.time()
     folder, config = open_run(run_dir)
     if not folder.has_model():
-        state = folder.read_status().get("state", "unknown")
+        from studio.export import _cut_off
+
+        status = folder.read_status()
+        state = status.get("state", "unknown")
+        if state in ("running", "queued") and _cut_off(status):
+            raise StudioError(f"{run_dir} was cut off before it finished (the app or process stopped) and has no "
+                              "trained model; resume it, then evaluate")
         raise StudioError(f"{run_dir} has no trained model yet (state: {state}); wait for it to finish, or stop it "
                           "to save the model so far")
     if limit is not None and limit < 0:
@@ -187,6 +210,7 @@ def _evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, ma
     from studio.tokenize import encode_example
 
     records, source, total = held_out_records(config, data_path, limit)
+    seen = seen_in_training(config, records)
     report(0.02, "loading the base and tuned models")
     if chat is None:
         chat = ChatModels(config.model.source, folder.path, config.model.trust_remote_code)
@@ -225,6 +249,7 @@ def _evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, ma
         "data": source,
         "held_out_examples": total,
         "n_examples": len(records),
+        "seen_in_training": seen,
         "generated": len(pairs),
         "tokens_scored": n_tokens,
         "short_answers": metrics.short_answers(refs),

@@ -56,11 +56,20 @@ def format_summary(result: dict) -> str:
     n = result.get("n_examples")
     if n is not None:
         lines.append(f"examples evaluated: {n}" + (f" of {result['held_out_examples']}" if result.get("held_out_examples") else ""))
+    seen = result.get("seen_in_training")
+    if seen:
+        lines.append(f"warning: {seen} of these {n} examples are also in the training data, so they are not held out "
+                     "and the tuned scores look better than the model is")
     lines.append("")
-    lines.append(f"{'metric':<13}{'base':>10}{'tuned':>10}{'change':>10}")
-    for metric, b, t, change, verdict in metrics_table(result):
-        lines.append(f"{metric:<13}{_num(b):>10}{_num(t):>10}{_num(change, True):>10}  {verdict}")
-    if result.get("task") == "chat" and not result.get("short_answers", True):
+    table = [(metric, _num(b), _num(t), _num(change, True), verdict)
+             for metric, b, t, change, verdict in metrics_table(result)]
+    w = max([10] + [len(cell) + 2 for row in table for cell in row[1:4]])  # large perplexities stay apart
+    lines.append(f"{'metric':<13}{'base':>{w}}{'tuned':>{w}}{'change':>{w}}")
+    for metric, b, t, change, verdict in table:
+        lines.append(f"{metric:<13}{b:>{w}}{t:>{w}}{change:>{w}}  {verdict}".rstrip())
+    if result.get("task") == "chat" and result.get("generated") == 0:
+        lines.append("(these examples have no prompt/answer pairs (plain text), so only the loss is measured)")
+    elif result.get("task") == "chat" and not result.get("short_answers", True):
         lines.append("(exact match says little here: the reference answers are long)")
     rows = result.get("examples") or []
     if rows and result.get("task") != "classification":

@@ -139,6 +139,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, ma
         command = replay_command(config, folder.path)
         (tmp / REPLAY_FILE).write_text(
             "#!/bin/sh\n# Train this run again with the same settings and data (paths in config.yaml).\n"
+            'cd "$(dirname "$0")" || exit 1\n'
             f"{command}\n", encoding="utf-8")
         card = model_card(folder, config, kind)
         (tmp / "README.md").write_text(card, encoding="utf-8")
@@ -318,8 +319,16 @@ def model_card(folder: RunFolder | str | Path, config: StudioConfig | None = Non
     evaluation = load_saved(folder.path)
     if evaluation:
         lines += [f"Held-out evaluation on {evaluation.get('n_examples', '?')} examples "
-                  f"({evaluation.get('data', 'held-out data')}), base model against this model:", "",
-                  "| Metric | Base | Tuned | Change |", "|---|---|---|---|"]
+                  f"({evaluation.get('data', 'held-out data')}), base model against this model:", ""]
+        seen = evaluation.get("seen_in_training")
+        if seen:
+            lines += [f"**Note:** {seen} of these {evaluation.get('n_examples', '?')} examples are also in the training "
+                      "data, so they are not truly held out and the tuned scores look better than the model is.", ""]
+        evaluated_at = (evaluation.get("training") or {}).get("step")
+        if evaluated_at is not None and training.get("step") is not None and evaluated_at != training["step"]:
+            lines += [f"**Note:** this evaluation was made at step {evaluated_at}; the model here was trained to step "
+                      f"{training['step']} (run `python -m studio eval RUN_DIR` again for current numbers).", ""]
+        lines += ["| Metric | Base | Tuned | Change |", "|---|---|---|---|"]
         for metric, b, t, change, verdict in metrics_table(evaluation):
             lines.append(f"| {metric} | {_fmt(b)} | {_fmt(t)} | {_fmt(change, signed=True)} {verdict} |")
         lines.append("")

@@ -27,10 +27,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from studio.errors import StudioError
-    from studio.export import export_run, push_to_hub
+    from studio.export import REPO_ID, export_run, push_to_hub
 
     token = None
     if args.push_to:
+        if not REPO_ID.match(args.push_to.strip()):  # before a long export, not after it
+            raise StudioError(f"--push-to: '{args.push_to}' is not a repository id; use your-name/model-name")
         token = os.environ.get(args.token_env, "")
         if not token.strip():
             raise StudioError(f"--push-to needs a Hub token in the environment variable {args.token_env}; "

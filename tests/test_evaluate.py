@@ -145,3 +145,75 @@ def test_cli_eval_bad_input_is_one_error_line(tmp_path, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert main(["eval", str(tmp_path), "--limit", "-1"]) == 2
     assert "--limit" in capsys.readouterr().err
+
+
+def test_examples_that_were_trained_on_are_flagged_as_not_held_out(lora_run, tmp_path, capsys):
+    import shutil
+
+    from studio.evaluate_cli import format_summary
+    from studio.export import model_card
+
+    run = tmp_path / "run"
+    shutil.copytree(lora_run, run)
+    cfg = StudioConfig.load(RunFolder(run).config_file)
+    from studio.train import load_splits
+
+    trained, _, _ = load_splits(cfg)
+    seen_file = tmp_path / "trained.jsonl"
+    seen_file.write_text("".join(json.dumps(r) + "\n" for r in trained[:2]) + json.dumps(_rows(200)[150]) + "\n")
+    result = evaluate_run(run, data_path=str(seen_file), max_new_tokens=4)
+    assert result["seen_in_training"] == 2 and result["n_examples"] == 3
+    assert "2 of these 3 examples are also in the training data" in format_summary(result)
+    assert "not truly held out" in model_card(run)
+    from studio.ui.evaluate_tab import summary_md
+
+    assert "also in the training data" in summary_md(result)
+    # the split training held out: none of it was trained on
+    assert evaluate_run(run, limit=1, max_new_tokens=4, save=False)["seen_in_training"] == 0
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text("".join(json.dumps(r) + "\n" for r in _rows(203)[200:]))
+    result = evaluate_run(run, data_path=str(fresh), max_new_tokens=4, save=False)
+    assert result["seen_in_training"] == 0 and "training data" not in format_summary(result)
+
+
+def test_a_classification_file_is_refused_for_a_chat_run(lora_run, tmp_path, capsys):
+    data = tmp_path / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"film {i}", "label": "pos" if i % 2 else "neg"}) + "\n" for i in range(4)))
+    with pytest.raises(StudioError, match="classification examples"):
+        evaluate_run(lora_run, data_path=str(data), save=False)
+    assert main(["eval", str(lora_run), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "chat run" in err
+
+
+def test_a_run_that_was_cut_off_is_named_as_such(lora_run, tmp_path):
+    import socket
+    import subprocess
+
+    run = tmp_path / "cut"
+    run.mkdir()
+    (run / "config.yaml").write_text((lora_run / "config.yaml").read_text())
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": gone.pid, "host": socket.gethostname()}))
+    with pytest.raises(StudioError, match="cut off") as err:
+        evaluate_run(run)
+    assert "wait for it" not in str(err.value)
+    # a run that is really still going is told to wait
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": __import__("os").getppid(),
+                                                 "host": socket.gethostname()}))
+    with pytest.raises(StudioError, match="wait for it to finish"):
+        evaluate_run(run)
+
+
+def test_summary_table_keeps_large_numbers_apart_and_explains_loss_only_results():
+    from studio.evaluate_cli import format_summary
+
+    result = {"task": "chat", "n_examples": 2, "generated": 0, "short_answers": False,
+              "base": {"eval_loss": 15.7212, "perplexity": 6724349.6045, "rougeL": None},
+              "tuned": {"eval_loss": 16.1657, "perplexity": 10487795.9323, "rougeL": None},
+              "change": {"eval_loss": 0.4445, "perplexity": 3763446.3278}}
+    text = format_summary(result)
+    row = next(line for line in text.splitlines() if line.startswith("perplexity"))
+    assert row.split() == ["perplexity", "6724349.6045", "10487795.9323", "+3763446.3278", "worse"]
+    assert "only the loss" in text and "exact match" not in text

@@ -256,3 +256,58 @@ def test_classification_export_works_with_the_text_classification_pipeline(tmp_p
             assert d["score"] == pytest.approx(w[d["label"]], abs=1e-4)
     adapter = export_run(tmp_path / "run", tmp_path / "adapter")
     assert adapter["kind"] == "adapter" and "labels.json" in adapter["files"]
+
+
+def test_adapter_export_loaded_with_plain_peft_replies_like_the_studio(lora_run, tmp_path):
+    import torch
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    out = export_run(lora_run, tmp_path / "adapter")["out_dir"]
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoPeftModelForCausalLM.from_pretrained(out).eval()
+    enc = tok(tok.apply_chat_template(PROMPT, tokenize=False, add_generation_prompt=True), return_tensors="pt",
+              add_special_tokens=False)
+    with torch.no_grad():
+        ids = model.generate(**enc, max_new_tokens=10, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert tok.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True) == _studio_reply(lora_run)
+
+
+def test_replay_script_runs_from_any_folder(lora_run, tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    export_run(lora_run, tmp_path / "exp")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    # a stand-in python that records where it ran and whether config.yaml was there
+    (fake / "python").write_text('#!/bin/sh\necho "$(pwd) $*" > "$REPLAY_LOG"\ntest -f config.yaml\n')
+    (fake / "python").chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "REPLAY_LOG": str(tmp_path / "log")}
+    done = subprocess.run(["sh", str(tmp_path / "exp" / "replay.sh")], cwd=elsewhere, env=env)
+    assert done.returncode == 0
+    assert (tmp_path / "log").read_text().startswith(f"{tmp_path / 'exp'} -m studio train config.yaml")
+
+
+def test_card_says_when_the_saved_evaluation_is_older_than_the_model(lora_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lora_run, run)
+    step = RunFolder(run).read_events(("end",))[-1]["step"]
+    saved = {"task": "chat", "n_examples": 2, "data": "held.jsonl", "training": {"step": step},
+             "base": {"eval_loss": 2.0}, "tuned": {"eval_loss": 1.0}, "change": {"eval_loss": -1.0}}
+    (run / "evaluation.json").write_text(json.dumps(saved))
+    assert "was made at step" not in model_card(run)
+    (run / "evaluation.json").write_text(json.dumps({**saved, "training": {"step": step - 2}}))
+    assert f"was made at step {step - 2}" in model_card(run)
+
+
+def test_cli_checks_the_repository_id_before_exporting(lora_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secretTOKEN123")
+    assert main(["export", str(lora_run), "--out", str(tmp_path / "x"), "--push-to", "not a repo"]) == 2
+    err = capsys.readouterr().err
+    assert "repository id" in err and err.count("\n") == 1 and "hf_secret" not in err
+    assert not (tmp_path / "x").exists()

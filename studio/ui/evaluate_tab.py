@@ -51,6 +51,9 @@ def summary_md(result: dict) -> str:
              + (f" · **{n}** examples evaluated" if n is not None else "")
              + (f" of {held}" if held and held != n else "")
              + (f" · {result['seconds']:.0f} s" if result.get("seconds") is not None else "")]
+    if result.get("seen_in_training"):
+        lines.append(f"⚠️ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
+                     "are not held out and the tuned scores look better than the model is.")
     change = result.get("change") or {}
     if result.get("task") == "classification":
         if change.get("accuracy") is not None:
