@@ -48,6 +48,13 @@ def test_views_and_actions(ctx):
     summary, metrics, per_class, _, _ = tab.run_view(ctx, "clf1")  # the saved scores show after a reload
     assert "Accuracy" in summary and metrics == rows and per_class == table
 
+    from studio.ui import evaluate_tab
+
+    per_label, confusion = evaluate_tab.class_view(ctx, "clf1")  # the Evaluate tab shows the same scores
+    assert per_label["visible"] and per_label["value"] == table
+    assert confusion["visible"] and confusion["value"].data[0].type == "heatmap"
+    assert evaluate_tab.class_view(ctx, None)[0]["visible"] is False
+
 
 def test_summary_flags_a_missed_rare_label():
     from studio.ui import classify_tab as tab

@@ -108,6 +108,18 @@ def run_view(ctx, run_id: str | None) -> tuple:
             loss_figure(events, warning), overfit_md(warning, has_evals))
 
 
+def class_view(ctx, run_id: str | None) -> tuple:
+    """(per-label table, tuned confusion matrix) for a classification run's saved evaluation; hidden otherwise."""
+    from studio.evaluate import load_saved
+    from studio.ui import classify_tab
+
+    saved = (load_saved(ctx.store.folder(run_id).path) or {}) if run_id else {}
+    if saved.get("task") != "classification" or "tuned" not in saved:
+        return gr.update(value=[], visible=False), gr.update(visible=False)
+    return (gr.update(value=classify_tab.per_class_rows(saved), visible=True),
+            gr.update(value=classify_tab.figures(saved)[1], visible=True))
+
+
 def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None) -> dict:
     """Run the evaluation (reusing the loaded chat models for a chat run)."""
     from studio.errors import StudioError
@@ -149,7 +161,12 @@ def build(ctx):
     examples = gr.Dataframe(headers=CHAT_COLUMNS, value=[], interactive=False, wrap=True, max_height=600,
                             column_widths=["20%", "22%", "24%", "24%", "5%", "5%"],
                             label="Held-out prompts: reference, base reply, tuned reply", elem_id="eval-examples")
+    from studio.ui.classify_tab import CLASS_COLUMNS
+
+    per_class = gr.Dataframe(headers=CLASS_COLUMNS, value=[], interactive=False, visible=False,
+                             label="Per label: precision, recall and F1 (base, then tuned)", elem_id="eval-per-class")
     with gr.Row():
+        confusion = gr.Plot(label="Confusion matrix (tuned)", visible=False, elem_id="eval-confusion")
         chart = gr.Plot(label="Loss curves", elem_id="eval-chart")
     overfit = gr.Markdown(elem_id="eval-overfit")
 
@@ -161,11 +178,11 @@ def build(ctx):
 
     def _safe_view(run_id):
         try:
-            return ("", *run_view(ctx, run_id))
+            return ("", *run_view(ctx, run_id), *class_view(ctx, run_id))
         except Exception as err:  # noqa: BLE001 - shown as a message
-            return (explain(err), "", [], gr.skip(), empty_figure(""), "")
+            return (explain(err), "", [], gr.skip(), empty_figure(""), "", gr.skip(), gr.skip())
 
-    view_outputs = [message, summary, metrics, examples, chart, overfit]
+    view_outputs = [message, summary, metrics, examples, chart, overfit, per_class, confusion]
     refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
     if "evaluate" in getattr(ctx, "tabs_by_id", {}):
         ctx.tabs_by_id["evaluate"].select(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs],
@@ -179,11 +196,12 @@ def build(ctx):
             result = evaluate(ctx, run_id, file, n, mx,
                               progress=lambda fraction, text: progress(fraction, desc=text))
         except Exception as err:  # noqa: BLE001 - shown as a message
-            return (explain(err), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            return (explain(err),) + (gr.skip(),) * 7
         _, _, _, figure, overfit_text = run_view(ctx, run_id)
         headers, rows = example_rows(result)
         done = f"✅ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
-        return (done, summary_md(result), metric_rows(result), _table(headers, rows), figure, overfit_text)
+        return (done, summary_md(result), metric_rows(result), _table(headers, rows), figure, overfit_text,
+                *class_view(ctx, run_id))
 
     go.click(run_eval, [pick, data_file, limit, max_new], view_outputs, api_name="evaluate",
              concurrency_limit=1, concurrency_id="models")
@@ -221,7 +239,7 @@ def _num(value, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-__all__ = ["build", "evaluate", "run_view", "metric_rows", "example_rows", "overfit_md", "summary_md"]
+__all__ = ["build", "class_view", "evaluate", "run_view", "metric_rows", "example_rows", "overfit_md", "summary_md"]
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
