@@ -184,6 +184,19 @@ def test_snapshot_of_running_failed_and_interrupted_runs(tmp_path):
     make_run(store, "r3", "finished", events(10) + [{"type": "end", "state": "finished", "step": 10, "runtime": 42.0}])
     v = runview.snapshot(store, "r3")
     assert v.state == "finished" and "Chat" in v.status_md and "step 10/10 (100%)" in v.progress_html
+    assert "Overfitting" not in v.status_md  # eval loss kept falling
+
+
+def test_overfitting_is_said_while_the_run_goes_on(tmp_path):
+    store = RunStore(tmp_path)
+    evs = events(9, evals=())
+    for step, loss in ((2, 1.0), (4, 0.8), (6, 0.9), (8, 1.1)):  # eval loss turns up after step 4, train loss falls
+        evs.append({"type": "eval", "step": step, "eval_loss": loss})
+    make_run(store, "r1", "running", evs)
+    store._mine.add("r1")  # this store's worker is training it
+    v = runview.snapshot(store, "r1")
+    assert v.state == "running" and "Overfitting" in v.status_md and "step 4" in v.status_md
+    assert "fewer epochs" in v.status_md and "learning rate" in v.status_md
 
 
 def test_train_poll_redraws_only_on_news(tmp_path):

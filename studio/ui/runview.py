@@ -126,6 +126,12 @@ def status_markdown(info, events: list[dict]) -> str:
             extra = f" (perplexity {last['perplexity']:.1f})"
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
                      f"{extra}.")
+    from studio.overfit import curves_from_events, detect_overfitting
+
+    turn = detect_overfitting(*curves_from_events(events)) if len(evals) >= 2 else None
+    if turn is not None:  # said while the run goes on, so it can be stopped at the right point
+        lines.append(f"⚠️ **{'Overfitting' if turn.kind == 'overfitting' else 'Unstable'}**: {esc(turn.message)}. "
+                     f"Try: {esc('; '.join(turn.hints[:3]))}.")
     for w in [e for e in events if e.get("type") == "warning"][-3:]:
         lines.append(f"⚠️ {esc(w.get('message', ''))}")
     if info.has_model and info.state in ("finished", "stopped"):
