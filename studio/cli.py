@@ -46,8 +46,6 @@ def cmd_train(args) -> int:
     cfg = StudioConfig.load(args.config).with_overrides(args.set or [])
     if args.resume:
         cfg.train.resume = True
-    for w in cfg.validate():
-        print(f"warning: {w}", file=sys.stderr)
     stop = threading.Event()
 
     def on_signal(signum, frame):  # first Ctrl-C: stop after this step, keep a checkpoint
@@ -59,16 +57,30 @@ def cmd_train(args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    from studio.overfit import detect_overfitting
+
+    train_points: list = []
+    evals: list = []
+    said: set = set()
+
     def show(ev: dict) -> None:
         t = ev["type"]
         if t == "start":
             print(f"training {ev['model']} ({ev['method']}, {ev['device']}, {ev['precision']}): "
                   f"{ev['train_examples']} train / {ev['eval_examples']} eval examples, {ev['max_steps']} steps", flush=True)
         elif t == "log":
+            train_points.append((ev["step"], ev["loss"]))
             print(f"step {ev['step']}/{ev['max_steps']}  loss {ev['loss']:.4f}  lr {ev['learning_rate']:.2e}  "
                   f"{ev['tokens_per_second']:.0f} tok/s", flush=True)
         elif t == "eval" and "eval_loss" in ev:
-            print(f"eval at step {ev['step']}: loss {ev['eval_loss']:.4f}", flush=True)
+            extra = "".join(f"  {name} {ev[key]:.4f}" for key, name in (("eval_accuracy", "accuracy"), ("eval_macro_f1", "macro-F1"))
+                            if ev.get(key) is not None)
+            print(f"eval at step {ev['step']}: loss {ev['eval_loss']:.4f}{extra}", flush=True)
+            evals.append((ev["step"], ev["eval_loss"]))
+            turn = detect_overfitting(train_points, evals) if len(evals) >= 2 else None
+            if turn is not None and turn.kind not in said:
+                said.add(turn.kind)
+                print(f"warning: {turn.message}; try: {'; '.join(turn.hints[:3])}", file=sys.stderr, flush=True)
         elif t == "warning":
             print(f"warning: {ev['message']}", file=sys.stderr, flush=True)
         elif t == "end":

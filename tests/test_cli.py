@@ -52,3 +52,12 @@ def test_unknown_model_and_impossible_combination(tmp_path):
 
 def test_chat_on_a_folder_that_is_not_a_run(tmp_path):
     one_clear_line(studio("chat", str(tmp_path), "--prompt", "hi"), "not a run folder")
+
+
+def test_train_prints_progress_and_each_warning_once(tiny_model_dir, chat_file, tmp_path):
+    res = studio("train", "examples/quickstart.yaml", "--set", f"model.source={tiny_model_dir}", "--set", f"data.train={chat_file}",
+                 "--set", f"output_dir={tmp_path}/r", "--set", "method=qlora", "--set", "train.max_steps=2",
+                 "--set", "train.eval_steps=1", "--set", "data.max_length=64")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "step 2/2" in res.stdout and "eval at step 2: loss" in res.stdout and "finished at step 2" in res.stdout
+    assert res.stderr.count("qlora without a CUDA GPU") == 1
