@@ -222,11 +222,14 @@ def load_snippet(kind: str, task: str, path: str = "DIR") -> str:
     """A few lines of Python that load the export with plain transformers / peft."""
     if task == "classification":
         if kind == "adapter":
-            return ("from peft import AutoPeftModelForSequenceClassification\n"
-                    f"model = AutoPeftModelForSequenceClassification.from_pretrained({path!r})")
+            return ("import json\nfrom peft import AutoPeftModelForSequenceClassification\nfrom transformers import AutoTokenizer\n"
+                    f"labels = json.load(open({path!r} + \"/labels.json\"))[\"labels\"]  # the head's size and names\n"
+                    f"model = AutoPeftModelForSequenceClassification.from_pretrained({path!r}, num_labels=len(labels),\n"
+                    "    id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})\n"
+                    f"tokenizer = AutoTokenizer.from_pretrained({path!r})")
         return ("from transformers import pipeline\n"
                 f"classify = pipeline(\"text-classification\", model={path!r})\n"
-                "print(classify(\"Some text to label\"))")
+                "print(classify(\"Some text to label\", truncation=True))  # truncation: long texts are cut, not refused")
     if kind == "adapter":
         return ("from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n"
                 f"model = AutoPeftModelForCausalLM.from_pretrained({path!r})\n"

@@ -8,7 +8,7 @@ import pytest
 from studio.cli import main
 from studio.config import StudioConfig
 from studio.errors import StudioError
-from studio.export import export_run, model_card, push_to_hub, replay_command
+from studio.export import load_snippet, export_run, model_card, push_to_hub, replay_command
 from studio.runfolder import RunFolder
 from studio.train import run_training
 
@@ -256,6 +256,22 @@ def test_classification_export_works_with_the_text_classification_pipeline(tmp_p
             assert d["score"] == pytest.approx(w[d["label"]], abs=1e-4)
     adapter = export_run(tmp_path / "run", tmp_path / "adapter")
     assert adapter["kind"] == "adapter" and "labels.json" in adapter["files"]
+    # The adapter names the base model by its Hub id; offline, point it at the embedded copy of the same weights.
+    from studio.models import resolve
+
+    conf_path = tmp_path / "adapter" / "adapter_config.json"
+    conf = json.loads(conf_path.read_text())
+    conf_path.write_text(json.dumps({**conf, "base_model_name_or_path": str(resolve("minilm").path)}))
+    scope: dict = {}  # the card's own loading snippet gives the run's labels and the studio's scores
+    exec(load_snippet("adapter", "classification", str(tmp_path / "adapter")), scope)
+    import torch
+
+    enc = scope["tokenizer"](texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        probs = scope["model"].eval()(**enc).logits.softmax(-1)
+    names = scope["model"].config.id2label
+    for row, w in zip(probs, want):
+        assert {names[i]: float(p) for i, p in enumerate(row)} == pytest.approx(w, abs=1e-4)
 
 
 def test_adapter_export_loaded_with_plain_peft_replies_like_the_studio(lora_run, tmp_path):
