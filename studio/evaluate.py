@@ -159,11 +159,9 @@ def evaluate_run(run_dir: str | Path, data_path: str | None = None, limit: int |
     started = time.time()
     folder, config = open_run(run_dir)
     if not folder.has_model():
-        from studio.export import _cut_off
-
         status = folder.read_status()
         state = status.get("state", "unknown")
-        if state in ("running", "queued") and _cut_off(status):
+        if folder.cut_off(status):
             raise StudioError(f"{run_dir} was cut off before it finished (the app or process stopped) and has no "
                               "trained model; resume it, then evaluate")
         raise StudioError(f"{run_dir} has no trained model yet (state: {state}); wait for it to finish, or stop it "

@@ -52,7 +52,7 @@ def check_exportable(run_dir: str | Path) -> tuple[RunFolder, StudioConfig]:
     config = StudioConfig.load(folder.config_file)
     status = folder.read_status()
     state = status.get("state", "unknown")
-    if state in ("running", "queued") and _cut_off(status):
+    if folder.cut_off(status):
         state = "interrupted"
     if state not in EXPORTABLE_STATES:
         what = {
@@ -65,22 +65,6 @@ def check_exportable(run_dir: str | Path) -> tuple[RunFolder, StudioConfig]:
     if not folder.has_model():
         raise StudioError(f"run {folder.path.name} is {state} but its model/ folder is missing; train it again")
     return folder, config
-
-
-def _cut_off(status: dict) -> bool:
-    """True when the process that wrote a running status on this machine is gone."""
-    import socket
-
-    pid = status.get("pid")
-    if not pid or status.get("host") != socket.gethostname() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return False
 
 
 def model_kind(folder: RunFolder) -> str:

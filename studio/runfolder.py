@@ -89,6 +89,21 @@ class RunFolder:
         self.stop_file.unlink(missing_ok=True)
 
     # ---- reading -----------------------------------------------------------------------------
+    def cut_off(self, status: dict | None = None) -> bool:
+        """True when the status says running or queued but the process that wrote it, on this machine, is gone."""
+        status = self.read_status() if status is None else status
+        pid = status.get("pid")
+        if status.get("state") not in ("running", "queued") or not pid or status.get("host") != socket.gethostname() \
+                or int(pid) == os.getpid():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (OSError, ValueError):
+            return False
+        return False
+
     def read_status(self) -> dict:
         try:
             return json.loads(self.status_file.read_text(encoding="utf-8"))

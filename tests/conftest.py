@@ -31,6 +31,18 @@ def tiny_model_dir(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The embedded SmolLM2 tokenizer (lengths in real tokens)."""
+    from studio import models
+    from studio.errors import StudioError
+
+    try:
+        return models.load_tokenizer("smollm2")
+    except StudioError as err:
+        pytest.skip(f"embedded tokenizer not available: {err}")
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return str(path)

@@ -11,17 +11,6 @@ from studio.data.preview import label_chart, length_histogram, token_mask_html, 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "datasets"
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from studio import models
-    from studio.errors import StudioError
-
-    try:
-        return models.load_tokenizer("smollm2")
-    except StudioError as err:
-        pytest.skip(f"embedded tokenizer not available: {err}")
-
-
 def test_token_mask_marks_only_the_answer(tokenizer):
     rec = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
                         {"role": "assistant", "content": "Paris."}]}

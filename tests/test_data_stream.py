@@ -113,16 +113,6 @@ def test_streamed_report_memory_does_not_grow_with_the_records(tmp_path):
     assert peaks[1] - peaks[0] < 0.4 * (sizes[1] - sizes[0]), (peaks, sizes)
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from studio import models
-
-    try:
-        return models.load_tokenizer("smollm2")
-    except StudioError as err:
-        pytest.skip(f"embedded tokenizer not available: {err}")
-
-
 def test_classification_length_is_measured_as_classification_trains(tokenizer, tmp_path):
     text = "This product is great and I would buy it again"
     n = len(tokenizer(text)["input_ids"])  # what classify.encode gives the model: no end-of-text token
