@@ -1,7 +1,7 @@
 """Text classification: teach an encoder (or a causal LM with a classification head) to label text.
 
-Training records are ``{"text", "label"}``. Spellings of a label that differ only in case or spaces are one
-label (the most common spelling). Labels become ids in sorted order of their strings and are
+Training records are ``{"text", "label"}``. Spellings of a label that differ only in case, spaces or punctuation
+are one label (the most common spelling). Labels become ids in sorted order of their strings and are
 saved in the model's config (``id2label`` / ``label2id``), so the saved model loads with
 ``pipeline("text-classification", model=DIR)`` after export. Methods: ``full`` (every weight), ``lora``
 (adapters on the encoder's linear layers, the new classification head trained in full) and ``qlora``
@@ -20,6 +20,7 @@ from pathlib import Path
 from studio import models
 from studio.config import StudioConfig
 from studio.errors import StudioError
+from studio.data.health import label_key  # the one rule for "spellings of one label"
 
 LABELS_FILE = "labels.json"  # written next to the saved model: the label order, method and base model
 
@@ -36,30 +37,30 @@ def clean_label(value) -> str:
 
 
 def label_aliases(records: list[dict]) -> dict[str, str]:
-    """Spellings of a label that differ only in case or spaces ("Positive", "positive "), each mapped to the most
-    common spelling of its group (ties: the first in sorted order). Spellings already canonical are left out."""
+    """Spellings of a label that differ only in case, spaces or punctuation ("Positive", "positive ", "positive."),
+    each mapped to the most common spelling of its group (ties: the first in sorted order). Spellings already canonical are left out."""
     raw_counts = Counter(str(r["label"]) for r in records)
     groups: dict[str, Counter] = {}
     for raw, n in raw_counts.items():
         clean = clean_label(raw)
         if clean:
-            groups.setdefault(clean.casefold(), Counter())[clean] += n
+            groups.setdefault(label_key(clean), Counter())[clean] += n
     canon = {key: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, c in groups.items()}
     out = {}
     for raw in raw_counts:
         clean = clean_label(raw)
-        if clean and canon[clean.casefold()] != raw:
-            out[raw] = canon[clean.casefold()]
+        if clean and canon[label_key(clean)] != raw:
+            out[raw] = canon[label_key(clean)]
     return out
 
 
 def label_matcher(labels: list[str]):
-    """A function from a raw label to one of ``labels`` (exact, else the same once spaces and case are ignored),
+    """A function from a raw label to one of ``labels`` (exact, else the same once case, spaces and punctuation are ignored),
     or None for a label the model does not know."""
     exact = set(labels)
     folded: dict[str, str] = {}
     for name in labels:
-        folded.setdefault(clean_label(name).casefold(), name)
+        folded.setdefault(label_key(clean_label(name)), name)
 
     def match(raw) -> str | None:
         raw = str(raw)
@@ -68,7 +69,7 @@ def label_matcher(labels: list[str]):
         clean = clean_label(raw)
         if clean in exact:
             return clean
-        return folded.get(clean.casefold()) if clean else None
+        return folded.get(label_key(clean)) if clean else None
 
     return match
 

@@ -1,4 +1,4 @@
-"""Classification as users feed it: label spellings that differ in case or spaces, empty labels, a column
+"""Classification as users feed it: label spellings that differ in case, spaces or punctuation, empty labels, a column
 mapping with a held-out file in plain text/label columns, evaluation cut by --limit, and the exported
 pipeline agreeing with the studio on texts longer than the training max length."""
 
@@ -23,6 +23,9 @@ def test_label_aliases_and_matcher():
     assert [match(x) for x in ("POSITIVE ", "negative", "neutral", "other", "", 3)] == [
         "positive", "Negative", "neutral", None, None, None]
     assert label_matcher(["1", "2"])(1) == "1"
+    # the data health report's rule: punctuation too, but labels made of punctuation stay apart
+    assert label_aliases([{"text": "t", "label": lab} for lab in ("good", "good", "Good!")]) == {"Good!": "good"}
+    assert label_aliases([{"text": "t", "label": lab} for lab in ("+", "-", "+")]) == {}
 
 
 def test_setup_merges_label_variants_and_leaves_out_empty_labels(tiny_bert_dir, tmp_path):  # noqa: F811

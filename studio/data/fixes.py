@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data.formats import CHAT_LIKE
-from studio.data.health import _CODE, _HTML, _label_key, exact_key, norm_key
+from studio.data.health import _CODE, _HTML, label_key, exact_key, norm_key
 from studio.data.intake import Dataset
 from studio.errors import StudioError
 
@@ -169,7 +169,7 @@ def _merge_labels(records: list[dict], origin: list[int], res: FixResult) -> Non
     counts = Counter(r["label"] for r in records if "label" in r)
     groups: dict[str, Counter] = {}
     for lab, k in counts.items():
-        groups.setdefault(_label_key(lab), Counter())[lab] = k
+        groups.setdefault(label_key(lab), Counter())[lab] = k
     canon = {}
     for c in groups.values():
         if len(c) > 1:

@@ -157,7 +157,7 @@ def norm_key(rec: dict) -> bytes:
     return _digest(_norm(_flat(rec)))
 
 
-def _label_key(label: str) -> str:
+def label_key(label: str) -> str:
     """Labels with the same key are spellings of one label. Labels made only of punctuation ("+", "-") keep it."""
     key = _PUNCT_SPACE.sub("", label.lower())
     return key if key else " ".join(label.split())
@@ -515,7 +515,7 @@ class _Checker:
             text = _norm(rec["text"])
             if not text:
                 continue
-            key, lab = _digest(text), _label_key(label)
+            key, lab = _digest(text), label_key(label)
             seen = by_text.get(key)
             if seen is None:
                 by_text[key] = (lab, n)
@@ -646,7 +646,7 @@ class _Checker:
                             "Fix: add examples of the rare labels, or turn on 'Balance classes' (class weights) in training."))
         groups: dict[str, Counter] = {}
         for lab, k in counts.items():
-            groups.setdefault(_label_key(lab), Counter())[lab] = k
+            groups.setdefault(label_key(lab), Counter())[lab] = k
         variants = {key: c for key, c in groups.items() if len(c) > 1}
         if variants:
             canon = {lab: c.most_common(1)[0][0] for c in variants.values() for lab in c}
