@@ -54,7 +54,7 @@ def seed_style(source: str, records: list[dict], batch: int, lr: float) -> float
     import torch
 
     from studio import models
-    from studio.tokenize import render_text
+    from studio.core.chat_template import render_text
 
     tok = models.load_tokenizer(source)
     texts = [render_text(tok, r) for r in records]
@@ -81,7 +81,7 @@ def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workd
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
     from studio import models
-    from studio.tokenize import encode_records
+    from studio.tasks.chat.encode import encode_records
 
     tok = models.load_tokenizer(source)
     examples, _ = encode_records(tok, records, 512)

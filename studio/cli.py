@@ -91,8 +91,17 @@ def cmd_train(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from studio.infer import ChatModels, Sampling
+    from studio import tasks
+    from studio.config import StudioConfig
+    from studio.core.generate import ChatModels, Sampling
+    from studio.runfolder import RunFolder
 
+    folder = RunFolder(args.run_dir)
+    if folder.config_file.exists():
+        task = tasks.get(StudioConfig.load(folder.config_file).task)
+        if task.try_tab != "chat":
+            raise StudioError(f"{args.run_dir} is a {task.name} run, which does not write replies; "
+                              f"score it with: python -m studio eval {args.run_dir}")
     chat = ChatModels.for_run(args.run_dir)
     messages = []
     if args.system:

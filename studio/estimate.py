@@ -263,7 +263,7 @@ def estimate(
     device: Device | None = None,
     eval_tokens: int = 0,
     evals: int = 5,
-    task: str = "chat",
+    vocab_logits: bool = True,
 ) -> Estimate:
     """Memory and time for training ``shape`` with ``method``; ``seq_len`` is the typical padded length."""
     device = device or detect_device()
@@ -294,7 +294,7 @@ def estimate(
         activations = tokens * (L * h * act_bytes + per_token_layer)
     else:
         activations = tokens * L * per_token_layer
-    if task != "classification":  # a classifier's head has a few outputs, not a vocabulary
+    if vocab_logits:  # a classifier's head has a few outputs, not a vocabulary
         activations += tokens * V * 4.0 * 3  # logits, their fp32 log-softmax and its gradient
     overhead = GPU_RUNTIME_OVERHEAD if cuda else CPU_RUNTIME_OVERHEAD
 
@@ -366,7 +366,8 @@ def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_toke
     return estimate(
         shape, config.method, precision=tc.precision, batch_size=tc.batch_size, seq_len=seq,
         grad_accum=tc.grad_accum, steps=steps, lora_r=config.lora.r, target_modules=config.lora.target_modules,
-        gradient_checkpointing=tc.gradient_checkpointing, device=device, eval_tokens=n_eval * seq, task=config.task,
+        gradient_checkpointing=tc.gradient_checkpointing, device=device, eval_tokens=n_eval * seq,
+        vocab_logits=_vocab_logits(config.task),
     )
 
 
@@ -376,3 +377,14 @@ def planned_steps(max_steps: int, epochs: float, n_train: int, batch_size: int, 
         return int(max_steps)
     per_epoch = math.ceil(max(n_train, 1) / (max(batch_size, 1) * max(grad_accum, 1)))
     return max(1, math.ceil(per_epoch * epochs))
+
+
+def _vocab_logits(task_name: str) -> bool:
+    """Whether the task's model outputs a distribution over the vocabulary (an unknown task: assume it does)."""
+    from studio import tasks
+    from studio.errors import StudioError
+
+    try:
+        return tasks.get(task_name).vocab_logits
+    except StudioError:
+        return True

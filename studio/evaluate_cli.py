@@ -67,20 +67,12 @@ def format_summary(result: dict) -> str:
     lines.append(f"{'metric':<13}{'base':>{w}}{'tuned':>{w}}{'change':>{w}}")
     for metric, b, t, change, verdict in table:
         lines.append(f"{metric:<13}{b:>{w}}{t:>{w}}{change:>{w}}  {verdict}".rstrip())
-    if result.get("task") == "chat" and result.get("generated") == 0:
-        lines.append("(these examples have no prompt/answer pairs (plain text), so only the loss is measured)")
-    elif result.get("task") == "chat" and not result.get("short_answers", True):
-        lines.append("(exact match says little here: the reference answers are long)")
-    rows = result.get("examples") or []
-    if rows and result.get("task") != "classification":
-        lines.append("")
-        for i, row in enumerate(rows[:5], 1):
-            lines.append(f"[{i}] prompt:    {_short(row.get('prompt', ''))}")
-            lines.append(f"    reference: {_short(row.get('reference', ''))}")
-            lines.append(f"    base:      {_short(row.get('base', ''))}")
-            lines.append(f"    tuned:     {_short(row.get('tuned', ''))}")
-        if len(rows) > 5:
-            lines.append(f"... {len(rows) - 5} more examples (use --json for all)")
+    task = _task(result)
+    for note in task.eval_notes(result) if task else []:
+        lines.append(f"({note[0].lower()}{note[1:].rstrip('.')})")
+    examples = task.example_lines(result) if task else []
+    if examples:
+        lines += [""] + examples
     lines.append("")
     w = result.get("overfitting")
     if w:
@@ -99,6 +91,11 @@ def _num(value, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _short(text: str, limit: int = 100) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _task(result: dict):
+    from studio import tasks
+    from studio.errors import StudioError
+
+    try:
+        return tasks.get(result.get("task") or "")
+    except StudioError:  # a result of a task that is no longer installed: the numbers alone
+        return None

@@ -237,6 +237,16 @@ def describe(source: str, trust_remote_code: bool = False) -> dict:
     return info
 
 
+ENCODER_TYPES = ("bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "xlm-roberta", "mpnet", "albert")
+
+
+def is_encoder(info: dict) -> bool:
+    """True for a text encoder (BERT and kin, no chat template): made for labelling text, not for writing it.
+    ``info`` is what ``describe`` returns."""
+    arch = str(info.get("architecture", ""))
+    return not arch.endswith("ForCausalLM") and not info.get("chat_template") and info.get("model_type") in ENCODER_TYPES
+
+
 def estimate_parameters(cfg) -> int:
     """Parameter count from a config alone (transformer blocks + embeddings); exact enough for estimates."""
     import torch

@@ -130,7 +130,9 @@ class RunStore:
 
     def submit(self, config: StudioConfig, name: str = "", owner: str = "") -> str:
         """Queue a new run; returns its id. Its folder exists (state queued) when this returns."""
-        config.validate()
+        from studio import tasks
+
+        tasks.check(config)
         run_id = self.new_id(name or Path(config.data.train).stem)
         config.output_dir = str(self.root / run_id)
         config.owner = owner

@@ -1,8 +1,9 @@
-"""Run one training job from a config into its run folder.
+"""Run one training job from a config into its run folder, for any task.
 
-Reads top to bottom: check the config, open the run folder, load data and model for the task, train
-with transformers' Trainer, save the result, write the final status. Callable from Python (the web UI
-runs it in a background thread) with an event callback and a stop signal; the CLI runs the same code.
+Reads top to bottom: check the config, open the run folder, ask the task registry for the run's task,
+let the task prepare data and model (``Task.setup`` -> ``TaskSetup``), train with transformers' Trainer,
+save the result, write the final status. Callable from Python (the web UI runs it in a background
+thread) with an event callback and a stop signal; the CLI runs the same code.
 """
 
 from __future__ import annotations
@@ -12,116 +13,18 @@ import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
+from studio import tasks
 from studio.config import StudioConfig
+from studio.core.hardware import Hardware, detect_hardware, peak_memory_mb
+from studio.core.setup import TaskSetup
+from studio.core.splits import auto_interval, load_splits, planned_steps
 from studio.errors import StudioError
 from studio.runfolder import RunFolder
 
 EventCallback = Callable[[dict], None]
-
-
-@dataclass
-class Hardware:
-    device: str  # cuda | mps | cpu
-    precision: str  # bf16 | fp16 | fp32
-    name: str = ""
-
-    @property
-    def torch_dtype(self):
-        import torch
-
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
-
-
-def detect_hardware(requested: str = "auto") -> Hardware:
-    import torch
-
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name(0)
-        if requested != "auto":
-            return Hardware("cuda", requested, name)
-        return Hardware("cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16", name)
-    return Hardware("cpu", "fp32", f"CPU ({os.cpu_count()} cores)")
-
-
-@dataclass
-class TaskSetup:
-    """What a task module hands the trainer."""
-
-    model: Any
-    tokenizer: Any
-    train_dataset: list
-    eval_dataset: list
-    data_collator: Any
-    info: dict = field(default_factory=dict)  # goes into the start event
-    compute_metrics: Any = None
-    save_extra: Callable[[Path], None] | None = None
-    loss_func: Callable | None = None  # Trainer's compute_loss_func(outputs, labels, num_items_in_batch)
-
-
-def build_task(config: StudioConfig, hw: Hardware, train_records: list, eval_records: list) -> TaskSetup:
-    if config.task == "chat":
-        from studio.sft import setup_chat
-
-        return setup_chat(config, hw, train_records, eval_records)
-    if config.task == "classification":
-        try:
-            from studio.classify import setup_classification
-        except ImportError:
-            raise StudioError("task=classification is not available in this version; use task=chat") from None
-        return setup_classification(config, hw, train_records, eval_records)
-    raise StudioError(f"task: unknown task '{config.task}'")
-
-
-def load_splits(config: StudioConfig) -> tuple[list, list, dict]:
-    """Training and eval records, with a seeded split when no eval file is given."""
-    import random
-
-    from studio.data import load_dataset
-
-    fmt, cols = config.data.format, config.data.columns or None
-    train = load_dataset(config.resolve_path(config.data.train), format=fmt, columns=cols)
-    info = {"format": train.format, "malformed_rows": len(train.malformed)}
-    records = list(train.records)
-    if not records:
-        raise StudioError(f"data.train: {config.data.train} has no usable records")
-    if config.data.eval:
-        ev = load_dataset(config.resolve_path(config.data.eval), format=fmt, columns=cols)
-        return records, list(ev.records), info
-    n_eval = int(round(len(records) * config.data.eval_fraction))
-    if config.data.eval_fraction > 0 and len(records) >= 10:
-        n_eval = max(1, n_eval)
-    else:
-        n_eval = 0
-    rng = random.Random(config.train.seed)
-    order = list(range(len(records)))
-    rng.shuffle(order)
-    eval_idx = set(order[:n_eval])
-    return [r for i, r in enumerate(records) if i not in eval_idx], [records[i] for i in sorted(eval_idx)], info
-
-
-def auto_interval(total_steps: int, times: int) -> int:
-    return max(1, math.ceil(total_steps / times))
-
-
-def planned_steps(config: StudioConfig, n_train: int) -> int:
-    if config.train.max_steps > 0:
-        return config.train.max_steps
-    per_epoch = math.ceil(n_train / (config.train.batch_size * config.train.grad_accum))
-    return max(1, math.ceil(per_epoch * config.train.epochs))
-
-
-def peak_memory_mb(hw: Hardware) -> float:
-    import resource
-
-    import torch
-
-    if hw.device == "cuda":
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class _Watch:
@@ -216,7 +119,7 @@ def run_training(config: StudioConfig, on_event: EventCallback | None = None, st
     Raises StudioError for a config or data problem found before training starts (nothing is written
     but the run folder's error event and status); other failures are recorded as ``failed``.
     """
-    warnings = config.validate()
+    warnings = tasks.check(config)
     folder = RunFolder(config.output_dir)
     resuming = config.train.resume and folder.events_file.exists()
     if folder.events_file.exists() and not config.train.resume:
@@ -272,13 +175,15 @@ def _pid_alive(pid) -> bool:
 def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) -> dict:
     from transformers import PrinterCallback, TrainingArguments
 
-    from studio.sampling import make_trainer_class
-    from transformers.utils import logging as hf_logging
+    from transformers import set_seed
 
-    hf_logging.set_verbosity_error()
+    from studio.sampling import make_trainer_class
+
+    task = tasks.get(config.task)
+    set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
     hw = detect_hardware(config.train.precision)
     train_records, eval_records, data_info = load_splits(config)
-    setup = build_task(config, hw, train_records, eval_records)
+    setup = task.setup(config, hw, train_records, eval_records)
     total = planned_steps(config, len(setup.train_dataset))
     tc = config.train
     has_eval = len(setup.eval_dataset) > 0
@@ -299,8 +204,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         bf16=hw.precision == "bf16",
         fp16=hw.precision == "fp16",
         gradient_checkpointing=tc.gradient_checkpointing,
-        # chat batches come from studio.sampling; classification keeps transformers' own grouping
-        train_sampling_strategy="group_by_length" if tc.group_by_length and config.task != "chat" else "random",
+        # length-sorted batches come from studio.sampling when the task asks; else transformers' own grouping
+        train_sampling_strategy="group_by_length" if tc.group_by_length and not setup.length_sorted_batches else "random",
         include_num_input_tokens_seen="non_padding",
         logging_strategy="steps",
         logging_steps=tc.logging_steps,
@@ -329,8 +234,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         compute_loss_func=setup.loss_func,
         callbacks=[watch.callback],
     )
-    # Classification texts are short, and batches sorted by length can end up sorted by label too.
-    trainer.group_by_length = tc.group_by_length and config.task == "chat"
+    trainer.group_by_length = tc.group_by_length and setup.length_sorted_batches
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({

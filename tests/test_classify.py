@@ -75,7 +75,7 @@ def classify_config(source: str, train: str, out: str, **over) -> StudioConfig:
 
 # ---- units ----------------------------------------------------------------------------------------
 def test_label_mapping_is_sorted_strings():
-    from studio.classify import label_maps, label_names
+    from studio.tasks.classification import label_maps, label_names
 
     recs = [{"text": "a", "label": "spam"}, {"text": "b", "label": "ham"}, {"text": "c", "label": 3},
             {"text": "d", "label": "spam"}]
@@ -86,7 +86,7 @@ def test_label_mapping_is_sorted_strings():
 
 
 def test_class_weights_inverse_frequency():
-    from studio.classify import class_weights
+    from studio.tasks.classification import class_weights
 
     assert class_weights({"a": 5, "b": 5}, ["a", "b"]) == [1.0, 1.0]
     w = class_weights({"big": 90, "small": 10}, ["big", "small"])
@@ -98,7 +98,7 @@ def test_encode_and_collator_pad_to_longest(tiny_bert_dir):
     import torch
 
     from studio import models
-    from studio.classify import encode, make_collator
+    from studio.tasks.classification import encode, make_collator
 
     tok = models.load_tokenizer(tiny_bert_dir)
     recs = [{"text": "short", "label": "b"}, {"text": "a somewhat longer text with more words", "label": "a"},
@@ -117,7 +117,7 @@ def test_loss_func_weights_and_accumulation():
     import torch
     import torch.nn.functional as F
 
-    from studio.classify import make_loss_func
+    from studio.tasks.classification import make_loss_func
 
     logits = torch.tensor([[2.0, 0.0], [0.5, 0.2], [0.0, 1.0]])
     labels = torch.tensor([0, 1, 1])
@@ -135,7 +135,7 @@ def test_compute_metrics_accuracy_and_macro_f1():
     import numpy as np
     from transformers import EvalPrediction
 
-    from studio.classify import make_compute_metrics
+    from studio.tasks.classification import make_compute_metrics
 
     logits = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [1, 0, 0]], dtype=float)
     m = make_compute_metrics(3)(EvalPrediction(predictions=logits, label_ids=np.array([0, 0, 1, 1])))
@@ -145,8 +145,8 @@ def test_compute_metrics_accuracy_and_macro_f1():
 
 
 def test_setup_refuses_bad_data(tiny_bert_dir, tmp_path):
-    from studio.classify import setup_classification
-    from studio.train import detect_hardware
+    from studio.tasks.classification import setup_classification
+    from studio.core.hardware import detect_hardware
 
     cfg = classify_config(tiny_bert_dir, "x.csv", str(tmp_path / "r"))
     with pytest.raises(StudioError, match="at least two different labels"):
@@ -156,8 +156,8 @@ def test_setup_refuses_bad_data(tiny_bert_dir, tmp_path):
 
 
 def test_lora_keeps_head_trainable_and_base_frozen(tiny_bert_dir, tmp_path):
-    from studio.classify import setup_classification
-    from studio.train import detect_hardware
+    from studio.tasks.classification import setup_classification
+    from studio.core.hardware import detect_hardware
 
     cfg = classify_config(tiny_bert_dir, "x.csv", str(tmp_path / "r"), method="lora")
     recs = [{"text": t, "label": lab} for t, lab in review_rows(20, 0)]
@@ -174,8 +174,8 @@ def test_lora_keeps_head_trainable_and_base_frozen(tiny_bert_dir, tmp_path):
 def test_causal_lm_gets_a_classification_head(tiny_model_dir, tmp_path):
     import torch
 
-    from studio.classify import setup_classification
-    from studio.train import detect_hardware
+    from studio.tasks.classification import setup_classification
+    from studio.core.hardware import detect_hardware
 
     cfg = classify_config(tiny_model_dir, "x.csv", str(tmp_path / "r"), method="lora")
     recs = [{"text": t, "label": lab} for t, lab in review_rows(12, 1)]
@@ -193,7 +193,8 @@ def test_causal_lm_gets_a_classification_head(tiny_model_dir, tmp_path):
 
 # ---- training, evaluation, prediction, export ------------------------------------------------------
 def test_full_run_on_tiny_bert_reports_metrics_and_predicts(tiny_bert_dir, tmp_path):
-    from studio.classify import confusion_figure, evaluate_classifier, predict
+    from studio.tasks.classification import evaluate_classifier, predict
+    from studio.ui.charts import confusion_figure
     from studio.train import run_training
 
     train = write_csv(tmp_path / "train.csv", review_rows(64, 2))
@@ -238,7 +239,7 @@ def test_full_run_on_tiny_bert_reports_metrics_and_predicts(tiny_bert_dir, tmp_p
 def test_lora_run_exports_to_a_pipeline_with_the_same_labels(tiny_bert_dir, tmp_path):
     from transformers import pipeline
 
-    from studio.classify import predict
+    from studio.tasks.classification import predict
     from studio.train import run_training
 
     train = write_csv(tmp_path / "train.csv", [(t, "yes" if lab == "pos" else "no") for t, lab in review_rows(48, 4)])
@@ -263,7 +264,7 @@ def test_lora_run_exports_to_a_pipeline_with_the_same_labels(tiny_bert_dir, tmp_
 def test_class_weights_raise_minority_recall(tiny_bert_dir, tmp_path):
     """90/10 data where a negative word points to the rare label only 4 times in 10: plain cross-entropy
     calls every text common, the inverse-frequency weighted loss finds the rare ones."""
-    from studio.classify import evaluate_classifier
+    from studio.tasks.classification import evaluate_classifier
     from studio.train import run_training
 
     rng = random.Random(5)
@@ -301,7 +302,7 @@ def test_example_config_is_valid():
 
 def test_minilm_learns_sentiment(tmp_path):
     """The example config on the sample reviews: held-out accuracy well above the majority share."""
-    from studio.classify import evaluate_classifier
+    from studio.tasks.classification import evaluate_classifier
     from studio.train import run_training
 
     cfg = StudioConfig.load(REPO / "examples" / "classify.yaml")

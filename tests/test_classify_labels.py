@@ -13,7 +13,7 @@ from studio.runfolder import RunFolder
 
 
 def test_label_aliases_and_matcher():
-    from studio.classify import clean_label, label_aliases, label_matcher
+    from studio.tasks.classification import clean_label, label_aliases, label_matcher
 
     recs = [{"text": "t", "label": lab} for lab in
             ["positive", "positive", "Positive", "positive ", " negative", "Negative", "Negative", "neutral"]]
@@ -29,8 +29,8 @@ def test_label_aliases_and_matcher():
 
 
 def test_setup_merges_label_variants_and_leaves_out_empty_labels(tiny_bert_dir, tmp_path):  # noqa: F811
-    from studio.classify import setup_classification
-    from studio.train import detect_hardware
+    from studio.tasks.classification import setup_classification
+    from studio.core.hardware import detect_hardware
 
     rows = review_rows(24, 11)
     spell = {"pos": ["positive", "Positive", "positive "], "neg": ["negative", "NEGATIVE", " negative"]}
@@ -50,9 +50,9 @@ def test_setup_merges_label_variants_and_leaves_out_empty_labels(tiny_bert_dir, 
 
 
 def test_single_label_after_merging_is_an_error(tiny_bert_dir, tmp_path):  # noqa: F811
-    from studio.classify import setup_classification
+    from studio.tasks.classification import setup_classification
     from studio.errors import StudioError
-    from studio.train import detect_hardware
+    from studio.core.hardware import detect_hardware
 
     cfg = classify_config(tiny_bert_dir, "x.csv", str(tmp_path / "r"))
     recs = [{"text": f"text {i}", "label": lab} for i, lab in enumerate(["Yes", "yes", "yes ", ""])]
@@ -82,7 +82,7 @@ def short_run(tiny_bert_dir, tmp_path_factory):  # noqa: F811
 
 def test_eval_file_with_plain_columns_on_a_mapped_run(short_run, tmp_path):
     """A held-out text,label file scores on a run that mapped review/sentiment; label spellings match the run's."""
-    from studio.classify import evaluate_classifier
+    from studio.tasks.classification import evaluate_classifier
 
     rows = review_rows(12, 3)
     held = write_csv(tmp_path / "held.csv", [(t, lab.upper() + " ") for t, lab in rows])
@@ -99,7 +99,7 @@ def test_export_matches_the_studio_on_texts_longer_than_max_length(short_run, tm
     text up to the model's positions), not cut at the training length."""
     from transformers import pipeline
 
-    from studio.classify import predict
+    from studio.tasks.classification import predict
     from studio.export import export_run
 
     exported = export_run(short_run, tmp_path / "export", merge=True)["out_dir"]

@@ -333,9 +333,9 @@ def test_utf8_file_with_some_legacy_lines(tmp_path):
 
 
 def test_legacy_line_after_the_sniffed_head_is_noted(tmp_path, monkeypatch):
-    from studio.data import intake
+    from studio.data.intake import decoding
 
-    monkeypatch.setattr(intake, "SAMPLE_BYTES", 64)
+    monkeypatch.setattr(decoding, "SAMPLE_BYTES", 64)  # the encoding is sniffed from the first 64 bytes
     raw = "".join(f'{{"text": "ligne {i} été"}}\n' for i in range(5)).encode() + '{"text": "fin été"}\n'.encode("cp1252")
     ds = load_dataset(write_bytes(tmp_path / "late.jsonl", raw))
     assert ds.records[-1] == {"text": "fin été"} and ds.legacy_lines == [6]

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from studio.data import check_dataset, load_dataset
-from studio.data.preview import label_chart, length_histogram, token_mask_html, token_mask_preview
+from studio.tasks.chat.encode import trained_pieces as token_mask_preview
+from studio.ui.data_view import label_chart, length_histogram, token_mask_html
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "datasets"
 
@@ -55,8 +56,15 @@ def test_label_chart():
 
 
 def test_no_gradio_in_the_data_package():
-    for path in (Path(__file__).resolve().parents[1] / "studio" / "data").glob("*.py"):
+    for path in (Path(__file__).resolve().parents[1] / "studio" / "data").rglob("*.py"):
         assert "gradio" not in path.read_text(), path
+
+
+def test_the_data_package_gives_data_not_presentation():
+    # figures and HTML are built in the UI (studio.ui.data_view) from what studio.data returns
+    for path in (Path(__file__).resolve().parents[1] / "studio" / "data").rglob("*.py"):
+        text = path.read_text()
+        assert "plotly" not in text and "html.escape" not in text and "<span" not in text, path
 
 
 def test_sample_table():

@@ -1,15 +1,15 @@
 """Held-out evaluation of a run: base vs tuned, teacher-forced loss, generation metrics, the CLI."""
 
 import json
-import sys
-import types
 
 import pytest
 
 from studio.cli import main
 from studio.config import StudioConfig
 from studio.errors import StudioError
-from studio.evaluate import evaluate_run, held_out_records, metrics_table, split_prompt
+from studio.core.splits import held_out_records
+from studio.evaluate import evaluate_run, metrics_table
+from studio.tasks.chat.evaluate import split_prompt
 from studio.runfolder import RunFolder
 from studio.train import run_training
 
@@ -45,7 +45,7 @@ def test_split_prompt_takes_the_last_answer_as_reference():
 def test_held_out_records_use_the_trainers_split(lora_run):
     cfg = StudioConfig.load(RunFolder(lora_run).config_file)
     records, source, total = held_out_records(cfg, limit=3)
-    from studio.train import load_splits
+    from studio.core.splits import load_splits
 
     _, evals, _ = load_splits(cfg)
     assert total == len(evals) == 4 and records == evals[:3]
@@ -107,21 +107,24 @@ def test_evaluate_refuses_bad_input(lora_run, tmp_path):
         evaluate_run(empty)
 
 
-def test_classification_runs_are_delegated(tmp_path, monkeypatch):
+def test_classification_runs_are_delegated_to_their_task(tmp_path, monkeypatch):
+    from studio import tasks
+
     run = tmp_path / "clf"
     (run / "model").mkdir(parents=True)
     (run / "model" / "config.json").write_text("{}")
     StudioConfig().with_overrides(["task=classification", "model.source=minilm"]).save(run / "config.yaml")
     calls = []
 
-    def fake(run_dir, data_path, limit):
-        calls.append((run_dir, data_path, limit))
-        return {"task": "classification", "examples": 2, "samples": [{"text": "t", "label": "a", "base": "b", "tuned": "a"}],
-                "base": {"accuracy": 0.5, "macro_f1": 0.33, "eval_loss": 0.7}, "tuned": {"accuracy": 1.0, "macro_f1": 1.0, "eval_loss": 0.1}}
+    def fake(folder, config, data_path, limit, max_new_tokens, report, models=None):
+        calls.append((str(folder.path), data_path, limit))
+        return {"n_examples": 2, "examples": [{"text": "t", "label": "a", "base": "b", "tuned": "a"}],
+                "base": {"accuracy": 0.5, "macro_f1": 0.33, "eval_loss": 0.7}, "tuned": {"accuracy": 1.0, "macro_f1": 1.0}}
 
-    monkeypatch.setitem(sys.modules, "studio.classify", types.SimpleNamespace(evaluate_classifier=fake))
+    monkeypatch.setattr(tasks.get("classification"), "evaluate", fake)
     result = evaluate_run(run, data_path="x.csv", limit=7)
     assert calls == [(str(run), "x.csv", 7)]
+    assert result["task"] == "classification"
     assert result["tuned"]["accuracy"] == 1.0 and result["tuned"]["rougeL"] is None
     assert set(result["base"]) >= {"eval_loss", "perplexity", "rougeL", "bleu", "exact_match", "accuracy", "macro_f1"}
     assert result["change"]["accuracy"] == 0.5 and result["examples"][0]["tuned"] == "a"
@@ -156,7 +159,7 @@ def test_examples_that_were_trained_on_are_flagged_as_not_held_out(lora_run, tmp
     run = tmp_path / "run"
     shutil.copytree(lora_run, run)
     cfg = StudioConfig.load(RunFolder(run).config_file)
-    from studio.train import load_splits
+    from studio.core.splits import load_splits
 
     trained, _, _ = load_splits(cfg)
     seen_file = tmp_path / "trained.jsonl"

@@ -53,7 +53,7 @@ def _greedy_plain(model_dir, max_new_tokens=10):
 
 
 def _studio_reply(run_dir, max_new_tokens=10):
-    from studio.infer import ChatModels, Sampling
+    from studio.core.generate import ChatModels, Sampling
 
     return ChatModels.for_run(run_dir).reply(PROMPT, tuned=True, sampling=Sampling(max_new_tokens=max_new_tokens, temperature=0))
 
@@ -229,7 +229,7 @@ def test_cli_export(lora_run, tmp_path, capsys, monkeypatch):
 
 
 def test_classification_export_works_with_the_text_classification_pipeline(tmp_path):
-    classify = pytest.importorskip("studio.classify")
+    classify = pytest.importorskip("studio.tasks.classification")
     from transformers import pipeline
 
     from studio.evaluate import evaluate_run

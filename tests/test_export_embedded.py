@@ -14,7 +14,7 @@ def test_merged_embedded_model_gives_the_studios_greedy_reply(tmp_path, capsys):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.infer import ChatModels, Sampling
+    from studio.core.generate import ChatModels, Sampling
 
     run = tmp_path / "pirate"
     cfg = StudioConfig.load(REPO / "examples" / "quickstart.yaml").with_overrides(

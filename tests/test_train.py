@@ -50,10 +50,10 @@ def test_lora_run_writes_the_run_folder_contract(tiny_model_dir, chat_file, tmp_
 
 
 def test_dynamic_padding_pads_to_the_longest_in_the_batch(tiny_model_dir, chat_file, tmp_path):
-    from studio.sft import make_collator
-    from studio.tokenize import encode_records
+    from studio.tasks.chat.model import make_collator
+    from studio.tasks.chat.encode import encode_records
     from studio import models
-    from studio.train import Hardware
+    from studio.core.hardware import Hardware
 
     tok = models.load_tokenizer(tiny_model_dir)
     recs = [{"messages": [{"role": "user", "content": "hi " * n}, {"role": "assistant", "content": "ok"}]} for n in (1, 5, 9)]

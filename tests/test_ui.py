@@ -244,7 +244,7 @@ def test_errors_are_messages_not_tracebacks():
 
 
 def test_chat_cache_keeps_a_few_and_reloads_a_retrained_run(tmp_path, monkeypatch):
-    import studio.infer
+    import studio.core.generate
     from studio.ui.caches import ChatCache
 
     loads = []
@@ -257,7 +257,7 @@ def test_chat_cache_keeps_a_few_and_reloads_a_retrained_run(tmp_path, monkeypatc
         def for_run(cls, run_dir):
             return cls("base", run_dir)
 
-    monkeypatch.setattr(studio.infer, "ChatModels", Fake)
+    monkeypatch.setattr(studio.core.generate, "ChatModels", Fake)
     store = RunStore(tmp_path)
     for name in ("a", "b", "c"):
         make_run(store, name, "finished", events(1))

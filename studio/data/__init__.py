@@ -5,7 +5,8 @@
     report = check_dataset(ds, tokenizer=tok, max_length=512)
     fixed, what = apply_fixes(ds, ["drop_duplicates"], out_dir="data/versions")
 
-Previews (plotly figures, token masks) are in ``studio.data.preview``.
+Previews as data (trained-token pieces, the first records as a table) are in ``studio.data.preview``;
+the web UI draws them (``studio.ui.data_view``).
 """
 
 from studio.data.fixes import FIXES, FixRecord, FixResult, apply_fixes, strip_markup

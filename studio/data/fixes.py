@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data.formats import CHAT_LIKE
-from studio.data.health import _CODE, _HTML, label_key, exact_key, norm_key
+from studio.data.health.cleanliness import _CODE, _HTML
+from studio.data.health.keys import exact_key, label_key, norm_key
 from studio.data.intake import Dataset
 from studio.errors import StudioError
 

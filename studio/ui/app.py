@@ -12,6 +12,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.store``          the app's one ``RunStore`` (list, info, events, folder, submit, stop, resume)
 - ``ctx.runs_dir``       its folder; ``ctx.data_dir`` a folder for uploaded and fixed data files
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(run_id=...)`` -> loaded ``ChatModels`` (kept per app)
+- ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
 - ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.models.describe`` dict, ``.tokenizer(source)``
 - shared per-browser-session state (``gr.State``; use as inputs/outputs, or listen to ``.change``):
   ``ctx.model_source`` (str), ``ctx.model_info`` (describe dict), ``ctx.data`` (dict: path, name, format, columns,
@@ -20,7 +21,8 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.tabs`` the ``gr.Tabs`` (return ``gr.Tabs(selected="chat")`` to switch), ``ctx.tabs_by_id[id]`` each
   ``gr.Tab`` (for ``.select`` events: refresh a list when the tab is opened)
 - ``ctx.on_load``        append ``(fn, inputs, outputs)`` to run when a page opens
-- ``ctx.run_choices(task=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns
+- ``ctx.run_choices(try_tab=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns (``try_tab="chat"``:
+  runs whose task is tried in the Chat tab; tabs ask the task, ``studio.tasks.get(name)``, never test its name)
 - ``ctx.owner(request)`` -> the logged-in user's name or ""
 
 Handlers must show errors as messages (``studio.ui.common.explain(err)``), never raise tracebacks, and
@@ -40,7 +42,7 @@ import gradio as gr
 
 from studio.runs import RunStore
 from studio.ui import chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
-from studio.ui.caches import ChatCache, ModelInfoCache
+from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache
 from studio.ui.common import error_md
 from studio.ui.presets import DEFAULT_PRESET, preset_values
 
@@ -67,6 +69,7 @@ class StudioContext:
     data_dir: Path
     chats: ChatCache
     infos: ModelInfoCache
+    classifiers: ClassifierCache | None = None
     model_source: gr.State | None = None
     model_info: gr.State | None = None
     data: gr.State | None = None
@@ -77,8 +80,8 @@ class StudioContext:
     on_load: list = field(default_factory=list)
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
 
-    def run_choices(self, task: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
-        return runs_tab.run_choices(self.store, task=task, with_model=with_model)
+    def run_choices(self, try_tab: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
+        return runs_tab.run_choices(self.store, try_tab=try_tab, with_model=with_model)
 
     @staticmethod
     def owner(request: gr.Request | None) -> str:
@@ -90,7 +93,8 @@ def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
     runs_dir = Path(runs_dir).resolve()
     store = RunStore(runs_dir)
     data_dir = runs_dir / "_data"
-    ctx = StudioContext(store=store, runs_dir=runs_dir, data_dir=data_dir, chats=ChatCache(store), infos=ModelInfoCache())
+    ctx = StudioContext(store=store, runs_dir=runs_dir, data_dir=data_dir, chats=ChatCache(store), infos=ModelInfoCache(),
+                         classifiers=ClassifierCache())
     with gr.Blocks(title="Fine-tuning studio") as demo:
         gr.Markdown(texts.HEADER)
         ctx.model_source = gr.State("smollm2")
@@ -168,8 +172,16 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
 
 
 def _quiet() -> None:
+    """Once, at start-up (never from a request): library warnings and progress output off."""
     import warnings
 
     warnings.filterwarnings("ignore")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

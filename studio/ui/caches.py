@@ -1,9 +1,12 @@
-"""Per-app caches (made in ``build_app``, never at module level): loaded chat models and model facts."""
+"""Per-app caches (made in ``build_app``, never at module level): loaded chat models, loaded classifiers and
+model facts. Every cache is bounded: its keys come from what users type or pick."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+
+from studio.tasks.classification.predict import ClassifierCache  # noqa: F401 - the Classify tab's models, per app
 
 
 class ChatCache:
@@ -18,7 +21,7 @@ class ChatCache:
 
     def get(self, run_id: str | None = None, base_source: str | None = None):
         """ChatModels for a run (base and tuned), or for a base model alone when no run is given."""
-        from studio.infer import ChatModels
+        from studio.core.generate import ChatModels
 
         if run_id:  # a resumed run saves a new model: its folder's time is part of the key
             model_dir = self.store.folder(run_id).model_dir
@@ -57,41 +60,57 @@ class ChatCache:
 
 
 class ModelInfoCache:
-    """``studio.models.describe`` results per model source (config and tokenizer only, no weights)."""
+    """``studio.models.describe`` results and tokenizers per model source (config and tokenizer only, no weights),
+    the most recently used ``size`` and ``tokenizers`` of each kept."""
 
-    def __init__(self):
-        self._items: dict[str, dict] = {}
-        self._tokenizers: dict[str, object] = {}
+    def __init__(self, size: int = 64, tokenizers: int = 8):
+        self._items: OrderedDict[str, dict] = OrderedDict()
+        self._tokenizers: OrderedDict[str, object] = OrderedDict()
+        self._sizes = {id(self._items): size, id(self._tokenizers): tokenizers}
         self._lock = threading.Lock()
         self._load = threading.Lock()  # one load at a time: no duplicate work, no concurrent first imports
+
+    def _cached(self, table: OrderedDict, source: str):
+        with self._lock:
+            if source in table:
+                table.move_to_end(source)
+                return table[source]
+        return None
+
+    def _keep(self, table: OrderedDict, source: str, value) -> None:
+        with self._lock:
+            table[source] = value
+            table.move_to_end(source)
+            while len(table) > self._sizes[id(table)]:
+                table.popitem(last=False)
 
     def tokenizer(self, source: str):
         """The model's tokenizer (for data checks and the trained-token preview)."""
         from studio import models
 
         source = (source or "").strip()
-        with self._lock:
-            if source in self._tokenizers:
-                return self._tokenizers[source]
+        found = self._cached(self._tokenizers, source)
+        if found is not None:
+            return found
         with self._load:
-            if source in self._tokenizers:
-                return self._tokenizers[source]
+            found = self._cached(self._tokenizers, source)
+            if found is not None:
+                return found
             tok = models.load_tokenizer(source)
-        with self._lock:
-            self._tokenizers[source] = tok
+            self._keep(self._tokenizers, source, tok)
         return tok
 
     def get(self, source: str) -> dict:
         from studio import models
 
         source = (source or "").strip()
-        with self._lock:
-            if source in self._items:
-                return self._items[source]
+        found = self._cached(self._items, source)
+        if found is not None:
+            return found
         with self._load:
-            if source in self._items:
-                return self._items[source]
+            found = self._cached(self._items, source)
+            if found is not None:
+                return found
             info = models.describe(source)
-        with self._lock:
-            self._items[source] = info
+            self._keep(self._items, source, info)
         return info

@@ -78,3 +78,24 @@ def bar_figure(labels: list[str], values: list[float], title: str, xlabel: str =
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=300, template="plotly_white",
                       margin={"l": 50, "r": 20, "t": 40, "b": 40}, xaxis_title=xlabel, yaxis_title=ylabel)
     return fig
+
+
+def confusion_figure(confusion: dict, title: str = "Confusion matrix"):
+    """A heatmap of a confusion matrix (``{"labels": [...], "matrix": [[...]]}``): rows are the true labels,
+    columns the predicted ones; cells show counts and are shaded by the share of their row (the recall on the
+    diagonal)."""
+    labels = [str(x) for x in confusion.get("labels", [])]
+    matrix = confusion.get("matrix") or []
+    shares = []
+    for row in matrix:
+        total = sum(row)
+        shares.append([round(v / total, 3) if total else 0.0 for v in row])
+    text = [[f"{v}<br>{s:.0%}" for v, s in zip(row, srow)] for row, srow in zip(matrix, shares)]
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
+        customdata=matrix, hovertemplate="true %{y}, predicted %{x}: %{customdata} (%{z:.0%} of the row)<extra></extra>",
+        showscale=False,
+    ))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+                      margin=dict(l=60, r=20, t=50, b=50), height=max(300, 60 * len(labels) + 120))
+    return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.infer import Sampling
+from studio.core.generate import Sampling
 from studio.ui import help as texts
 from studio.ui.common import error_md, esc, explain, history_to_messages
 from studio.ui.runs_tab import run_choices
@@ -13,7 +13,7 @@ BASE_ONLY = "__base__"
 
 
 def choices_for(ctx, model_source: str) -> list[tuple[str, str]]:
-    runs = run_choices(ctx.store, task="chat", with_model=True)
+    runs = run_choices(ctx.store, try_tab="chat", with_model=True)
     return runs + [(f"No run: the base model alone ({model_source or 'smollm2'})", BASE_ONLY)]
 
 
@@ -106,7 +106,7 @@ def build(ctx):
             chat = ctx.chats.get(run_id=run_id, base_source=model_source or "smollm2")
             for side, hist, tuned in sides:
                 msgs = head + history_to_messages(hist)
-                from studio.tokenize import render_prompt
+                from studio.core.chat_template import render_prompt
 
                 prompt = render_prompt(chat.tokenizer, msgs)
                 hist.append({"role": "assistant", "content": ""})

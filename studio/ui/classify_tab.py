@@ -1,6 +1,7 @@
 """Classify tab: a classification run's base and tuned models side by side on text you type, and their
 scores on held-out data (accuracy, macro F1, per-label precision and recall, confusion matrices).
-The work is done by ``studio.classify``; this module only shows it."""
+The work is done by the classification task (``studio.tasks.classification``); this module only shows it.
+Runs are offered here when their task is tried in this tab (``Task.try_tab == "classify"``)."""
 
 from __future__ import annotations
 
@@ -34,14 +35,15 @@ def label_values(probs: dict | None) -> dict:
 
 def classify_text(ctx, run_id: str | None, text: str) -> tuple[dict, dict]:
     """The base and tuned models' label probabilities for one text."""
-    from studio.classify import predict
     from studio.errors import StudioError
+    from studio.tasks.classification.predict import predict
 
     info = _classification_run(ctx, run_id)
     if not (text or "").strip():
         raise StudioError("type a text to classify first")
-    base = predict(info.path, [text], tuned=False)[0]
-    tuned = predict(info.path, [text], tuned=True)[0]
+    cache = getattr(ctx, "classifiers", None)
+    base = predict(info.path, [text], tuned=False, cache=cache)[0]
+    tuned = predict(info.path, [text], tuned=True, cache=cache)[0]
     return label_values(base), label_values(tuned)
 
 
@@ -69,7 +71,7 @@ def per_class_rows(result: dict) -> list[list]:
 
 
 def summary_md(result: dict) -> str:
-    if not result or result.get("task") != "classification" or "tuned" not in result:
+    if not scored(result):
         return "No scores for this run yet: press **Score on held-out data**."
     n = result.get("n_examples", result.get("examples"))
     n = n if isinstance(n, int) else None
@@ -92,8 +94,14 @@ def summary_md(result: dict) -> str:
     return "\n\n".join(lines)
 
 
+def scored(result: dict | None) -> bool:
+    """True for an evaluation result with labels: per-label scores and confusion matrices to show."""
+    tuned = (result or {}).get("tuned") or {}
+    return any(key in tuned for key in ("per_class", "confusion", "accuracy"))
+
+
 def figures(result: dict) -> tuple:
-    from studio.classify import confusion_figure
+    from studio.ui.charts import confusion_figure
 
     out = []
     for side, title in (("base", "Base (untrained head)"), ("tuned", "Tuned")):
@@ -112,7 +120,7 @@ def run_view(ctx, run_id: str | None) -> tuple:
 
     info = _classification_run(ctx, run_id)
     saved = load_saved(info.path) or {}
-    if saved.get("task") != "classification":
+    if not scored(saved):
         saved = {}
     return (summary_md(saved), metric_rows(saved), per_class_rows(saved), *figures(saved))
 
@@ -122,7 +130,8 @@ def score(ctx, run_id: str | None, data_file, limit, progress=None) -> dict:
     from studio.evaluate import evaluate_run
 
     info = _classification_run(ctx, run_id)
-    return evaluate_run(info.path, _file_path(data_file), int(limit or 0) or None, progress=progress)
+    return evaluate_run(info.path, _file_path(data_file), int(limit or 0) or None, progress=progress,
+                        models=getattr(ctx, "classifiers", None))
 
 
 def build(ctx):
@@ -210,7 +219,7 @@ def build(ctx):
 
 # ---- helpers ----------------------------------------------------------------------------------------------
 def _choices(ctx) -> list[tuple[str, str]]:
-    return run_choices(ctx.store, task="classification", with_model=True)
+    return run_choices(ctx.store, try_tab="classify", with_model=True)
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
@@ -225,8 +234,10 @@ def _classification_run(ctx, run_id: str | None):
 
     if not run_id:
         raise StudioError("pick a classification run first")
+    from studio import tasks
+
     info = ctx.store.info(run_id)
-    if info.task != "classification":
+    if tasks.get(info.task).try_tab != "classify":
         raise StudioError(f"run {run_id} is a {info.task} run; this tab is for classification runs (try the Chat tab)")
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")

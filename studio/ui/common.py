@@ -114,3 +114,14 @@ def history_to_messages(history) -> list[dict]:
 
 def esc(text) -> str:
     return html.escape(str(text))
+
+
+def try_tab_of(task_name: str) -> str | None:
+    """Which tab a run of this task is tried in ("chat", "classify"); None for a task that is not installed."""
+    from studio import tasks
+    from studio.errors import StudioError
+
+    try:
+        return tasks.get(task_name).try_tab
+    except StudioError:
+        return None

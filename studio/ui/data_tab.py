@@ -10,12 +10,14 @@ from types import MappingProxyType
 
 import gradio as gr
 
+from studio import tasks
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
-from studio.data.preview import label_chart, length_histogram, sample_table, token_mask_html, token_mask_preview
+from studio.data.preview import sample_table
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
+from studio.ui.data_view import label_chart, length_histogram, token_mask_html
 
 N_COLUMN_BOXES = 4
 SEVERITY_ICONS = MappingProxyType({"error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info"})
@@ -45,7 +47,8 @@ def fields_for(fmt: str) -> list[str]:
 
 
 def task_for(fmt: str) -> str:
-    return "classification" if fmt == "classification" else "chat"
+    """The task that trains on data of this format (the Train tab's choice follows it)."""
+    return tasks.for_format(fmt).name
 
 
 def record_text(rec: dict, limit: int = 240) -> str:
@@ -131,12 +134,14 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
     if ds is None or not ds.records:
         return ""
     i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
-    if ds.format == "classification":
-        rec = ds.records[i]
-        return (f'<div>The classifier reads the text and learns to predict its label; no text is generated.</div>'
-                f'<pre style="white-space:pre-wrap">{esc(rec["text"])}</pre><div>label: <b>{esc(rec["label"])}</b></div>')
+    rec = ds.records[i]
+    task = tasks.for_format(ds.format)
     tok = ctx.infos.tokenizer(loaded.get("model") or "smollm2")
-    pieces = token_mask_preview(tok, ds.records[i], int(max_length), train_on_prompt=train_on_prompt)
+    pieces = task.trained_pieces(tok, rec, int(max_length), train_on_prompt=train_on_prompt)
+    if pieces is None:  # the task generates no text: show what it reads and what it learns to predict
+        return (f'<div>The model reads the text and learns to predict its label; no text is generated.</div>'
+                f'<pre style="white-space:pre-wrap">{esc(rec.get("text", ""))}</pre>'
+                + (f'<div>label: <b>{esc(rec["label"])}</b></div>' if "label" in rec else ""))
     lengths = loaded.get("lengths") or []
     truncated = bool(lengths) and not loaded.get("sampled") and i < len(lengths) and lengths[i] > int(max_length)
     return token_mask_html(pieces, truncated=truncated)

@@ -16,8 +16,7 @@ reference (ROUGE-L and BLEU: word overlap, higher is better; exact match for sho
 runs report accuracy and macro F1. Generation is slow on a CPU: start with a few examples."""
 
 METRIC_COLUMNS = ["Metric", "Base", "Tuned", "Change", ""]
-CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L base", "ROUGE-L tuned"]
-CLASS_COLUMNS = ["Text", "Label", "Base", "Tuned"]
+CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L base", "ROUGE-L tuned"]  # the empty table
 METRIC_NAMES = {"eval_loss": "Eval loss", "perplexity": "Perplexity", "rougeL": "ROUGE-L", "bleu": "BLEU",
                 "exact_match": "Exact match", "accuracy": "Accuracy", "macro_f1": "Macro F1"}
 
@@ -33,13 +32,21 @@ def metric_rows(result: dict) -> list[list]:
     return rows
 
 
+def _task(result: dict):
+    from studio import tasks
+    from studio.errors import StudioError
+
+    try:
+        return tasks.get(result.get("task") or "")
+    except StudioError:  # a result of a task that is no longer installed: the numbers alone
+        return None
+
+
 def example_rows(result: dict) -> tuple[list[str], list[list]]:
-    rows = result.get("examples") or []
-    if result.get("task") == "classification":
-        return CLASS_COLUMNS, [[r.get("text", ""), r.get("label", ""), _with_prob(r, "base"), _with_prob(r, "tuned")]
-                               for r in rows]
-    return CHAT_COLUMNS, [[r.get("prompt", ""), r.get("reference", ""), r.get("base", ""), r.get("tuned", ""),
-                           _num(r.get("base_rougeL")), _num(r.get("tuned_rougeL"))] for r in rows]
+    """The held-out examples as the run's task lays them out (prompt and replies, text and labels, ...)."""
+    task = _task(result)
+    headers, rows = task.example_table(result) if task else ([], [])
+    return (headers or CHAT_COLUMNS), rows
 
 
 def summary_md(result: dict) -> str:
@@ -54,20 +61,11 @@ def summary_md(result: dict) -> str:
     if result.get("seen_in_training"):
         lines.append(f"⚠️ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
                      "are not held out and the tuned scores look better than the model is.")
-    change = result.get("change") or {}
-    if result.get("task") == "classification":
-        if change.get("accuracy") is not None:
-            lines.append(f"Accuracy {_num(result['base'].get('accuracy'))} → **{_num(result['tuned'].get('accuracy'))}**.")
-    else:
-        if change.get("eval_loss") is not None:
-            better = change["eval_loss"] < 0
-            lines.append(("✅ The tuned model fits the reference answers better" if better else
-                          "⚠️ The tuned model fits the reference answers worse")
-                         + f" (eval loss {_num(result['base']['eval_loss'])} → {_num(result['tuned']['eval_loss'])}).")
-        if result.get("generated") and result.get("short_answers") is False:
-            lines.append("Exact match says little here: the reference answers are long; look at ROUGE-L and the replies.")
-        if result.get("generated") == 0:
-            lines.append("These examples have no prompt/answer pairs (plain text), so only the loss is measured.")
+    task = _task(result)
+    headline = task.eval_headline(result) if task else None
+    if headline:
+        lines.append(headline)
+    lines += task.eval_notes(result) if task else []
     return "\n\n".join(lines)
 
 
@@ -114,7 +112,7 @@ def class_view(ctx, run_id: str | None) -> tuple:
     from studio.ui import classify_tab
 
     saved = (load_saved(ctx.store.folder(run_id).path) or {}) if run_id else {}
-    if saved.get("task") != "classification" or "tuned" not in saved:
+    if not classify_tab.scored(saved):  # per-label scores exist only where the task labels text
         return gr.update(value=[], visible=False), gr.update(visible=False)
     return (gr.update(value=classify_tab.per_class_rows(saved), visible=True),
             gr.update(value=classify_tab.figures(saved)[1], visible=True))
@@ -130,13 +128,18 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
     info = ctx.store.info(run_id)
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
-    chat = None
-    if info.task == "chat":
+    from studio import tasks
+
+    models = None  # the app's loaded models of this run, reused (the task loads its own otherwise)
+    try_tab = tasks.get(info.task).try_tab
+    if try_tab == "chat":
         if progress:
             progress(0.01, "loading the base and tuned models")
-        chat = ctx.chats.get(run_id=run_id)
+        models = ctx.chats.get(run_id=run_id)
+    elif try_tab == "classify":
+        models = getattr(ctx, "classifiers", None)
     path = _file_path(data_file)
-    return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, chat=chat)
+    return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, models=models)
 
 
 def build(ctx):
@@ -221,12 +224,6 @@ def _file_path(data_file) -> str | None:
     if isinstance(data_file, str):
         return data_file
     return getattr(data_file, "name", None) or (data_file.get("path") if isinstance(data_file, dict) else None)
-
-
-def _with_prob(row: dict, side: str) -> str:
-    prob = row.get(f"{side}_prob")
-    label = row.get(side, "")
-    return f"{label} ({prob:.0%})" if isinstance(prob, (int, float)) else str(label)
 
 
 def _num(value, signed: bool = False) -> str:

@@ -43,8 +43,11 @@ def describe(ctx, run_id: str | None) -> tuple[str, str, str]:
                 "", command)
     kind = model_kind(folder)
     if kind == "adapter":
+        from studio import tasks
+
+        tag = tasks.get(info.task).pipeline_tag
         what = ("This run trained a **LoRA adapter**. Export it as is (small), or tick **Merge** for a full model "
-                "that needs no `peft`" + (" and works with `pipeline(\"text-classification\")`." if info.task == "classification" else "."))
+                f"that needs no `peft` and works with `pipeline(\"{tag}\")`.")
     else:
         what = "This run trained **every weight**: the export is the full model."
     return what, card_markdown(model_card(folder, cfg, kind)), command

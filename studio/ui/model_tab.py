@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio import estimate as est
+from studio import tasks
 from studio.config import METHODS, StudioConfig
 from studio.models import EMBEDDED
 from studio.ui import help as texts
@@ -25,10 +26,11 @@ def source_of(where: str, embedded: str, hub: str, local: str) -> str:
     return embedded or "smollm2"
 
 
-def is_classifier(info: dict) -> bool:
-    arch = str(info.get("architecture", ""))
-    return not arch.endswith("ForCausalLM") and not info.get("chat_template") and info.get("model_type") in (
-        "bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "xlm-roberta", "mpnet", "albert")
+def suited_task(info: dict):
+    """The task this model is meant for (``studio.tasks.for_model``)."""
+    from studio import tasks
+
+    return tasks.for_model(info)
 
 
 def facts_md(info: dict) -> str:
@@ -44,7 +46,7 @@ def facts_md(info: dict) -> str:
         ("Vocabulary", f"{info.get('vocab_size'):,}" if info.get("vocab_size") else "?"),
         ("Longest input", f"{info.get('max_positions'):,} tokens" if info.get("max_positions") else "?"),
         ("Chat template", template),
-        ("Suited to", "text classification" if is_classifier(info) else "chat / instructions / text generation"),
+        ("Suited to", esc(suited_task(info).purpose)),
     ]
     return "| Model facts | |\n|---|---|\n" + "\n".join(f"| **{k}** | {v} |" for k, v in rows)
 
@@ -106,8 +108,9 @@ def build(ctx):
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", gr.skip(), gr.skip()
         note = ok_md(f"Using **{esc(source)}**.")
-        if is_classifier(info):
-            note += " It is an encoder: train it on labelled text (task *classification*)."
+        task = suited_task(info)
+        if task.name != tasks.names()[0]:  # not the default task: say which one it is for
+            note += f" It is meant for the *{esc(task.name)}* task: {esc(task.help)}."
         return note, facts_md(info), estimate_md(info, m, data), source, info
 
     use.click(choose, [where, embedded, hub, local, method, ctx.data],

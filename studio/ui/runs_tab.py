@@ -8,7 +8,7 @@ import gradio as gr
 
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
-from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, when
+from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, try_tab_of, when
 from studio.ui.runview import snapshot
 
 COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")
@@ -22,10 +22,11 @@ def runs_table(store, owner: str | None = None) -> list[list]:
     return rows
 
 
-def run_choices(store, *, task: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
+def run_choices(store, *, try_tab: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
+    """Runs for a dropdown; ``try_tab``: only runs whose task is tried in that tab ("chat", "classify")."""
     out = []
     for r in store.list():
-        if task and r.task != task:
+        if try_tab and try_tab_of(r.task) != try_tab:
             continue
         if with_model and not r.has_model:
             continue

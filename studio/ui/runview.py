@@ -7,10 +7,11 @@ a restarted app shows the same run, and training never waits for a browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from studio.estimate import fmt_bytes, fmt_seconds
 from studio.ui.charts import empty_figure, max_steps_of, training_figure
-from studio.ui.common import STATE_ICONS, error_md, esc
+from studio.ui.common import STATE_ICONS, error_md, esc, try_tab_of
 
 ACTIVE = ("queued", "running")
 
@@ -28,6 +29,11 @@ class RunView:
     can_stop: bool
     has_model: bool
     events: list
+
+
+# Where a finished run is tried, by its task's ``try_tab``.
+TRY_WHERE = MappingProxyType({"chat": "the **Chat** tab, base and tuned side by side",
+                              "classify": "the **Classify** tab, base and tuned label probabilities side by side"})
 
 
 def view_key(view: RunView) -> str:
@@ -112,16 +118,14 @@ def status_markdown(info, events: list[dict]) -> str:
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
-        where = ("the **Classify** tab, base and tuned label probabilities side by side" if info.task == "classification"
-                 else "the **Chat** tab, base and tuned side by side")
+        where = TRY_WHERE.get(try_tab_of(info.task), TRY_WHERE["chat"])
         lines.append(f"✅ **Finished**{runtime}. Try it in {where}.")
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
     if evals:
         first, last = evals[0], evals[-1]
         extra = ""
-        if info.task == "classification":
-            if last.get("eval_accuracy") is not None:
-                extra = f" (accuracy {100 * last['eval_accuracy']:.0f}%)"
+        if last.get("eval_accuracy") is not None:  # tasks that label text log their accuracy
+            extra = f" (accuracy {100 * last['eval_accuracy']:.0f}%)"
         elif last.get("perplexity"):
             extra = f" (perplexity {last['perplexity']:.1f})"
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import MappingProxyType
 
 import gradio as gr
 
@@ -17,7 +16,17 @@ from studio.ui.runview import snapshot, view_key
 from studio.ui.widgets import ADVANCED, BASIC, FIELDS, build_config, config_value, key_of, knob_spec, section_class, widget
 
 KEYS = tuple(key_of(s, n) for s, n in FIELDS)
-PRESET_MODELS = MappingProxyType({"chat": "smollm2", "classification": "minilm"})
+
+
+def _default_model(task_name: str) -> str:
+    """The embedded model the presets pick for a task."""
+    from studio import tasks
+    from studio.errors import StudioError
+
+    try:
+        return tasks.get(task_name).default_model
+    except StudioError:
+        return "smollm2"
 
 
 def initial_values(preset: str = DEFAULT_PRESET) -> dict:
@@ -61,16 +70,14 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
 
 def advice(cfg: StudioConfig, info: dict) -> list[str]:
     """Settings that will run but probably not do what the person wants."""
-    from studio.ui.model_tab import is_classifier
+    from studio import tasks
 
     out = []
     if cfg.method == "full" and cfg.train.learning_rate > 2e-4:
         out.append(f"a learning rate of {cfg.train.learning_rate:g} is high for full fine-tuning and can wreck the model; "
                    "1e-5 to 5e-5 is usual")
-    if cfg.task == "chat" and info and is_classifier(info):
-        out.append(f"{cfg.model.source} is a text encoder: it cannot learn to chat; pick a chat model or classification data")
-    if cfg.task == "classification" and info and not is_classifier(info):
-        out.append(f"classification with {cfg.model.source}: a small encoder such as minilm is faster and usually as good")
+    if info:
+        out += tasks.get(cfg.task).model_advice(cfg, info)  # model and task mismatch, in the task's words
     return out
 
 
@@ -119,7 +126,7 @@ def build(ctx):
     def apply_preset(name, task):
         values = preset_values(name)
         model = PRESETS[name]["model"]
-        model = PRESET_MODELS.get(task, "smollm2") if model else gr.skip()
+        model = _default_model(task) if model else gr.skip()
         return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) for k in KEYS]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
@@ -137,9 +144,9 @@ def build(ctx):
     def task_from(data, info):
         task = (data or {}).get("task")
         if not task and info:
-            from studio.ui.model_tab import is_classifier
+            from studio import tasks
 
-            task = "classification" if is_classifier(info) else "chat"
+            task = tasks.for_model(info).name
         return task or gr.skip()
 
     gr.on([ctx.data.change, ctx.model_info.change], task_from, [ctx.data, ctx.model_info], widgets["task"],

@@ -15,8 +15,16 @@ MAX_SLIDER_TICKS = 500  # a wider range gets a number box with the same bounds
 def knob_spec(section, name: str) -> dict:
     for k in knobs(section):
         if k["name"] == name:
-            return k
+            return _with_registry(k) if k.get("open_choices") and name == "task" else k
     raise KeyError(name)
+
+
+def _with_registry(spec: dict) -> dict:
+    """The task choice offers every registered task (plug-ins included), each explained by the task itself."""
+    from studio import tasks
+
+    found = tasks.all_tasks()
+    return dict(spec, choices=tuple(t.name for t in found), help=". ".join(f"{t.name}: {t.help}" for t in found) + ".")
 
 
 def widget(spec: dict, value=None, **extra):

@@ -1,7 +1,8 @@
 import pytest
 
 from studio import models
-from studio.tokenize import IGNORE, encode_example, encode_records, FALLBACK_TEMPLATE
+from studio.core.chat_template import FALLBACK_TEMPLATE
+from studio.tasks.chat.encode import IGNORE, encode_example, encode_records
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,11 @@
-"""Turn normalised records into token ids and labels, exactly as training sees them.
+"""Records rendered with a tokenizer's chat template, as training, previews, length checks and chat see them.
 
-Chat-like records (``{"messages": [...]}``) are rendered with the tokenizer's own chat template; only
-the assistant turns (and their end-of-turn token) are learned from unless ``train_on_prompt`` is set.
-Plain text (``{"text": ...}``) is learned from in full. Labels are -100 where nothing is learned.
+Chat-like records (``{"messages": [...]}``) are rendered with the tokenizer's own chat template (a simple
+fallback for tokenizers without one); ``trained_spans`` says where the assistant turns are in the text.
+Which tokens are learned from (the loss mask) is the chat task's business: ``studio.tasks.chat.encode``.
 """
 
 from __future__ import annotations
-
-IGNORE = -100
 
 # Used only for tokenizers that ship no chat template (base models); saved with the run's tokenizer so
 # that chatting with the tuned model uses the same format.
@@ -81,39 +79,3 @@ def trained_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int,
         spans.append((start, end))
         cursor = end
     return full, spans
-
-
-def encode_example(tokenizer, record: dict, max_length: int, train_on_prompt: bool = False) -> dict:
-    """Token ids and labels of one record, cut to ``max_length`` tokens."""
-    msgs = messages_of(record)
-    if msgs is None:
-        enc = tokenizer(record.get("text", "") + (tokenizer.eos_token or ""), add_special_tokens=True,
-                        truncation=True, max_length=max_length)
-        ids = list(enc["input_ids"])
-        return {"input_ids": ids, "labels": list(ids)}
-    text, spans = trained_spans(tokenizer, msgs)
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=max_length)
-    ids = list(enc["input_ids"])
-    if train_on_prompt:
-        return {"input_ids": ids, "labels": list(ids)}
-    labels = [IGNORE] * len(ids)
-    si = 0
-    for t, (a, b) in enumerate(enc["offset_mapping"]):
-        while si < len(spans) and spans[si][1] <= a:
-            si += 1
-        if si < len(spans) and b > spans[si][0] and a < spans[si][1]:
-            labels[t] = ids[t]
-    return {"input_ids": ids, "labels": labels}
-
-
-def encode_records(tokenizer, records: list[dict], max_length: int, train_on_prompt: bool = False) -> tuple[list[dict], int]:
-    """Encode many records; returns the usable examples and how many had nothing left to learn from."""
-    out, dropped = [], 0
-    for rec in records:
-        ex = encode_example(tokenizer, rec, max_length, train_on_prompt)
-        if all(label == IGNORE for label in ex["labels"]):
-            dropped += 1
-            continue
-        ex["attention_mask"] = [1] * len(ex["input_ids"])
-        out.append(ex)
-    return out, dropped

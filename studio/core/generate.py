@@ -13,7 +13,7 @@ from studio import models
 from studio.config import StudioConfig
 from studio.errors import StudioError
 from studio.runfolder import RunFolder
-from studio.tokenize import render_prompt
+from studio.core.chat_template import render_prompt
 
 
 @dataclass

@@ -1,0 +1,30 @@
+"""``TaskSetup``: everything a task hands the trainer for one run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class TaskSetup:
+    """What ``Task.setup`` returns; the trainer (``studio.train``) needs nothing else about the task.
+
+    ``model``/``tokenizer`` ready to train; ``train_dataset``/``eval_dataset`` lists of encoded examples;
+    ``data_collator`` batches them; ``info`` goes into the run's start event (counts, labels, ...);
+    ``compute_metrics`` (optional) adds metrics to eval events; ``save_extra(folder)`` writes task files
+    next to the saved model; ``loss_func`` is the Trainer's ``compute_loss_func(outputs, labels, num_items)``;
+    ``length_sorted_batches`` asks for the studio's length-bucketed sampler (else transformers' own grouping).
+    """
+
+    model: Any
+    tokenizer: Any
+    train_dataset: list
+    eval_dataset: list
+    data_collator: Any
+    info: dict = field(default_factory=dict)
+    compute_metrics: Any = None
+    save_extra: Callable[[Path], None] | None = None
+    loss_func: Callable | None = None
+    length_sorted_batches: bool = False

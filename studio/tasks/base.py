@@ -1,0 +1,127 @@
+"""The task contract: what a task is, and everything the studio asks of one.
+
+A task is *what* a run teaches a model (chat, classification, ...). Each lives in its own package,
+``studio/tasks/<name>/``, that exposes ``TASK``, an instance of a ``Task`` subclass; the registry
+(``studio.tasks``) finds the packages, and the trainer, the CLI, evaluation, export and the UI tabs look
+tasks up there by the name in a run's ``config.yaml`` (``task: chat``). Nothing outside ``studio/tasks/``
+branches on a task's name: it asks the task.
+
+    studio/tasks/<name>/
+      __init__.py     TASK = MyTask()  (the class below, filled in; keep imports of torch inside functions)
+      setup.py        data preparation and loss masks, the model (``studio.core.loading``), metrics
+      evaluate.py     base vs tuned on held-out data
+      export.py       merged model, loading snippet, model-card text
+      views.py        what the Evaluate tab, the CLI and the card show of a result (plain data: no gradio)
+
+Attributes (class-level facts; all have defaults but ``name``)
+    name              the config value (``task: name``); also the folder name
+    title, help       shown in the Train tab's task choice and in ``--help``
+    data_formats      formats from ``studio.data`` this task trains on (the Data tab picks the task from them)
+    default_model     the embedded model the presets pick for this task
+    try_tab           where a finished run is tried: "chat" (the Chat tab) or "classify" (the Classify tab)
+    metrics           evaluation metric names in display order, each mapped to True when higher is better
+    pipeline_tag      the Hub pipeline tag on the model card
+    purpose           "trained for <purpose>" on the model card
+    vocab_logits      True when the model outputs a distribution over the vocabulary (memory estimate)
+    model_files       files saved next to the model that an export carries along (e.g. "labels.json")
+    template_lengths  True when the data health report counts lengths in the model's tokens, as rendered
+                      with its chat template (the truncation check); False counts the raw text
+
+Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardware``)
+    check_config(config, cuda) -> None         raise StudioError for settings this task cannot train with
+    setup(config, hw, train, evals) -> TaskSetup   everything the trainer needs (``studio.core.setup``)
+    evaluate(folder, config, data, limit, max_new_tokens, report, models) -> dict
+                                               ``{"base": {...}, "tuned": {...}, "examples": [...], ...}``; the
+                                               caller adds the change, the overfitting check and the summary
+    merged_model(folder, config) -> (model, tokenizer, base_config)   the adapter merged into its base
+    load_snippet(kind, path) -> str            Python that loads an export ("adapter" | "merged" | "full")
+    card_data_lines(config) -> list[str]       task lines in the card's "Training data" section
+    card_limitations() -> str                  the card's "Intended use and limitations" text
+    card_examples(result) -> list[str]         markdown lines of example predictions for the card
+    refuse_eval_format(fmt) -> str | None      why held-out data of format ``fmt`` cannot score this task
+    trained_pieces(tokenizer, record, max_length, train_on_prompt) -> [(text, learned)] | None
+                                               a record as training encodes it, marking what is learned from
+                                               (the Data tab's preview); None when no text is generated
+    suits_model(info) -> bool                  a model described by ``studio.models.describe`` is meant for it
+    model_advice(config, info) -> list[str]    settings that run but will disappoint with this model
+    eval_headline(result) -> str | None        the one-line verdict the Evaluate tab leads with
+    eval_notes(result) -> list[str]            caveats about an evaluation result (CLI and UI)
+    example_table(result) -> (headers, rows)   the Evaluate tab's table of held-out examples
+    example_lines(result) -> list[str]         the same for the terminal
+"""
+
+from __future__ import annotations
+
+from studio.errors import StudioError
+
+
+class Task:
+    name: str = ""
+    title: str = ""
+    help: str = ""
+    data_formats: tuple[str, ...] = ()
+    default_model: str = "smollm2"
+    try_tab: str = "chat"
+    metrics: dict[str, bool] = {}
+    pipeline_tag: str = "text-generation"
+    purpose: str = ""
+    vocab_logits: bool = True
+    model_files: tuple[str, ...] = ()
+    template_lengths: bool = True
+
+    # ---- training ---------------------------------------------------------------------------------
+    def check_config(self, config, cuda: bool) -> None:
+        """Raise StudioError for settings this task cannot train with (the generic checks ran already)."""
+
+    def setup(self, config, hw, train_records: list, eval_records: list):
+        raise NotImplementedError
+
+    # ---- evaluation -------------------------------------------------------------------------------
+    def evaluate(self, folder, config, data_path, limit, max_new_tokens, report, models=None) -> dict:
+        raise StudioError(f"evaluating {self.name} runs is not available")
+
+    def refuse_eval_format(self, fmt: str) -> str | None:
+        return None
+
+    def trained_pieces(self, tokenizer, record: dict, max_length: int, train_on_prompt: bool = False):
+        return None
+
+    # ---- export and model card --------------------------------------------------------------------
+    def merged_model(self, folder, config):
+        raise StudioError(f"merging is not available for {self.name} runs")
+
+    def load_snippet(self, kind: str, path: str) -> str:
+        return ""
+
+    def card_data_lines(self, config) -> list[str]:
+        return [f"- Max length: {config.data.max_length} tokens"]
+
+    def card_limitations(self) -> str:
+        return ("It keeps the base model's limitations and knows only what its training data showed; check it on "
+                "your own held-out examples before relying on it.")
+
+    def card_examples(self, result: dict) -> list[str]:
+        return []
+
+    # ---- models -----------------------------------------------------------------------------------
+    def suits_model(self, info: dict) -> bool:
+        return True
+
+    def model_advice(self, config, info: dict) -> list[str]:
+        return []
+
+    # ---- what is shown of a result ----------------------------------------------------------------
+    def eval_headline(self, result: dict) -> str | None:
+        return None
+
+    def eval_notes(self, result: dict) -> list[str]:
+        return []
+
+    def example_table(self, result: dict) -> tuple[list[str], list[list]]:
+        return [], []
+
+    def example_lines(self, result: dict) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"

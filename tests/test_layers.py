@@ -1,0 +1,126 @@
+"""The shape of the code: imports go one way (no import circle in studio/, counting imports inside functions),
+and nothing outside studio/tasks/ tests a task's name."""
+
+import ast
+import re
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "studio"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_package(name: str) -> bool:
+    return (PKG.parent / name.replace(".", "/") / "__init__.py").exists()
+
+
+def exists(name: str) -> bool:
+    return is_package(name) or (PKG.parent / (name.replace(".", "/") + ".py")).exists()
+
+
+def import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PKG.rglob("*.py"):
+        me = module_name(path)
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # every import, in functions too
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name.startswith("studio")}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = me if is_package(me) else me.rsplit(".", 1)[0]
+                    pkg = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1])
+                    base = f"{pkg}.{base}" if base else pkg
+                if not base.startswith("studio"):
+                    continue
+                for a in node.names:
+                    targets.add(f"{base}.{a.name}" if exists(f"{base}.{a.name}") else base)
+        edges = set()
+        for t in targets:
+            while t and exists(t):  # importing a.b.c runs a.b's __init__ too, unless we are inside a.b already
+                if t != me and not me.startswith(t + "."):
+                    edges.add(t)
+                t = t.rsplit(".", 1)[0] if "." in t else ""
+        graph[me] = edges
+    # the registry imports every task package it finds (importlib), so it depends on them
+    for sub in (PKG / "tasks").iterdir():
+        if (sub / "__init__.py").exists():
+            graph["studio.tasks"].add(f"studio.tasks.{sub.name}")
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_circle_in_studio():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_circle_through_a_function_level_import(tmp_path):
+    graph = import_graph()
+    graph["studio.core.setup"] = graph["studio.core.setup"] | {"studio.train"}  # as if setup imported the trainer
+    cycle = find_cycle(graph)
+    assert cycle and "studio.train" in cycle and "studio.core.setup" in cycle
+
+
+def test_tasks_and_core_depend_only_downward():
+    graph = import_graph()
+    upper = ("studio.train", "studio.runs", "studio.cli", "studio.ui", "studio.evaluate", "studio.export")
+    for mod, deps in graph.items():
+        if mod.startswith(("studio.tasks.", "studio.core")):
+            bad = [d for d in deps if d.startswith(upper) or d == "studio.tasks"]
+            assert not bad, f"{mod} imports {bad}"
+        if mod.startswith("studio.data"):
+            assert not [d for d in deps if d.startswith(("studio.tasks",) + upper)], f"{mod} imports {deps}"
+
+
+TASK_NAME_TEST = re.compile(r"""task(?![\w.]*try_tab)[\w.\[\]()"']*\s*(==|!=|\bin\b)\s*\(?\s*["'](chat|classification)["']"""
+                            r"""|["'](chat|classification)["']\s*(==|!=)\s*[\w.]*task""")
+
+
+def test_the_name_check_sees_the_usual_spellings():
+    for code in ('if config.task == "chat":', "if info.task != 'classification':", 'if result.get("task") == "chat"',
+                 'if task in ("chat", "x"):', 'if "classification" == cfg.task:'):
+        assert TASK_NAME_TEST.search(code), code
+    assert not TASK_NAME_TEST.search('if try_tab == "chat":')  # a tab id, not a task
+
+
+def test_nothing_outside_tasks_branches_on_a_task_name():
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        if rel.startswith("tasks/"):
+            continue
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if TASK_NAME_TEST.search(code):
+                offenders.append(f"{rel}:{i}: {line.strip()}")
+    assert not offenders, "branching on a task's name outside studio/tasks:\n" + "\n".join(offenders)
