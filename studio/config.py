@@ -22,6 +22,8 @@ TASKS = ("chat", "classification")
 METHODS = ("full", "lora", "qlora")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+BACKENDS = ("local", "inline", "ray")
+STRATEGIES = ("ddp", "fsdp", "deepspeed")
 
 
 def knob(default, label: str, help: str, *, min=None, max=None, step=None, choices=None, factory=None,  # noqa: A002
@@ -84,6 +86,15 @@ class LoraConfig:
 
 
 @dataclass
+class LaunchConfig:
+    backend: str = knob("local", "Where it trains", "local: a process of its own on this machine (the default; a crash cannot take the app down). inline: inside the calling process (tests, notebooks). ray: a job on a Ray cluster at launch.address.", choices=BACKENDS)
+    processes: int = knob(1, "Processes per node", "Training processes on each machine, one per GPU: more than one trains data-parallel through torchrun.", min=1, max=64, step=1)
+    nodes: int = knob(1, "Nodes", "Machines that train together. The studio starts node 0 and prints the command for each other node.", min=1, max=1024, step=1)
+    strategy: str = knob("ddp", "Multi-device strategy", "ddp: a full copy of the model on each device (works with LoRA and QLoRA). fsdp: weights sharded across devices (full or LoRA). deepspeed: ZeRO stage 2 (needs the deepspeed package).", choices=STRATEGIES)
+    address: str = knob("", "Cluster address", "ray: the Ray dashboard address, e.g. http://head-node:8265. Several nodes: host:port of node 0 for the rendezvous.")
+
+
+@dataclass
 class StudioConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: str = knob("chat", "Task", "chat: teach a model to answer (chat, instructions, completions, plain text). classification: teach it to label text.", choices=TASKS, open_choices=True)
@@ -91,6 +102,7 @@ class StudioConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
     output_dir: str = knob("runs/run", "Output folder", "Where the run's config, log, checkpoints and model go.")
     owner: str = knob("", "Owner", "Who started the run (for shared servers); empty on a single-user machine.")
 
@@ -159,7 +171,7 @@ class StudioConfig:
     def validate(self, cuda_available: bool | None = None) -> list[str]:
         """Raise StudioError for impossible settings; return warnings for risky ones."""
         warnings: list[str] = []
-        for section in (self, self.model, self.data, self.train, self.lora):
+        for section in (self, self.model, self.data, self.train, self.lora, self.launch):
             for f in fields(section):
                 meta = f.metadata
                 value = getattr(section, f.name)
@@ -201,7 +213,8 @@ class StudioConfig:
 
 
 def _field_path(section, name: str) -> str:
-    prefix = {ModelConfig: "model.", DataConfig: "data.", TrainConfig: "train.", LoraConfig: "lora."}.get(type(section), "")
+    prefix = {ModelConfig: "model.", DataConfig: "data.", TrainConfig: "train.", LoraConfig: "lora.",
+              LaunchConfig: "launch."}.get(type(section), "")
     return prefix + name
 
 
@@ -272,7 +285,7 @@ def _coerce(value, f, name: str):
     return str(value)
 
 
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "lora": LoraConfig}
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "lora": LoraConfig, "launch": LaunchConfig}
 
 
 def knobs(section) -> list[dict]:

@@ -3,7 +3,10 @@
     output_dir/
       config.yaml     resolved config, replayable with ``python -m studio train output_dir/config.yaml``
       events.jsonl    append-only, one JSON object per line: start, log, eval, checkpoint, end, error
-      status.json     the latest state: state, step, max_steps, pid, owner, message, updated
+      status.json     the latest state: state, step, max_steps, pid, host, owner, message, updated
+      launch.json     how the run was started (the launcher's handle: kind, pid or job id, host); readers see it
+                      as ``status["launch"]``
+      train.log       the training process's own output (a process per run)
       checkpoints/    Trainer checkpoints (resume from the last one)
       model/          the final adapter (PEFT format) or full model, with its tokenizer
       STOP            present when someone asked the run to stop
@@ -52,6 +55,10 @@ class RunFolder:
         return self.path / "checkpoints"
 
     @property
+    def launch_file(self) -> Path:
+        return self.path / "launch.json"
+
+    @property
     def stop_file(self) -> Path:
         return self.path / "STOP"
 
@@ -71,12 +78,22 @@ class RunFolder:
         """Replace status.json atomically, keeping fields not given."""
         with self._lock:
             status = self.read_status()
+            status.pop("launch", None)  # launch.json is its own file, written only by the launcher
             status.update(fields)
             status.update({"updated": round(time.time(), 3), "pid": os.getpid(), "host": socket.gethostname()})
             tmp = self.status_file.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
             tmp.write_text(json.dumps(status, indent=1, default=str), encoding="utf-8")
             os.replace(tmp, self.status_file)
         return status
+
+    def write_launch(self, handle: dict | None) -> None:
+        """Record (or, with None, forget) how the run was started; written only by whoever launched it."""
+        if handle is None:
+            self.launch_file.unlink(missing_ok=True)
+            return
+        tmp = self.launch_file.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(handle, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, self.launch_file)
 
     def request_stop(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -91,24 +108,25 @@ class RunFolder:
     # ---- reading -----------------------------------------------------------------------------
     def cut_off(self, status: dict | None = None) -> bool:
         """True when the status says running or queued but the process that wrote it, on this machine, is gone."""
+        from studio.core.procs import status_alive
+
         status = self.read_status() if status is None else status
-        pid = status.get("pid")
-        if status.get("state") not in ("running", "queued") or not pid or status.get("host") != socket.gethostname() \
-                or int(pid) == os.getpid():
+        if status.get("state") not in ("running", "queued") or not status.get("pid"):
             return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except (OSError, ValueError):
+        if status.get("host") != socket.gethostname() or int(status["pid"]) == os.getpid():
             return False
-        return False
+        return not status_alive(status)
 
     def read_status(self) -> dict:
         try:
-            return json.loads(self.status_file.read_text(encoding="utf-8"))
+            status = json.loads(self.status_file.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+            status = {}
+        try:
+            status["launch"] = json.loads(self.launch_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            status.pop("launch", None)
+        return status
 
     def read_events(self, types: tuple[str, ...] | None = None) -> list[dict]:
         """All events so far; a half-written last line (a run being written) is skipped."""

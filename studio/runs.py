@@ -1,10 +1,12 @@
-"""The run store: where runs live, who owns them, and the queue that runs them one at a time.
+"""The run store: where runs live, who owns them, and the queue that starts them on the devices.
 
-A store is a folder of run folders (see ``studio.runfolder``). Training runs in a background worker
-thread, one job at a time (one device, a first-come queue); every state lives in the run folders, so a
-page reload, a second browser tab or a restart of the app sees the same runs. A run whose status says
-running or queued but whose worker is gone (the app was restarted) is shown as ``interrupted`` and can
-be resumed from its last checkpoint.
+A store is a folder of run folders (see ``studio.runfolder``). Queued runs start in order when the device
+scheduler (``studio.scheduler``) has devices for them, each through a launcher (``studio.launchers``): by
+default a process of its own, so that a crash, a kernel fault or the out-of-memory killer ends that run and
+not the app. Every state lives in the run folders, so a page reload, a second browser tab or a restart of the
+app sees the same runs; after a restart the store finds runs whose process still trains and follows them. A
+run whose process is gone without a final word shows as ``interrupted`` (or ``failed`` with the reason, when
+the store saw it end) and can be resumed from its last checkpoint.
 
 The store holds no global state: the app makes one and hands it to whoever needs it.
 """
@@ -12,17 +14,18 @@ The store holds no global state: the app makes one and hands it to whoever needs
 from __future__ import annotations
 
 import os
-import queue
 import re
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from studio import launchers
 from studio.config import StudioConfig
+from studio.core.procs import status_alive
 from studio.errors import StudioError
 from studio.runfolder import RunFolder
+from studio.scheduler import Devices
 
 
 @dataclass
@@ -50,27 +53,27 @@ def _slug(text: str) -> str:
     return s[:40] or "run"
 
 
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True
-
-
 class RunStore:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, launcher: str | None = None, devices: Devices | None = None,
+                 stop_grace: float | None = None):
+        """``launcher``: the backend for every run (e.g. "inline" in tests), else each run's ``launch.backend``.
+        ``devices``: what the scheduler hands out (default: this machine's). ``stop_grace``: seconds a run gets to
+        stop after Stop before its processes are ended (default: two of its steps plus ten seconds)."""
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self._jobs: queue.Queue = queue.Queue()
-        self._stops: dict[str, threading.Event] = {}
-        self._mine: set[str] = set()  # runs queued or running in this store's worker
-        self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self.backend = launcher
+        self.devices = devices or Devices.detect()
+        self.stop_grace = stop_grace
+        self._launchers: dict[str, launchers.Launcher] = {}
+        self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), first come first served
+        self._running: dict[str, dict] = {}  # run id -> launcher handle
+        self._cond = threading.Condition()
+        self._dispatcher: threading.Thread | None = None
+        self._adopt()
 
     # ---- looking ---------------------------------------------------------------------------
     def folder(self, run_id: str) -> RunFolder:
-        if not run_id or "/" in run_id or run_id.startswith("."):
+        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
             raise StudioError(f"not a run name: {run_id!r}")
         path = self.root / run_id
         if not (path / "config.yaml").exists():
@@ -96,11 +99,21 @@ class RunStore:
         )
 
     def _alive(self, run_id: str, status: dict) -> bool:
-        if run_id in self._mine:
-            return True
-        pid = status.get("pid")
-        # A run written by another live process on this machine (the CLI, another app) is still going.
-        return pid != os.getpid() and status.get("host") == socket.gethostname() and _pid_alive(pid)
+        with self._cond:
+            if run_id in self._running or any(p[0] == run_id for p in self._pending):
+                return True
+        handle = status.get("launch") or {}
+        if handle.get("kind") == "inline" and handle.get("pid") == os.getpid():
+            return False  # a thread of this process that no store here follows: it is gone
+        if not handle and status.get("pid") == os.getpid():
+            return False
+        # the launcher's handle (a process per run, torchrun, a Ray job), else the process that wrote the status
+        if handle.get("kind") and handle["kind"] != "local" and handle["kind"] in launchers.KINDS:
+            try:
+                return self._launcher(handle["kind"]).alive(handle)
+            except StudioError:
+                return False
+        return status_alive(status)
 
     def list(self, owner: str | None = None) -> list[RunInfo]:
         """Every run, newest first; with ``owner``, only that owner's runs."""
@@ -128,11 +141,16 @@ class RunStore:
             run_id = f"{base}-{n}"
         return run_id
 
-    def submit(self, config: StudioConfig, name: str = "", owner: str = "") -> str:
-        """Queue a new run; returns its id. Its folder exists (state queued) when this returns."""
+    def check(self, config: StudioConfig) -> list[str]:
+        """Everything that can be said about a config before it is queued: its task's checks and where it would run."""
         from studio import tasks
 
-        tasks.check(config)
+        warnings = tasks.check(config, cuda=bool(self.devices.gpus) if self.backend != "inline" else None)
+        return warnings + launchers.check(config, len(self.devices.gpus), os.cpu_count() or 1)
+
+    def submit(self, config: StudioConfig, name: str = "", owner: str = "") -> str:
+        """Queue a new run; returns its id. Its folder exists (state queued) when this returns."""
+        self.check(config)
         run_id = self.new_id(name or Path(config.data.train).stem)
         config.output_dir = str(self.root / run_id)
         config.owner = owner
@@ -140,7 +158,7 @@ class RunStore:
         folder.path.mkdir(parents=True)
         config.save(folder.config_file)  # visible in the list at once; training rewrites it resolved
         folder.write_status(state="queued", step=0, owner=owner, message="waiting for the device", started=time.time())
-        self._enqueue(run_id, config)
+        self._enqueue(run_id, config, resume=False)
         return run_id
 
     def resume(self, run_id: str, owner: str | None = None) -> str:
@@ -151,75 +169,171 @@ class RunStore:
         folder = self.folder(run_id)
         config = StudioConfig.load(folder.config_file)
         config.train.resume = True
+        folder.clear_stop()
         folder.write_status(state="queued", message="waiting for the device")
-        self._enqueue(run_id, config)
+        self._enqueue(run_id, config, resume=True)
         return run_id
 
     def stop(self, run_id: str, owner: str | None = None) -> None:
-        """Ask a run to stop after its current step (it keeps a checkpoint and its model so far)."""
+        """Ask a run to stop after its current step (it keeps a checkpoint and its model so far). When it does not
+        within the grace period, its processes are ended (SIGTERM, then SIGKILL) and it can resume."""
         self.check_owner(run_id, owner)
         folder = self.folder(run_id)
-        folder.request_stop()  # also reaches a run in another process
-        with self._lock:
-            ev = self._stops.get(run_id)
-        if ev is not None:
-            ev.set()
+        folder.request_stop()  # read by the run after every step, in whatever process it trains
+        with self._cond:
+            waiting = [p for p in self._pending if p[0] == run_id]
+            for p in waiting:
+                self._pending.remove(p)
+            followed = run_id in self._running
+        if waiting:
+            folder.clear_stop()
+            folder.write_status(state="stopped", message="stopped before it started")
+            return
+        if followed:
+            threading.Thread(target=self._escalate, args=(run_id,), daemon=True, name=f"studio-stop-{run_id}").start()
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
-        """Block until the run is no longer queued or running (for scripts and tests)."""
+        """Block until the run is no longer queued or running and its processes have ended (for scripts and tests)."""
         deadline = None if timeout is None else time.time() + timeout
         while True:
             info = self.info(run_id)
-            if info.state not in ("queued", "running"):
+            with self._cond:
+                ours = run_id in self._running
+            if info.state not in ("queued", "running") and not ours:
                 return info
             if deadline is not None and time.time() > deadline:
                 return info
             time.sleep(0.2)
 
-    def _enqueue(self, run_id: str, config: StudioConfig) -> None:
-        with self._lock:
-            self._mine.add(run_id)
-            self._stops[run_id] = threading.Event()
-            self._jobs.put((run_id, config))
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name=f"studio-runs-{self.root.name}", daemon=True)
-                self._worker.start()
+    # ---- the queue ---------------------------------------------------------------------------
+    def _launcher(self, kind: str) -> launchers.Launcher:
+        with self._cond:
+            if kind not in self._launchers:
+                self._launchers[kind] = launchers.make(kind)
+            return self._launchers[kind]
 
-    def _work(self) -> None:
-        from studio.train import run_training
+    def _enqueue(self, run_id: str, config: StudioConfig, resume: bool) -> None:
+        with self._cond:
+            self._pending.append((run_id, config, resume))
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._dispatch, name=f"studio-queue-{self.root.name}",
+                                                    daemon=True)
+                self._dispatcher.start()
+            self._cond.notify_all()
 
+    def _dispatch(self) -> None:
+        """Start queued runs in order as devices free up."""
         while True:
-            try:
-                run_id, config = self._jobs.get(timeout=5)
-            except queue.Empty:
-                with self._lock:
-                    if self._jobs.empty():
-                        self._worker = None
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(timeout=5)
+                    if not self._pending:
+                        self._dispatcher = None
                         return
-                continue
-            stop = self._stops.get(run_id)
-            try:
-                if stop is not None and stop.is_set():
-                    RunFolder(config.output_dir).write_status(state="stopped", message="stopped before it started")
-                else:
-                    run_training(config, stop=stop)
-            except BaseException:  # noqa: BLE001 - recorded in the run folder by run_training
-                pass
-            finally:
-                with self._lock:
-                    self._mine.discard(run_id)
-                    self._stops.pop(run_id, None)
-                self._release_memory()
+                    continue
+                run_id, config, resume = self._pending[0]
+                want = config.launch.processes if self.devices.gpus else 1
+                grant = self.devices.acquire(run_id, want, self._memory(config))
+                if grant is None:
+                    self._cond.wait(timeout=2)  # a run ending notifies; the timeout also catches adopted runs ending
+                    continue
+                self._pending.pop(0)
+                self._running[run_id] = {}  # starting: neither queued nor followed yet, but not gone
+            self._start(run_id, config, resume, grant)
 
-    @staticmethod
-    def _release_memory() -> None:
-        import gc
-
-        gc.collect()
+    def _memory(self, config: StudioConfig) -> float:
+        """The run's memory estimate in bytes, when GPUs may be shared (0: it gets a GPU of its own)."""
+        if not (self.devices.share and self.devices.gpus):
+            return 0.0
         try:
-            import torch
+            from studio import estimate, models
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:
-            pass
+            shape = estimate.ModelShape.from_describe(models.describe(config.model.source))
+            return float(estimate.estimate_for_config(config, shape).total_bytes)
+        except Exception:  # noqa: BLE001 - without an estimate the run simply does not share
+            return 0.0
+
+    def _start(self, run_id: str, config: StudioConfig, resume: bool, grant) -> None:
+        folder = RunFolder(self.root / run_id)
+        kind = self.backend or config.launch.backend
+        try:
+            launcher = self._launcher(kind)
+            handle = launcher.launch(folder.path, env=grant.env(), resume=resume)
+        except Exception as err:  # noqa: BLE001 - the run fails with the reason; the queue goes on
+            self.devices.release(run_id)
+            message = str(err) if isinstance(err, StudioError) else f"{type(err).__name__}: {err}"
+            folder.emit({"type": "error", "message": message, "hint": "fix the cause, then resume it"})
+            folder.write_status(state="failed", message=message, hint="fix the cause, then resume it")
+            with self._cond:
+                self._running.pop(run_id, None)
+                self._cond.notify_all()
+            return
+        handle["devices"] = list(grant.gpus)
+        folder.write_launch(handle)
+        with self._cond:
+            self._running[run_id] = handle
+        threading.Thread(target=self._follow, args=(run_id, handle, launcher), daemon=True,
+                         name=f"studio-follow-{run_id}").start()
+
+    def _follow(self, run_id: str, handle: dict, launcher: launchers.Launcher) -> None:
+        """Wait for a run's processes to end; then free its devices and, if it ended without a final status, say why."""
+        try:
+            while launcher.alive(handle):
+                time.sleep(0.5)
+            code = launcher.exit_code(handle)
+            folder = RunFolder(self.root / run_id)
+            status = folder.read_status()
+            if status.get("state") in ("running", "queued"):
+                message, hint = launchers.exit_reason(code)
+                folder.emit({"type": "error", "message": message, "hint": hint, "exit_code": code})
+                folder.write_status(state="failed", message=message, hint=hint)
+            if hasattr(launcher, "forget"):
+                launcher.forget(handle)
+        finally:
+            self.devices.release(run_id)
+            with self._cond:
+                self._running.pop(run_id, None)
+                self._cond.notify_all()
+
+    def _escalate(self, run_id: str) -> None:
+        """After Stop: give the run its grace period to finish the step and save, then end its processes."""
+        deadline = time.time() + (self.stop_grace if self.stop_grace is not None else self._grace(run_id))
+        while True:
+            with self._cond:
+                if run_id not in self._running:
+                    return  # it ended
+                handle = self._running[run_id]
+            if time.time() >= deadline and handle:
+                break
+            time.sleep(0.2)
+        self._launcher(handle.get("kind") or "local").stop(handle, grace=5.0)
+
+    def _grace(self, run_id: str) -> float:
+        """Two of the run's steps plus ten seconds (a minute when it has not logged a step yet)."""
+        logs = self.folder(run_id).read_events(("log",))
+        if len(logs) >= 2 and logs[-1]["step"] > logs[0]["step"]:
+            per_step = (logs[-1]["elapsed"] - logs[0]["elapsed"]) / (logs[-1]["step"] - logs[0]["step"])
+            return 2 * per_step + 10.0
+        return 60.0
+
+    def _adopt(self) -> None:
+        """After a restart: follow runs whose processes still train, and keep their devices taken."""
+        for path in self.root.iterdir():
+            if not (path / "config.yaml").exists():
+                continue
+            folder = RunFolder(path)
+            status = folder.read_status()
+            handle = status.get("launch") or {}
+            if status.get("state") not in ("running", "queued") or not handle or handle.get("kind") == "inline":
+                continue
+            try:
+                launcher = self._launcher(handle["kind"])
+            except (StudioError, KeyError):
+                continue
+            if not launcher.alive(handle):
+                continue
+            self.devices.reserve(path.name, [str(g) for g in handle.get("devices") or []])
+            with self._cond:
+                self._running[path.name] = handle
+            threading.Thread(target=self._follow, args=(path.name, handle, launcher), daemon=True,
+                             name=f"studio-follow-{path.name}").start()

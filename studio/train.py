@@ -19,6 +19,7 @@ from typing import Callable
 from studio import tasks
 from studio.config import StudioConfig
 from studio.core.hardware import Hardware, detect_hardware, peak_memory_mb
+from studio.core.procs import status_alive
 from studio.core.setup import TaskSetup
 from studio.core.splits import auto_interval, load_splits, planned_steps
 from studio.errors import StudioError
@@ -63,7 +64,8 @@ class _Watch:
         self.started = time.time()
 
     def check_stop(self, control):
-        if (self.stop is not None and self.stop.is_set()) or self.folder.stop_requested():
+        asked = (self.stop is not None and self.stop.is_set()) or self.folder.stop_requested()
+        if _any_rank(asked):  # every process stops at the same step, or the others wait forever
             self.stopped = True
             control.should_training_stop = True
             control.should_save = True
@@ -113,29 +115,46 @@ def _hint_for(err: BaseException) -> str:
     return "see error.log in the run folder for details"
 
 
-def run_training(config: StudioConfig, on_event: EventCallback | None = None, stop: threading.Event | None = None) -> dict:
-    """Train as the config says, writing everything into ``config.output_dir``. Returns the final status.
+def prepare_run(config: StudioConfig, keep_stop: bool = False) -> tuple[RunFolder, list[str], bool]:
+    """Check the config and open its run folder for training: (folder, warnings, resuming).
 
-    Raises StudioError for a config or data problem found before training starts (nothing is written
-    but the run folder's error event and status); other failures are recorded as ``failed``.
+    Raises StudioError, with nothing written, for a config that cannot train or a folder that already holds
+    another run or one that is still going. Data paths are stored absolute so that the saved config replays
+    from any folder; the status says the run is loading. A stale STOP request is cleared unless ``keep_stop``
+    (the launcher that prepared the folder cleared it; one there now was made since, and counts).
     """
     warnings = tasks.check(config)
-    folder = RunFolder(config.output_dir)
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun every process trains; only rank 0 writes the folder
+    folder = RunFolder(config.output_dir) if rank == 0 else _SilentFolder(config.output_dir)
     resuming = config.train.resume and folder.events_file.exists()
     if folder.events_file.exists() and not config.train.resume:
         raise StudioError(
             f"output_dir {config.output_dir} already holds a run; choose a new folder, or resume it with --set train.resume=true"
         )
     status = folder.read_status()
-    if resuming and status.get("state") == "running" and status.get("pid") != os.getpid() and _pid_alive(status.get("pid")):
+    if resuming and status.get("state") == "running" and not _is_me(status) and status_alive(status):
         raise StudioError(f"the run in {config.output_dir} is still running (process {status.get('pid')}); stop it first")
     folder.path.mkdir(parents=True, exist_ok=True)
-    folder.clear_stop()
-    # Data paths are stored absolute so that the saved config replays from any folder.
+    if not keep_stop:
+        folder.clear_stop()
     config.data.train = str(Path(config.resolve_path(config.data.train)).resolve())
     if config.data.eval:
         config.data.eval = str(Path(config.resolve_path(config.data.eval)).resolve())
-    config.save(folder.config_file)
+    if rank == 0:
+        config.save(folder.config_file)
+    folder.write_status(state="running", step=0, message="loading data and model", owner=config.owner,
+                        started=time.time())
+    return folder, warnings, resuming
+
+
+def run_training(config: StudioConfig, on_event: EventCallback | None = None, stop: threading.Event | None = None,
+                 keep_stop: bool = False) -> dict:
+    """Train as the config says, writing everything into ``config.output_dir``. Returns the final status.
+
+    Raises StudioError for a config or data problem found before training starts (nothing is written
+    but the run folder's error event and status); other failures are recorded as ``failed``.
+    """
+    folder, warnings, resuming = prepare_run(config, keep_stop)
 
     def emit(event: dict) -> None:
         ev = folder.emit(event)
@@ -145,8 +164,6 @@ def run_training(config: StudioConfig, on_event: EventCallback | None = None, st
             except Exception:  # noqa: BLE001 - a watcher's failure must not stop training
                 pass
 
-    folder.write_status(state="running", step=0, message="loading data and model", owner=config.owner,
-                        started=time.time())
     for w in warnings:
         emit({"type": "warning", "message": w})
     try:
@@ -156,20 +173,30 @@ def run_training(config: StudioConfig, on_event: EventCallback | None = None, st
         hint = "" if isinstance(err, StudioError) else _hint_for(err)
         if isinstance(err, KeyboardInterrupt):
             message, hint = "interrupted", "resume it with --set train.resume=true"
-        (folder.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        if rank_zero():
+            (folder.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         emit({"type": "error", "message": message, "hint": hint})
         folder.write_status(state="failed", message=message, hint=hint)
         raise
 
 
-def _pid_alive(pid) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError):
-        return False
-    return True
+def _is_me(status: dict) -> bool:
+    """The status names this process (or the torchrun agent that started it): a launcher prepared this run for us."""
+    mine = (os.getpid(), os.getppid())
+    return status.get("pid") in mine or (status.get("launch") or {}).get("pid") in mine
+
+
+class _SilentFolder(RunFolder):
+    """The run folder as a process other than rank 0 sees it: read, never written."""
+
+    def emit(self, event: dict) -> dict:
+        return {"type": event["type"], "time": round(time.time(), 3), **{k: v for k, v in event.items() if k != "type"}}
+
+    def write_status(self, **fields) -> dict:
+        return {**self.read_status(), **fields}
+
+    def clear_stop(self) -> None:
+        pass
 
 
 def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) -> dict:
@@ -184,7 +211,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     hw = detect_hardware(config.train.precision)
     train_records, eval_records, data_info = load_splits(config)
     setup = task.setup(config, hw, train_records, eval_records)
-    total = planned_steps(config, len(setup.train_dataset))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    total = planned_steps(config, len(setup.train_dataset), world)
     tc = config.train
     has_eval = len(setup.eval_dataset) > 0
     eval_every = tc.eval_steps or auto_interval(total, 5)
@@ -221,6 +249,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         remove_unused_columns=False,
         dataloader_pin_memory=hw.device == "cuda",
         use_cpu=hw.device == "cpu",
+        **_distributed_args(config, hw, world),
     )
     watch = _Watch(folder, emit, stop, hw)
     trainer = make_trainer_class()(
@@ -248,6 +277,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         "train_examples": len(setup.train_dataset),
         "eval_examples": len(setup.eval_dataset),
         "max_steps": total,
+        "world_size": world,
+        "strategy": config.launch.strategy if world > 1 else None,
         "resumed_from": str(checkpoint) if checkpoint else None,
         **data_info,
         **setup.info,
@@ -257,7 +288,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     step = trainer.state.global_step
     if has_eval and watch.last_eval_step != step and not watch.stopped:  # Stop means stop: no extra pass
         trainer.evaluate()
-    _save_final(trainer, setup, folder)
+    if rank_zero():
+        _save_final(trainer, setup, folder)
     state = "stopped" if watch.stopped else "finished"
     end = {
         "type": "end",
@@ -272,6 +304,44 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def rank_zero() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _any_rank(flag: bool) -> bool:
+    """True when any training process says so (one process: the flag itself)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return flag
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    import torch
+
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def _distributed_args(config: StudioConfig, hw: Hardware, world: int) -> dict:
+    """TrainingArguments for several processes: gloo on CPUs, and the sharding strategy the config asks for."""
+    if world <= 1:
+        return {}
+    out: dict = {"ddp_find_unused_parameters": False}
+    if hw.device == "cpu":
+        out["ddp_backend"] = "gloo"
+    strategy = config.launch.strategy
+    if strategy == "fsdp":
+        out["fsdp"] = "full_shard auto_wrap"
+        out["fsdp_config"] = {"use_orig_params": True}  # LoRA: frozen and trained weights in one shard
+    elif strategy == "deepspeed":
+        out["deepspeed"] = {"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto",
+                            "gradient_accumulation_steps": "auto", "gradient_clipping": "auto",
+                            "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"}}
+    return out
 
 
 def _save_final(trainer, setup: TaskSetup, folder: RunFolder) -> None:

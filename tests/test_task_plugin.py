@@ -108,7 +108,9 @@ def test_a_task_defined_in_a_test_trains_predicts_evaluates_and_exports_through_
     run = tmp_path / "run"
     assert "shout" in tasks.names() and tasks.for_format("text").name == "chat"  # built-ins keep their formats
 
-    assert main(["train", "examples/quickstart.yaml", "--set", "task=shout", "--set", f"model.source={tiny_model_dir}",
+    # inline: the task lives in this process only (a task package under studio/tasks/ also trains in a process of its own)
+    assert main(["train", "examples/quickstart.yaml", "--set", "task=shout", "--set", "launch.backend=inline",
+                 "--set", f"model.source={tiny_model_dir}",
                  "--set", f"data.train={data}", "--set", f"output_dir={run}", "--set", "train.max_steps=6",
                  "--set", "train.learning_rate=0.01", "--set", "train.eval_steps=3", "--set", "data.max_length=32"]) == 0
     start = next(json.loads(line) for line in (run / "events.jsonl").read_text().splitlines() if '"start"' in line)

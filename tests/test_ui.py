@@ -72,6 +72,8 @@ def test_widgets_follow_the_config_metadata():
                 assert isinstance(w, gr.Checkbox)
             elif isinstance(spec["default"], list):
                 assert isinstance(w, gr.Dropdown) and w.multiselect
+            elif isinstance(spec["default"], str):  # free text (a cluster address)
+                assert isinstance(w, gr.Textbox)
             else:
                 assert isinstance(w, (gr.Slider, gr.Number)), name  # never a text box for a number
                 assert w.minimum == spec["min"] and w.maximum == spec["max"]
@@ -193,7 +195,7 @@ def test_overfitting_is_said_while_the_run_goes_on(tmp_path):
     for step, loss in ((2, 1.0), (4, 0.8), (6, 0.9), (8, 1.1)):  # eval loss turns up after step 4, train loss falls
         evs.append({"type": "eval", "step": step, "eval_loss": loss})
     make_run(store, "r1", "running", evs)
-    store._mine.add("r1")  # this store's worker is training it
+    store._running["r1"] = {"kind": "inline"}  # this store is training it
     v = runview.snapshot(store, "r1")
     assert v.state == "running" and "Overfitting" in v.status_md and "step 4" in v.status_md
     assert "fewer epochs" in v.status_md and "learning rate" in v.status_md

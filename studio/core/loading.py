@@ -11,6 +11,7 @@ method is decided here:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from studio.config import StudioConfig
@@ -38,7 +39,7 @@ def load_for_training(config: StudioConfig, hw, load: Loader, task_type: str = "
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=compute)
         model = load(dtype=compute, quantization_config=quant,
-                     device_map={"": 0} if hw.device == "cuda" else {"": "cpu"})
+                     device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if hw.device == "cuda" else {"": "cpu"})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.train.gradient_checkpointing)
     elif config.method == "lora" and hw.device == "cuda":
         model = load(dtype=hw.torch_dtype)  # frozen base in half precision

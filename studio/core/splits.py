@@ -40,10 +40,11 @@ def auto_interval(total_steps: int, times: int) -> int:
     return max(1, math.ceil(total_steps / times))
 
 
-def planned_steps(config: StudioConfig, n_train: int) -> int:
+def planned_steps(config: StudioConfig, n_train: int, world: int = 1) -> int:
+    """Optimizer steps of a run; ``world`` processes each take a batch per step."""
     if config.train.max_steps > 0:
         return config.train.max_steps
-    per_epoch = math.ceil(n_train / (config.train.batch_size * config.train.grad_accum))
+    per_epoch = math.ceil(n_train / (config.train.batch_size * config.train.grad_accum * max(1, world)))
     return max(1, math.ceil(per_epoch * config.train.epochs))
 
 

@@ -101,10 +101,10 @@ def status_markdown(info, events: list[dict]) -> str:
     if info.state == "failed":
         return error_md(info.message or "training failed", "see error.log in the run folder")
     if info.state == "interrupted":
-        lines.append("⚠️ **Interrupted**: the app stopped while this run was going. "
+        lines.append("⚠️ **Interrupted**: the process training it ended without finishing (the app or the machine stopped). "
                      "Press **Resume** (in the **Runs** tab) to continue from its last checkpoint.")
     elif info.state == "queued":
-        lines.append("⏳ **Queued**: waiting for the device (one run trains at a time).")
+        lines.append("⏳ **Queued**: waiting for a free device (runs take turns; each trains in a process of its own).")
     elif info.state == "running":
         start = [e for e in events if e.get("type") == "start"]
         if not start:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import gradio as gr
@@ -13,7 +15,7 @@ from studio.ui.charts import empty_figure, training_figure
 from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
-from studio.ui.widgets import ADVANCED, BASIC, FIELDS, build_config, config_value, key_of, knob_spec, section_class, widget
+from studio.ui.widgets import ADVANCED, BASIC, FIELDS, LAUNCH, build_config, config_value, key_of, knob_spec, section_class, widget
 
 KEYS = tuple(key_of(s, n) for s, n in FIELDS)
 
@@ -81,6 +83,18 @@ def advice(cfg: StudioConfig, info: dict) -> list[str]:
     return out
 
 
+def launch_md(devices, cluster: str) -> str:
+    """What the machine offers runs, in words, above the launch settings."""
+    here = devices.describe() if devices is not None else "this machine"
+    lines = [f"**This machine:** {esc(here)}. Runs wait in a queue until their devices are free; each gets its own GPUs."]
+    if devices is not None and len(devices.gpus) > 1:
+        lines.append("**Processes per node** above 1 trains data-parallel on that many GPUs (torchrun): the same "
+                     "global batch in less time. **ddp** works with every method; **fsdp** shards the weights.")
+    if cluster:
+        lines.append(f"**Ray cluster:** `{esc(cluster)}`; pick backend **ray** to run this as a job there.")
+    return "\n\n".join(lines)
+
+
 def build(ctx):
     gr.Markdown(texts.TRAIN)
     summary = gr.Markdown(summary_md("smollm2", {}), elem_id="train-summary")
@@ -107,6 +121,16 @@ def build(ctx):
             with gr.Row(equal_height=False):
                 for section, name in ADVANCED[i:i + 4]:
                     make(section, name)
+    devices = getattr(ctx.store, "devices", None)
+    gpus = len(devices.gpus) if devices is not None else 0
+    cluster = os.environ.get("STUDIO_RAY_ADDRESS", "")
+    if cluster:
+        start_values["launch.address"] = cluster
+    with gr.Accordion("Where it trains", open=False, visible=gpus > 1 or bool(cluster), elem_id="train-launch"):
+        gr.Markdown(launch_md(devices, cluster))
+        with gr.Row(equal_height=False):
+            for section, name in LAUNCH:
+                make(section, name)
     inputs = [widgets[k] for k in KEYS]
     estimate_box = gr.Markdown(elem_id="train-estimate")
     with gr.Row():

@@ -61,7 +61,10 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
             ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
             ("train", "class_weights"), ("train", "seed"))
-FIELDS = BASIC + ADVANCED
+# Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
+LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "nodes"), ("launch", "backend"),
+          ("launch", "address"))
+FIELDS = BASIC + ADVANCED + LAUNCH
 
 
 def key_of(section: str, name: str) -> str:
@@ -69,9 +72,9 @@ def key_of(section: str, name: str) -> str:
 
 
 def section_class(section: str):
-    from studio.config import DataConfig, LoraConfig, TrainConfig
+    from studio.config import DataConfig, LaunchConfig, LoraConfig, TrainConfig
 
-    return {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig}[section]
+    return {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig, "launch": LaunchConfig}[section]
 
 
 def config_value(cfg: StudioConfig, key: str):
@@ -83,7 +86,7 @@ def config_value(cfg: StudioConfig, key: str):
 
 def build_config(values: dict, model_source: str, data: dict, task: str | None = None) -> StudioConfig:
     """A StudioConfig from widget values keyed ``section.name`` plus the chosen model and data."""
-    d: dict = {"model": {"source": model_source}, "data": {}, "train": {}, "lora": {}}
+    d: dict = {"model": {"source": model_source}, "data": {}, "train": {}, "lora": {}, "launch": {}}
     for key, value in values.items():
         if value is None:
             continue

@@ -1,0 +1,79 @@
+"""The launcher contract: where a run trains.
+
+A launcher starts the training entry point (``python -m studio.engine RUN_DIR``) for a prepared run folder,
+can tell whether it still runs, and can stop it. What it started is described by a *handle*, a small JSON
+dict that the run store writes into the run's ``status.json`` under ``launch``, so that any process (the app
+after a restart, the CLI, another app) can follow the run later:
+
+    handle = {"kind": "local", "pid": 1234, "host": "gpu-box", "started": 98765, "argv": [...], "log": "train.log"}
+
+    launch(run_dir, env, resume) -> handle     start it; raise StudioError when it cannot start
+    alive(handle) -> bool                      still training?
+    exit_code(handle) -> int | None            how it ended, when this launcher started it and it has ended
+    stop(handle, grace) -> None                end it now: SIGTERM to its process group, SIGKILL after ``grace`` s
+
+The polite stop (finish the current step, save a checkpoint and the model) is the run folder's STOP file,
+which every launcher's run reads; ``stop`` is the escalation the run store uses when that is not enough.
+Launchers hold no global state: the run store owns one of each kind it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+from studio.core.procs import process_alive
+
+
+class Launcher:
+    kind: str = ""
+
+    def launch(self, run_dir, env: dict | None = None, resume: bool = False) -> dict:
+        raise NotImplementedError
+
+    def alive(self, handle: dict) -> bool:
+        return process_alive(handle.get("pid"), handle.get("host"), handle.get("started"))
+
+    def exit_code(self, handle: dict) -> int | None:
+        return None
+
+    def stop(self, handle: dict, grace: float = 5.0) -> None:
+        """SIGTERM to the run's process group (the run saves what it can), SIGKILL after ``grace`` seconds."""
+        pid = handle.get("pid")
+        if not pid or handle.get("host") not in (None, socket.gethostname()) or not self.alive(handle):
+            return
+        pgid = handle.get("pgid") or pid
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            if not self.alive(handle):
+                return
+            time.sleep(0.1)
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig) -> None:
+    try:
+        os.killpg(int(pgid), sig)
+    except (ProcessLookupError, PermissionError, ValueError):
+        pass
+
+
+def exit_reason(code: int | None) -> tuple[str, str]:
+    """(message, what to do) for a training process that ended without writing a final status."""
+    if code is None:
+        return ("the training process ended without a word (the app restarted, or it was killed)",
+                "resume it: it continues from its last checkpoint")
+    if code < 0:
+        sig = -code
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        if sig == signal.SIGKILL:
+            return (f"the training process was killed ({name}), most often by the system's out-of-memory killer",
+                    "lower the batch size or max length, or use lora instead of full, then resume it")
+        if sig == signal.SIGSEGV:
+            return (f"the training process crashed ({name}) inside a native library (CUDA, bitsandbytes)",
+                    "see train.log in the run folder; resume it, or try method=lora or another precision")
+        return (f"the training process was ended by {name}", "resume it: it continues from its last checkpoint")
+    return (f"the training process exited with code {code}", "see train.log in the run folder, fix the cause and resume it")

@@ -1,0 +1,79 @@
+"""Training inside the calling process, in a thread (tests, notebooks, a plug-in task registered in this
+process). A crash here takes the caller with it and memory is only freed as far as Python frees it: the web
+app and the CLI use a process per run (``local``) unless told otherwise."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+from studio.launchers.base import Launcher
+
+
+class InlineLauncher(Launcher):
+    kind = "inline"
+
+    def __init__(self):
+        self._runs: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._lock = threading.Lock()
+
+    def launch(self, run_dir, env: dict | None = None, resume: bool = False) -> dict:
+        from studio.config import StudioConfig
+        from studio.train import run_training
+
+        run_dir = Path(run_dir).resolve()
+        config = StudioConfig.load(run_dir / "config.yaml")
+        config.output_dir = str(run_dir)
+        config.train.resume = resume
+        stop = threading.Event()
+
+        def work():
+            try:
+                run_training(config, stop=stop, keep_stop=True)
+            except BaseException:  # noqa: BLE001 - recorded in the run folder by run_training
+                pass
+            finally:
+                _release_memory()
+
+        thread = threading.Thread(target=work, name=f"studio-run-{run_dir.name}", daemon=True)
+        with self._lock:
+            self._runs[str(run_dir)] = (thread, stop)
+        thread.start()
+        return {"kind": self.kind, "pid": os.getpid(), "host": socket.gethostname(), "run": str(run_dir)}
+
+    def _entry(self, handle: dict):
+        with self._lock:
+            return self._runs.get(handle.get("run", ""))
+
+    def alive(self, handle: dict) -> bool:
+        entry = self._entry(handle)
+        if entry is not None:
+            return entry[0].is_alive()
+        if handle.get("pid") == os.getpid():
+            return False  # a thread of this process that this launcher did not start: gone with an earlier store
+        return super().alive(handle)  # another process's inline run (e.g. a CLI run)
+
+    def exit_code(self, handle: dict) -> int | None:
+        entry = self._entry(handle)
+        return 0 if entry is not None and not entry[0].is_alive() else None
+
+    def stop(self, handle: dict, grace: float = 5.0) -> None:
+        """A thread cannot be killed: the stop signal is all there is (it ends after the current step)."""
+        entry = self._entry(handle)
+        if entry is not None:
+            entry[1].set()
+
+
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
