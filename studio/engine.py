@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         status = run_training(config, stop=stop, keep_stop=True)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
+        if int(os.environ.get("RANK", "0")) == 0 and folder.config_file.exists():  # say it where the app looks
+            status = folder.read_status()
+            if status.get("state") in ("queued", "running", None):
+                hint = "fix it, then start the run again"
+                folder.emit({"type": "error", "message": str(err), "hint": hint})
+                folder.write_status(state="failed", message=str(err), hint=hint)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the run can resume from its last checkpoint", file=sys.stderr, flush=True)

@@ -154,6 +154,10 @@ class RunStore:
         run_id = self.new_id(name or Path(config.data.train).stem)
         config.output_dir = str(self.root / run_id)
         config.owner = owner
+        # data paths absolute: the run reads its config from its own folder, wherever the config came from
+        config.data.train = str(Path(config.resolve_path(config.data.train)).resolve())
+        if config.data.eval:
+            config.data.eval = str(Path(config.resolve_path(config.data.eval)).resolve())
         folder = RunFolder(config.output_dir)
         folder.path.mkdir(parents=True)
         config.save(folder.config_file)  # visible in the list at once; training rewrites it resolved

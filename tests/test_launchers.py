@@ -153,3 +153,27 @@ def test_bad_launch_settings_are_refused_before_anything_starts(tiny_model_dir, 
     with pytest.raises(StudioError, match="launch.processes=2"):
         store.submit(cfg(launch__processes=2))
     assert not any((tmp_path / "runs").iterdir())  # nothing was written
+
+
+def test_a_config_with_relative_data_paths_trains_from_its_run_folder(tiny_model_dir, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    cfg = StudioConfig.load("examples/quickstart.yaml").with_overrides(  # data.train is relative to examples/
+        [f"model.source={tiny_model_dir}", "train.max_steps=2", "data.max_length=64", "lora.r=4"])
+    run = store.submit(cfg)
+    assert store.wait(run, 180).state == "finished"
+    assert os.path.isabs(StudioConfig.load(store.folder(run).config_file).data.train)
+
+
+def test_a_problem_found_by_the_training_process_is_said_in_the_run_folder(tiny_model_dir, chat_file, tmp_path):
+    from studio.engine import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = config(tiny_model_dir, chat_file)
+    cfg.data.train = str(tmp_path / "gone.jsonl")  # e.g. the file was deleted while the run waited in the queue
+    cfg.save(run / "config.yaml")
+    RunFolder(run).write_status(state="queued")
+    assert main([str(run)]) == 2
+    status = RunFolder(run).read_status()
+    assert status["state"] == "failed" and "file not found" in status["message"] and "gone.jsonl" in status["message"]
+    assert RunFolder(run).read_events(("error",))[-1]["message"] == status["message"]

@@ -1,4 +1,5 @@
-"""The run store: background runs, a queue, stop, and runs that survive a restart of the app."""
+"""The run store (runs trained inline here; tests/test_launchers.py covers a process per run): background runs, a
+queue, stop, and runs that survive a restart of the app."""
 
 import json
 
@@ -13,7 +14,7 @@ def config(model_dir, data, steps=4):
 
 
 def test_background_runs_queue_and_finish(tiny_model_dir, chat_file, tmp_path):
-    store = RunStore(tmp_path / "runs")
+    store = RunStore(tmp_path / "runs", launcher="inline")
     a = store.submit(config(tiny_model_dir, chat_file), name="first", owner="ann")
     b = store.submit(config(tiny_model_dir, chat_file), name="second", owner="bob")
     assert store.info(b).state in ("queued", "running")
@@ -27,7 +28,7 @@ def test_background_runs_queue_and_finish(tiny_model_dir, chat_file, tmp_path):
 
 
 def test_stop_then_resume(tiny_model_dir, chat_file, tmp_path):
-    store = RunStore(tmp_path / "runs")
+    store = RunStore(tmp_path / "runs", launcher="inline")
     run = store.submit(config(tiny_model_dir, chat_file, steps=400))
     for _ in range(600):
         if store.events(run, ("log",)):
@@ -40,7 +41,7 @@ def test_stop_then_resume(tiny_model_dir, chat_file, tmp_path):
 
 def test_a_restart_shows_cut_off_runs_as_interrupted(tiny_model_dir, chat_file, tmp_path):
     root = tmp_path / "runs"
-    store = RunStore(root)
+    store = RunStore(root, launcher="inline")
     run = store.submit(config(tiny_model_dir, chat_file, steps=3))
     store.wait(run, 120)
     # pretend the app died mid-run: the status still says running, written by a process that is gone
@@ -48,7 +49,7 @@ def test_a_restart_shows_cut_off_runs_as_interrupted(tiny_model_dir, chat_file, 
     data = json.loads(status.read_text())
     data.update(state="running", pid=999999999)
     status.write_text(json.dumps(data))
-    fresh = RunStore(root)  # the app after a restart
+    fresh = RunStore(root, launcher="inline")  # the app after a restart
     info = fresh.info(run)
     assert info.state == "interrupted" and info.can_resume
     fresh.resume(run)

@@ -87,6 +87,7 @@ def test_whole_path_through_the_endpoints(app_url, tiny_model_dir):
     assert "What is the capital of Spain?" in prompt and "Traceback" not in msg
 
     # A run cut off by a restart shows as interrupted and resumes from the Runs view
+    demo.studio.store.wait(run_id, 60)  # its training process has ended, not only written its last status
     status = demo.studio.store.folder(run_id).status_file
     data = json.loads(status.read_text())
     data.update(state="running", pid=999_999_999)
