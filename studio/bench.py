@@ -6,6 +6,11 @@ On the same model, data and number of examples, with the same LoRA adapter and b
   studio      the studio's own training path (run_training into a temporary run folder)
 Each is timed from the start of its first step to the end of its last (model loading and tokenizing
 are left out of all three alike) and counts the non-pad tokens of every step.
+
+Model FLOPs utilisation (MFU): the model FLOPs of those tokens per second (forward 2N, backward 2N for the
+activations plus 2 per trained weight; N the weights used in matmuls) over the machine's own matmul peak in the
+path's precision, measured in the same run (fp32 for the two baselines; the studio's precision, bf16 on CPUs
+and GPUs that have it).
 """
 
 from __future__ import annotations
@@ -127,7 +132,42 @@ def studio_path(source: str, records: list[dict], batch: int, lr: float, workdir
     return _rate([(0.0, 0)] + [(e["elapsed"], e["tokens_seen"]) for e in logs])
 
 
+def matmul_peak(precision: str, size: int = 2048, repeats: int = 10) -> float:
+    """This machine's matmul speed in FLOP/s for ``precision`` (fp32 | bf16 | fp16), measured now."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    size = size * 4 if device == "cuda" else size
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    for _ in range(3):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * repeats / (time.perf_counter() - t)
+
+
+def flops_per_token(source: str, trainable: int) -> float:
+    """Model FLOPs of one trained token: 2N forward, 2N backward through the activations, 2 per trained weight.
+    N counts the weights used in matmuls (a tied embedding counts once, as the output layer)."""
+    from studio import models
+
+    cfg = models.load_config(source)
+    n = models.describe(source)["parameters"]
+    if not getattr(cfg, "tie_word_embeddings", False):
+        n -= cfg.vocab_size * cfg.hidden_size  # the input embedding is a lookup, not a matmul
+    return 4.0 * n + 2.0 * trainable
+
+
 def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 1e-3) -> dict:
+    from studio.core.hardware import detect_hardware
+
     records = bench_records(n)
     with tempfile.TemporaryDirectory() as tmp:
         results = {
@@ -135,11 +175,32 @@ def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 
             "trainer": plain_trainer(source, records, batch, lr, str(Path(tmp) / "trainer")),
             "studio": studio_path(source, records, batch, lr, tmp),
         }
+        studio_precision = _start_event(Path(tmp) / "run").get("precision", "fp32")
+        trainable = _start_event(Path(tmp) / "run").get("trainable_parameters", 0)
     out = {k: round(v, 1) for k, v in results.items()}
     out["studio_vs_seed_style"] = round(results["studio"] / results["seed_style"], 2)
     out["studio_vs_trainer"] = round(results["studio"] / results["trainer"], 2)
+    peaks = {"fp32": matmul_peak("fp32")}
+    if studio_precision != "fp32":
+        peaks[studio_precision] = matmul_peak(studio_precision)
+    per_token = flops_per_token(source, trainable)
+    out["mfu"] = {"seed_style": round(results["seed_style"] * per_token / peaks["fp32"], 4),
+                  "trainer": round(results["trainer"] * per_token / peaks["fp32"], 4),
+                  "studio": round(results["studio"] * per_token / peaks[studio_precision], 4)}
+    out["matmul_peak_gflops"] = {k: round(v / 1e9, 1) for k, v in peaks.items()}
+    out["gflop_per_token"] = round(per_token / 1e9, 3)
+    out["studio_precision"] = studio_precision
+    out["device"] = detect_hardware().name
     out.update({"model": source, "examples": n, "batch_size": batch, "unit": "non-pad tokens per second"})
     return out
+
+
+def _start_event(run_dir: Path) -> dict:
+    """The start event of the studio path's run."""
+    from studio.runfolder import RunFolder
+
+    starts = RunFolder(run_dir).read_events(("start",))
+    return starts[-1] if starts else {}
 
 
 def add_parser(sub):
@@ -162,7 +223,10 @@ def run(args) -> int:
     else:
         print(f"model {res['model']}, {n} examples, batch {res['batch_size']}: non-pad tokens per second")
         for key in ("seed_style", "trainer", "studio"):
-            print(f"  {key:<11} {res[key]:>9.1f}")
+            print(f"  {key:<11} {res[key]:>9.1f}   MFU {100 * res['mfu'][key]:5.1f}%")
         print(f"  studio / seed_style = {res['studio_vs_seed_style']:.2f}x   studio / trainer = {res['studio_vs_trainer']:.2f}x")
+        peaks = ", ".join(f"{k} {v:.0f}" for k, v in res["matmul_peak_gflops"].items())
+        print(f"  {res['gflop_per_token']} GFLOP per token; matmul peak here (GFLOP/s): {peaks}; the studio trained in "
+              f"{res['studio_precision']} (MFU against that precision's peak, the baselines against fp32)")
     sys.stdout.flush()
     return 0

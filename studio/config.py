@@ -65,7 +65,7 @@ class TrainConfig:
     weight_decay: float = knob(0.0, "Weight decay", "A pull of the weights toward zero that can reduce overfitting.", min=0.0, max=1.0, step=0.01)
     scheduler: str = knob("linear", "Learning-rate schedule", "How the learning rate changes after warmup.", choices=SCHEDULERS)
     max_grad_norm: float = knob(1.0, "Gradient clipping", "Caps the size of each update to keep training stable.", min=0.0, max=100.0, step=0.1)
-    precision: str = knob("auto", "Precision", "auto picks bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU.", choices=PRECISIONS)
+    precision: str = knob("auto", "Precision", "auto picks bf16 on GPUs that support it (fp16 on older ones), and on CPUs with bf16 units (LoRA's frozen weights), else fp32.", choices=PRECISIONS)
     gradient_checkpointing: bool = knob(False, "Gradient checkpointing", "Saves memory by recomputing activations; about 30% slower.")
     group_by_length: bool = knob(True, "Group by length", "Batch examples of similar length together so less compute goes to padding (chat task).")
     logging_steps: int = knob(1, "Log every N steps", "How often loss and speed are recorded.", min=1, max=10_000, step=1)
@@ -207,8 +207,14 @@ class StudioConfig:
                 "qlora without a CUDA GPU: the 4-bit model runs on the CPU through bitsandbytes, several times "
                 "slower than lora; choose method=lora on a CPU"
             )
-        if self.train.precision in ("bf16", "fp16") and not cuda_available:
-            raise StudioError(f"train.precision={self.train.precision} needs a CUDA GPU; use precision=auto or fp32 on a CPU")
+        if self.train.precision == "fp16" and not cuda_available:
+            raise StudioError("train.precision=fp16 needs a CUDA GPU; use precision=auto or fp32 on a CPU")
+        if self.train.precision == "bf16" and not cuda_available:
+            from studio.core.hardware import cpu_bf16_units
+
+            if not cpu_bf16_units():
+                raise StudioError("train.precision=bf16 needs a CUDA GPU or a CPU with bf16 units (AMX or AVX512-BF16), "
+                                  "and this one has neither; use precision=auto or fp32")
         return warnings
 
 

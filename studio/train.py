@@ -229,7 +229,9 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         warmup_steps=tc.warmup_ratio,  # a value below 1 is a share of all steps
         weight_decay=tc.weight_decay,
         max_grad_norm=tc.max_grad_norm,
-        bf16=hw.precision == "bf16",
+        # mixed precision (autocast) on a GPU; on a CPU bf16 lives in the frozen weights, and autocast's casts
+        # would cost more than its matmuls gain
+        bf16=hw.precision == "bf16" and hw.device == "cuda",
         fp16=hw.precision == "fp16",
         gradient_checkpointing=tc.gradient_checkpointing,
         # length-sorted batches come from studio.sampling when the task asks; else transformers' own grouping
@@ -273,7 +275,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         "model": config.model.source,
         "device": hw.device,
         "device_name": hw.name,
-        "precision": hw.precision,
+        "precision": _effective_precision(hw, setup.model),
+        "precision_reason": hw.reason,
         "train_examples": len(setup.train_dataset),
         "eval_examples": len(setup.eval_dataset),
         "max_steps": total,
@@ -304,6 +307,16 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def _effective_precision(hw: Hardware, model) -> str:
+    """What the run really computes in: the device's mixed precision on a GPU; on a CPU, the frozen weights' dtype."""
+    if hw.device == "cuda":
+        return hw.precision
+    import torch
+
+    frozen = next((p.dtype for p in model.parameters() if not p.requires_grad), torch.float32)
+    return "bf16" if frozen == torch.bfloat16 else "fp32"
 
 
 def rank_zero() -> bool:

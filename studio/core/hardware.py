@@ -1,4 +1,10 @@
-"""The device and precision a run trains on, and its peak memory."""
+"""The device and precision a run trains on, and its peak memory.
+
+Precision ``auto``: bf16 on GPUs that support it (fp16 on older ones); on a CPU, bf16 where the CPU has bf16
+units (AMX or AVX512-BF16, read from the CPU's flags at run time) and fp32 elsewhere. On a CPU, bf16 means the
+frozen base weights of a LoRA run are bf16 (its matmuls run on those units) while the trained adapter weights
+and the optimizer state stay fp32; a full fine-tune trains fp32 weights (``frozen_dtype``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,28 @@ import os
 from dataclasses import dataclass
 
 
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_units() -> list[str]:
+    """The CPU's bf16 instruction sets (e.g. ["amx_bf16", "avx512_bf16"]); empty where it has none or is not x86 Linux."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in CPU_BF16_FLAGS if f in flags]
+    except OSError:
+        pass
+    return []
+
+
 @dataclass
 class Hardware:
     device: str  # cuda | mps | cpu
     precision: str  # bf16 | fp16 | fp32
     name: str = ""
+    reason: str = ""  # why this precision, in words (shown in the start event and the estimate)
 
     @property
     def torch_dtype(self):
@@ -25,9 +48,32 @@ def detect_hardware(requested: str = "auto") -> Hardware:
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
         if requested != "auto":
-            return Hardware("cuda", requested, name)
-        return Hardware("cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16", name)
-    return Hardware("cpu", "fp32", f"CPU ({os.cpu_count()} cores)")
+            return Hardware("cuda", requested, name, f"{requested}, as the config asks")
+        if torch.cuda.is_bf16_supported():
+            return Hardware("cuda", "bf16", name, "bf16: the GPU supports it (mixed precision, fp32 master weights)")
+        return Hardware("cuda", "fp16", name, "fp16: this GPU has no bf16 (mixed precision, fp32 master weights)")
+    name = f"CPU ({os.cpu_count()} cores)"
+    units = cpu_bf16_units()
+    if requested in ("fp32", "bf16"):
+        return Hardware("cpu", requested, name, f"{requested}, as the config asks")
+    if units:
+        return Hardware("cpu", "bf16", name, f"bf16: this CPU has bf16 units ({', '.join(units)}); frozen weights in "
+                                             "bf16, trained weights and optimizer state in fp32")
+    return Hardware("cpu", "fp32", name, "fp32: this CPU has no bf16 units (AMX or AVX512-BF16)")
+
+
+def frozen_dtype(hw: Hardware, method: str, task_type: str = "CAUSAL_LM"):
+    """The dtype of the weights that do not train: half precision for LoRA on a GPU and, with bf16 units, on a
+    CPU (causal LMs; a classifier's new head would meet bf16 inputs there); fp32 otherwise."""
+    import torch
+
+    if method != "lora":
+        return torch.float32
+    if hw.device == "cuda":
+        return hw.torch_dtype
+    if hw.precision == "bf16" and task_type == "CAUSAL_LM":
+        return torch.bfloat16
+    return torch.float32
 
 
 def peak_memory_mb(hw: Hardware) -> float:

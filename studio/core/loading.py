@@ -5,7 +5,8 @@ a model with a classification head, ...) and which PEFT task type its adapter ha
 method is decided here:
 
 - ``full``   every weight trains, in fp32 (mixed precision on a GPU comes from the Trainer's bf16/fp16);
-- ``lora``   the frozen base in the device's half precision on a GPU (fp32 on a CPU), adapters in fp32;
+- ``lora``   the frozen base in the device's half precision on a GPU, in bf16 on a CPU with bf16 units (fp32
+            on others), adapters in fp32;
 - ``qlora``  the base quantized to 4-bit NF4 by bitsandbytes, adapters in fp32.
 """
 
@@ -15,6 +16,7 @@ import os
 from typing import Any, Callable
 
 from studio.config import StudioConfig
+from studio.core.hardware import frozen_dtype
 from studio.errors import StudioError
 
 Loader = Callable[..., Any]  # load(dtype=..., quantization_config=None, device_map=None) -> model
@@ -41,10 +43,8 @@ def load_for_training(config: StudioConfig, hw, load: Loader, task_type: str = "
         model = load(dtype=compute, quantization_config=quant,
                      device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if hw.device == "cuda" else {"": "cpu"})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.train.gradient_checkpointing)
-    elif config.method == "lora" and hw.device == "cuda":
-        model = load(dtype=hw.torch_dtype)  # frozen base in half precision
-    else:
-        model = load(dtype=torch.float32)
+    else:  # LoRA: the frozen base in half precision where it pays (studio.core.hardware.frozen_dtype)
+        model = load(dtype=frozen_dtype(hw, config.method, task_type))
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False
     if config.method in ("lora", "qlora"):

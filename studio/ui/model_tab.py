@@ -72,7 +72,7 @@ def estimate_md(info: dict, method: str, data: dict | None = None, device: est.D
     out = "\n".join(lines)
     if chosen is not None:
         parts = " + ".join(f"{k.lower()} {v}" for k, v in chosen.rows()[:5])
-        out += f"\n\n*{esc(method)}:* {parts}."
+        out += f"\n\n*{esc(method)}:* {parts}. *Precision:* {esc(chosen.precision_reason or chosen.precision)}."
         for w in chosen.warnings:
             out += f"\n\n⚠️ {esc(w)}"
     return out + f"\n\n<small>{texts.METHOD_TABLE_NOTE}</small>"

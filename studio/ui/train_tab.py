@@ -62,7 +62,7 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
     lines = [f"**Estimate:** about **{est.fmt_bytes(e.total_bytes)}** of {est.fmt_bytes(e.available_bytes)} free "
              f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "
              f"**~{est.fmt_seconds(e.total_seconds)}** for {e.steps} steps including loading."
-             f" Trains {e.trainable_parameters / 1e6:.2f} M weights."]
+             f" Trains {e.trainable_parameters / 1e6:.2f} M weights; {esc(e.precision_reason or e.precision)}."]
     for w in e.warnings + advice(cfg, info):
         lines.append(f"⚠️ **{esc(w)}**")
     display = cfg.to_dict()
