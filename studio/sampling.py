@@ -53,6 +53,17 @@ def make_trainer_class():
 
     class StudioTrainer(Trainer):
         group_by_length = True
+        loss_at_trained_positions = False  # output layer and loss only where tokens are learned from (causal LMs)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not self.loss_at_trained_positions or "labels" not in inputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            from studio.core.trained_positions import loss_at_trained_positions
+
+            loss, outputs = loss_at_trained_positions(model, inputs, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as the Trainer's own loss: the count covers all ranks
+            return (loss, outputs) if return_outputs else loss
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset

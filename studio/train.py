@@ -266,6 +266,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         callbacks=[watch.callback],
     )
     trainer.group_by_length = tc.group_by_length and setup.length_sorted_batches
+    trainer.loss_at_trained_positions = setup.loss_at_trained_positions
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({

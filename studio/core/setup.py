@@ -15,7 +15,9 @@ class TaskSetup:
     ``data_collator`` batches them; ``info`` goes into the run's start event (counts, labels, ...);
     ``compute_metrics`` (optional) adds metrics to eval events; ``save_extra(folder)`` writes task files
     next to the saved model; ``loss_func`` is the Trainer's ``compute_loss_func(outputs, labels, num_items)``;
-    ``length_sorted_batches`` asks for the studio's length-bucketed sampler (else transformers' own grouping).
+    ``length_sorted_batches`` asks for the studio's length-bucketed sampler (else transformers' own grouping);
+    ``loss_at_trained_positions`` computes the output layer and loss of a causal LM only where tokens are learned
+    from (``studio.core.trained_positions``).
     """
 
     model: Any
@@ -28,3 +30,4 @@ class TaskSetup:
     save_extra: Callable[[Path], None] | None = None
     loss_func: Callable | None = None
     length_sorted_batches: bool = False
+    loss_at_trained_positions: bool = False  # causal LMs: output layer and loss only where tokens are learned from

@@ -7,6 +7,7 @@ from studio.config import StudioConfig
 from studio.core.chat_template import ensure_chat_template
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
+from studio.core.trained_positions import supports
 from studio.errors import StudioError
 from studio.tasks.chat.encode import encode_records
 from studio.tasks.chat.model import load_for_training, make_collator
@@ -32,4 +33,7 @@ def setup_chat(config: StudioConfig, hw, train_records: list, eval_records: list
         "real_tokens": sum(len(e["input_ids"]) for e in train),
         "trained_tokens": sum(sum(1 for x in e["labels"] if x != -100) for e in train),
     }
-    return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw), info, length_sorted_batches=True)
+    sliced = supports(model) and not config.data.train_on_prompt  # with prompts learned too, nothing to leave out
+    info["loss_at_trained_positions"] = sliced
+    return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw), info, length_sorted_batches=True,
+                     loss_at_trained_positions=sliced)
