@@ -131,6 +131,7 @@ def build(ctx):
         with gr.Row(equal_height=False):
             for section, name in LAUNCH:
                 make(section, name)
+        widgets["launch.processes"].maximum = max(gpus, 1)  # one process per GPU
     inputs = [widgets[k] for k in KEYS]
     estimate_box = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
