@@ -1,7 +1,8 @@
 """The run store: where runs live, who owns them, and the queue that starts them on the devices.
 
-A store is a folder of run folders (see ``studio.runfolder``). Queued runs start in order when the device
-scheduler (``studio.scheduler``) has devices for them, each through a launcher (``studio.launchers``): by
+A store is a folder of run folders (see ``studio.runfolder``). Queued runs start when the device scheduler
+(``studio.scheduler``) has devices for them, people taking turns (one person's ten runs do not hold back the
+next person's first), each through a launcher (``studio.launchers``): by
 default a process of its own, so that a crash, a kernel fault or the out-of-memory killer ends that run and
 not the app. Every state lives in the run folders, so a page reload, a second browser tab or a restart of the
 app sees the same runs; after a restart the store finds runs whose process still trains and follows them. A
@@ -65,7 +66,8 @@ class RunStore:
         self.devices = devices or Devices.detect()
         self.stop_grace = stop_grace
         self._launchers: dict[str, launchers.Launcher] = {}
-        self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), first come first served
+        self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), in the order they came
+        self._served: dict[str, float] = {}  # owner -> when one of their runs last started (the fair queue's memory)
         self._running: dict[str, dict] = {}  # run id -> launcher handle
         self._cond = threading.Condition()
         self._dispatcher: threading.Thread | None = None
@@ -235,15 +237,39 @@ class RunStore:
                         self._dispatcher = None
                         return
                     continue
-                run_id, config, resume = self._pending[0]
+                run_id, config, resume = self._order()[0]
                 want = config.launch.processes if self.devices.gpus else 1
                 grant = self.devices.acquire(run_id, want, self._memory(config))
                 if grant is None:
                     self._cond.wait(timeout=2)  # a run ending notifies; the timeout also catches adopted runs ending
                     continue
-                self._pending.pop(0)
+                self._pending.remove(next(p for p in self._pending if p[0] == run_id))
+                self._served[config.owner or ""] = time.time()
                 self._running[run_id] = {}  # starting: neither queued nor followed yet, but not gone
             self._start(run_id, config, resume, grant)
+
+    def _order(self) -> list[tuple[str, StudioConfig, bool]]:
+        """The pending runs in the order they will start: people take turns (the one served longest ago first,
+        someone never served before anyone), and each person's runs go in the order they were queued.
+        Call with the lock held."""
+        queues: dict[str, list] = {}
+        for item in self._pending:
+            queues.setdefault(item[1].owner or "", []).append(item)
+        served = dict(self._served)
+        out: list = []
+        while queues:
+            owner = min(queues, key=lambda o: (served.get(o, float("-inf")), self._pending.index(queues[o][0])))
+            out.append(queues[owner].pop(0))
+            served[owner] = time.time() + len(out)  # in this simulated order, just served
+            if not queues[owner]:
+                del queues[owner]
+        return out
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the run that starts next, 2 after it, ...; None when the run is not waiting in this store's queue."""
+        with self._cond:
+            ids = [item[0] for item in self._order()]
+        return ids.index(run_id) + 1 if run_id in ids else None
 
     def _memory(self, config: StudioConfig) -> float:
         """The run's memory estimate in bytes, when GPUs may be shared (0: it gets a GPU of its own)."""

@@ -54,3 +54,24 @@ def test_a_restart_shows_cut_off_runs_as_interrupted(tiny_model_dir, chat_file, 
     assert info.state == "interrupted" and info.can_resume
     fresh.resume(run)
     assert fresh.wait(run, 120).state == "finished"
+
+
+def test_people_take_turns_in_the_queue(tiny_model_dir, chat_file, tmp_path):
+    from studio.ui.runview import snapshot
+
+    store = RunStore(tmp_path / "runs", launcher="inline")
+    first = store.submit(config(tiny_model_dir, chat_file, steps=400), name="ann-long", owner="ann")
+    for _ in range(600):
+        if store.events(first, ("log",)):
+            break
+        __import__("time").sleep(0.1)
+    ann = [store.submit(config(tiny_model_dir, chat_file, steps=2), name=f"ann-{i}", owner="ann") for i in range(3)]
+    bob = store.submit(config(tiny_model_dir, chat_file, steps=2), name="bob", owner="bob")
+    # ann queued three before bob asked, but ann is training now: bob's first run goes next
+    assert [store.queue_position(r) for r in [bob] + ann] == [1, 2, 3, 4]
+    assert "number **1** in the queue" in snapshot(store, bob, figure=False).status_md
+    store.stop(first)
+    for r in ann + [bob]:
+        assert store.wait(r, 180).state == "finished"
+    starts = {r: store.events(r, ("start",))[0]["time"] for r in ann + [bob]}
+    assert sorted(starts, key=starts.get) == [bob] + ann

@@ -92,7 +92,7 @@ def progress_html(p: dict, state: str) -> str:
     )
 
 
-def status_markdown(info, events: list[dict]) -> str:
+def status_markdown(info, events: list[dict], position: int | None = None) -> str:
     """What happened and what to do next, in words."""
     lines = []
     errors = [e for e in events if e.get("type") == "error"]
@@ -104,7 +104,9 @@ def status_markdown(info, events: list[dict]) -> str:
         lines.append("⚠️ **Interrupted**: the process training it ended without finishing (the app or the machine stopped). "
                      "Press **Resume** (in the **Runs** tab) to continue from its last checkpoint.")
     elif info.state == "queued":
-        lines.append("⏳ **Queued**: waiting for a free device (runs take turns; each trains in a process of its own).")
+        where = f" number **{position}** in the queue," if position else ""
+        lines.append(f"⏳ **Queued**:{where} waiting for a free device (people's runs take turns; each trains in a "
+                     "process of its own).")
     elif info.state == "running":
         start = [e for e in events if e.get("type") == "start"]
         if not start:
@@ -154,6 +156,12 @@ def snapshot(store, run_id: str | None, figure: bool = True) -> RunView:
     return RunView(
         run_id=run_id, state=info.state, figure=training_figure(events) if figure else None,
         progress_html=progress_html(p, info.state),
-        status_md=status_markdown(info, events), n_events=len(events), active=info.state in ACTIVE,
+        status_md=status_markdown(info, events, _position(store, run_id) if info.state == "queued" else None),
+        n_events=len(events), active=info.state in ACTIVE,
         can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
     )
+
+
+def _position(store, run_id: str) -> int | None:
+    position = getattr(store, "queue_position", None)
+    return position(run_id) if position else None
