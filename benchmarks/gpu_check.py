@@ -61,21 +61,6 @@ def build(shape: str, dtype, device: str, quant=None):
     return model, cfg
 
 
-def matmul_peak(device: str, dtype) -> float:
-    import torch
-
-    n = 8192 if device == "cuda" else 1024
-    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    t, reps = time.perf_counter(), 20 if device == "cuda" else 5
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t)
-
-
 def sync(device: str) -> None:
     import torch
 
@@ -159,7 +144,9 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.smoke:
         raise SystemExit("gpu_check: no CUDA GPU here; use --smoke to check the script on a CPU")
-    peak = matmul_peak(device, torch.bfloat16 if device == "cuda" else torch.float32)
+    from studio.bench import matmul_peak
+
+    peak = matmul_peak("bf16" if device == "cuda" else "fp32")
     results = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
                "bf16_matmul_peak_tflops": round(peak / 1e12, 1), "runs": []}
     plan = [("tiny", "lora", 2, 64, 3), ("tiny", "qlora", 2, 64, 3)] if args.smoke else [("llama-3.2-1b", "lora", 8, 1024, 8),

@@ -175,8 +175,8 @@ def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 
             "trainer": plain_trainer(source, records, batch, lr, str(Path(tmp) / "trainer")),
             "studio": studio_path(source, records, batch, lr, tmp),
         }
-        studio_precision = _start_event(Path(tmp) / "run").get("precision", "fp32")
-        trainable = _start_event(Path(tmp) / "run").get("trainable_parameters", 0)
+        start = _start_event(Path(tmp) / "run")
+    studio_precision, trainable = start.get("precision", "fp32"), start.get("trainable_parameters", 0)
     out = {k: round(v, 1) for k, v in results.items()}
     out["studio_vs_seed_style"] = round(results["studio"] / results["seed_style"], 2)
     out["studio_vs_trainer"] = round(results["studio"] / results["trainer"], 2)

@@ -244,12 +244,8 @@ def weight_bytes(precision: str) -> float:
     return {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "4bit": 0.53}[precision]
 
 
-def resolve_precision(precision: str, device: Device, method: str = "lora") -> str:
-    """The precision a run computes in (as ``studio.core.hardware`` will choose it)."""
-    return precision_and_reason(precision, device, method)[0]
-
-
 def precision_and_reason(precision: str, device: Device, method: str = "lora") -> tuple[str, str]:
+    """The precision a run computes in (as ``studio.core.hardware`` will choose it), and why, in words."""
     if device.kind != "cuda":
         if precision == "fp32" or (precision == "auto" and not device.bf16_units):
             return "fp32", "fp32: this CPU has no bf16 units" if precision == "auto" else "fp32, as asked"
@@ -399,9 +395,6 @@ def planned_steps(max_steps: int, epochs: float, n_train: int, batch_size: int, 
 def _vocab_logits(task_name: str) -> bool:
     """Whether the task's model outputs a distribution over the vocabulary (an unknown task: assume it does)."""
     from studio import tasks
-    from studio.errors import StudioError
 
-    try:
-        return tasks.get(task_name).vocab_logits
-    except StudioError:
-        return True
+    task = tasks.find(task_name)
+    return task.vocab_logits if task else True

@@ -25,15 +25,13 @@ RESULT_FILE = "evaluation.json"
 
 
 def evaluate_run(run_dir: str | Path, data_path: str | None = None, limit: int | None = 20,
-                 max_new_tokens: int = 128, progress: Progress | None = None, models=None, save: bool = True,
-                 chat=None) -> dict:
+                 max_new_tokens: int = 128, progress: Progress | None = None, models=None, save: bool = True) -> dict:
     """Score the base and the tuned model of a run on held-out examples; see the module docstring.
 
     ``models``: the run's already loaded models, when the caller keeps them (the web app's caches); the task
-    loads its own otherwise. ``chat`` is the older name of the same argument."""
+    loads its own otherwise."""
     from studio.overfit import check_run
 
-    models = models if models is not None else chat
     started = time.time()
     folder, config = open_run(run_dir)
     if not folder.has_model():
@@ -123,12 +121,12 @@ def load_saved(run_dir: str | Path) -> dict | None:
 def metric_order(result: dict) -> dict[str, bool]:
     """The result's metrics in display order, each with whether higher is better (its task's; a result of a
     task that is no longer installed shows the metrics it has, lower-is-better for losses)."""
-    try:
-        return dict(tasks.get(result.get("task") or "").metrics)
-    except StudioError:
-        keys = list(dict.fromkeys(list(result.get("base") or {}) + list(result.get("tuned") or {})))
-        return {k: not ("loss" in k or "perplexity" in k) for k in keys
-                if isinstance((result.get("tuned") or {}).get(k, (result.get("base") or {}).get(k)), (int, float, type(None)))}
+    task = tasks.find(result.get("task") or "")
+    if task:
+        return dict(task.metrics)
+    keys = list(dict.fromkeys(list(result.get("base") or {}) + list(result.get("tuned") or {})))
+    return {k: not ("loss" in k or "perplexity" in k) for k in keys
+            if isinstance((result.get("tuned") or {}).get(k, (result.get("base") or {}).get(k)), (int, float, type(None)))}
 
 
 def metrics_table(result: dict) -> list[list]:

@@ -93,9 +93,5 @@ def _num(value, signed: bool = False) -> str:
 
 def _task(result: dict):
     from studio import tasks
-    from studio.errors import StudioError
 
-    try:
-        return tasks.get(result.get("task") or "")
-    except StudioError:  # a result of a task that is no longer installed: the numbers alone
-        return None
+    return tasks.find(result.get("task") or "")  # None: a task no longer installed; the numbers alone

@@ -130,21 +130,27 @@ class RunFolder:
 
     def read_events(self, types: tuple[str, ...] | None = None) -> list[dict]:
         """All events so far; a half-written last line (a run being written) is skipped."""
+        events, _ = self.read_events_from(0)
+        return events if types is None else [ev for ev in events if ev.get("type") in types]
+
+    def read_events_from(self, offset: int = 0) -> tuple[list[dict], int]:
+        """The events written after byte ``offset``, and the offset to read from next time (a follower reads only
+        what is new). A half-written last line is left for the next read."""
         out = []
         try:
-            with open(self.events_file, encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.endswith("\n"):
+            with open(self.events_file, "rb") as fh:
+                fh.seek(offset)
+                for raw in fh:
+                    if not raw.endswith(b"\n"):
                         break
+                    offset += len(raw)
                     try:
-                        ev = json.loads(line)
+                        out.append(json.loads(raw))
                     except json.JSONDecodeError:
                         continue
-                    if types is None or ev.get("type") in types:
-                        out.append(ev)
         except FileNotFoundError:
             pass
-        return out
+        return out, offset
 
     def last_checkpoint(self) -> Path | None:
         if not self.checkpoints_dir.is_dir():

@@ -310,15 +310,8 @@ class RunStore:
         try:
             while launcher.alive(handle):
                 time.sleep(0.5)
-            code = launcher.exit_code(handle)
-            folder = RunFolder(self.root / run_id)
-            status = folder.read_status()
-            if status.get("state") in ("running", "queued"):
-                message, hint = launchers.exit_reason(code)
-                folder.emit({"type": "error", "message": message, "hint": hint, "exit_code": code})
-                folder.write_status(state="failed", message=message, hint=hint)
-            if hasattr(launcher, "forget"):
-                launcher.forget(handle)
+            launchers.record_exit(RunFolder(self.root / run_id), launcher.exit_code(handle))
+            launcher.forget(handle)
         finally:
             self.devices.release(run_id)
             with self._cond:

@@ -123,22 +123,17 @@ def _launched(cfg) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    show, seen = Printer(), 0
+    show, offset = Printer(), 0
     while True:
         running = launcher.alive(handle)
-        events = folder.read_events()
-        for ev in events[seen:]:
+        events, offset = folder.read_events_from(offset)  # only what is new
+        for ev in events:
             if ev["type"] != "error":
                 show(ev)
-        seen = len(events)
         if not running:
             break
         time.sleep(0.3)
-    status = folder.read_status()
-    if status.get("state") in ("running", "queued"):  # it ended without a final word: say why
-        message, hint = launchers.exit_reason(launcher.exit_code(handle))
-        folder.emit({"type": "error", "message": message, "hint": hint})
-        status = folder.write_status(state="failed", message=message, hint=hint)
+    status = launchers.record_exit(folder, launcher.exit_code(handle))  # ended without a final word: say why
     if status.get("state") == "failed":
         hint = status.get("hint") or ""
         raise StudioError(status.get("message", "training failed") + (f"; {hint}" if hint else "")

@@ -75,3 +75,19 @@ def test_people_take_turns_in_the_queue(tiny_model_dir, chat_file, tmp_path):
         assert store.wait(r, 180).state == "finished"
     starts = {r: store.events(r, ("start",))[0]["time"] for r in ann + [bob]}
     assert sorted(starts, key=starts.get) == [bob] + ann
+
+
+def test_events_are_read_incrementally_and_a_half_written_line_waits(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    folder.emit({"type": "log", "step": 1})
+    events, offset = folder.read_events_from(0)
+    assert [e["step"] for e in events] == [1] and offset == folder.events_file.stat().st_size
+    folder.emit({"type": "log", "step": 2})
+    with open(folder.events_file, "a", encoding="utf-8") as fh:
+        fh.write('{"type": "log", "st')  # a writer caught mid-line
+    events, offset2 = folder.read_events_from(offset)
+    assert [e["step"] for e in events] == [2]  # only the new, complete line
+    with open(folder.events_file, "a", encoding="utf-8") as fh:
+        fh.write('ep": 3}\n')
+    assert [e["step"] for e in folder.read_events_from(offset2)[0]] == [3]
+    assert [e["step"] for e in folder.read_events(("log",))] == [1, 2, 3]

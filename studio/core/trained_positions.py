@@ -14,10 +14,7 @@ import inspect
 
 def supports(model) -> bool:
     """Whether the model's forward takes ``logits_to_keep`` (most causal LMs in transformers 4.50 and later)."""
-    base = model
-    for attr in ("get_base_model",):  # a PEFT model wraps the transformers one
-        if hasattr(base, attr):
-            base = getattr(base, attr)()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model wraps it
     try:
         return "logits_to_keep" in inspect.signature(base.forward).parameters
     except (TypeError, ValueError):

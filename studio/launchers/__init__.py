@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 
 from studio.errors import StudioError
-from studio.launchers.base import Launcher, exit_reason
+from studio.launchers.base import Launcher, exit_reason, record_exit
 
 KINDS = {"local": ("studio.launchers.local", "LocalLauncher"), "inline": ("studio.launchers.inline", "InlineLauncher"),
          "ray": ("studio.launchers.ray", "RayLauncher")}
@@ -65,4 +65,4 @@ def check(config, gpus: int, cpus: int) -> list[str]:
     return warnings
 
 
-__all__ = ["KINDS", "Launcher", "check", "exit_reason", "make"]
+__all__ = ["KINDS", "Launcher", "check", "exit_reason", "make", "record_exit"]

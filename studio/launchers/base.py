@@ -39,6 +39,9 @@ class Launcher:
     def exit_code(self, handle: dict) -> int | None:
         return None
 
+    def forget(self, handle: dict) -> None:
+        """Drop what this launcher kept about a run that has ended."""
+
     def stop(self, handle: dict, grace: float = 5.0) -> None:
         """SIGTERM to the run's process group (the run saves what it can), SIGKILL after ``grace`` seconds."""
         pid = handle.get("pid")
@@ -59,6 +62,17 @@ def _signal_group(pgid: int, sig) -> None:
         os.killpg(int(pgid), sig)
     except (ProcessLookupError, PermissionError, ValueError):
         pass
+
+
+def record_exit(folder, code: int | None) -> dict:
+    """After a run's processes ended: if they left no final status (killed, crashed), write why and what to do
+    into its run folder. Returns the status."""
+    status = folder.read_status()
+    if status.get("state") in ("running", "queued"):
+        message, hint = exit_reason(code)
+        folder.emit({"type": "error", "message": message, "hint": hint, "exit_code": code})
+        status = folder.write_status(state="failed", message=message, hint=hint)
+    return status
 
 
 def exit_reason(code: int | None) -> tuple[str, str]:

@@ -5,6 +5,7 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
 ``register(MyTask())``. The trainer, the CLI, evaluation, export and the UI tabs ask here:
 
     get(name) -> Task          the task of a run (``config.task``), or a StudioError naming the known ones
+    find(name) -> Task | None  the same, None for a task that is not installed (a run from elsewhere)
     names() -> list[str]       every registered task, built-in ones first
     all_tasks() -> list[Task]
     for_format(fmt) -> Task    the task that trains on data format ``fmt`` (the Data tab's guess)
@@ -68,6 +69,11 @@ def get(name: str) -> Task:
     if task is None:
         raise StudioError(f"task: unknown task '{name}'; the tasks here are: {', '.join(names())}")
     return task
+
+
+def find(name: str) -> Task | None:
+    _discover()
+    return _tasks.get((name or "").strip())
 
 
 def names() -> list[str]:

@@ -119,9 +119,6 @@ def esc(text) -> str:
 def try_tab_of(task_name: str) -> str | None:
     """Which tab a run of this task is tried in ("chat", "classify"); None for a task that is not installed."""
     from studio import tasks
-    from studio.errors import StudioError
 
-    try:
-        return tasks.get(task_name).try_tab
-    except StudioError:
-        return None
+    task = tasks.find(task_name)
+    return task.try_tab if task else None

@@ -23,12 +23,9 @@ KEYS = tuple(key_of(s, n) for s, n in FIELDS)
 def _default_model(task_name: str) -> str:
     """The embedded model the presets pick for a task."""
     from studio import tasks
-    from studio.errors import StudioError
 
-    try:
-        return tasks.get(task_name).default_model
-    except StudioError:
-        return "smollm2"
+    task = tasks.find(task_name)
+    return task.default_model if task else "smollm2"
 
 
 def initial_values(preset: str = DEFAULT_PRESET) -> dict:

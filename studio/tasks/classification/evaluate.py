@@ -41,8 +41,6 @@ def evaluate_classifier(run_dir: str | Path, data_path: str | None = None, limit
     """Base vs tuned on held-out data: ``{"base": {...}, "tuned": {...}, ...}``, each with accuracy, macro_f1,
     per_class, confusion and eval_loss. Data: ``data_path``, else the run's eval file, else its seeded split."""
     clf = classifiers_for(run_dir, cache)
-    if data_path and not Path(data_path).is_file():
-        raise StudioError(f"evaluation data not found: {data_path}")
     records, source, held_out = held_out_records(clf.config, data_path, None)
     if limit:
         records = records[: int(limit)]
