@@ -31,7 +31,7 @@ EventCallback = Callable[[dict], None]
 class _Watch:
     """Trainer callback: events for the run folder, and the stop signal checked after every step."""
 
-    def __init__(self, folder: RunFolder, emit, stop, hw: Hardware):
+    def __init__(self, folder: RunFolder, emit, stop, hw: Hardware, log_metrics: dict[str, str] | None = None):
         from transformers import TrainerCallback
 
         watch = self
@@ -57,6 +57,7 @@ class _Watch:
 
         self.callback = Callback()
         self.folder, self.emit, self.stop, self.hw = folder, emit, stop, hw
+        self.log_metrics = dict(log_metrics or {})  # the task's own logged numbers: trainer key -> event key
         self.stopped = False
         self.last_eval_step = -1
         self._t = time.time()
@@ -91,6 +92,9 @@ class _Watch:
             "elapsed": round(now - self.started, 2),
             "memory_mb": peak_memory_mb(self.hw),
         }
+        for key, name in self.log_metrics.items():
+            if isinstance(logs.get(key), (int, float)):
+                ev[name] = round(float(logs[key]), 5)
         self.emit(ev)
         self.folder.write_status(state="running", step=state.global_step, max_steps=state.max_steps)
 
@@ -99,7 +103,9 @@ class _Watch:
         ev = {"type": "eval", "step": state.global_step}
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and key.startswith("eval_") and not key.endswith(("_runtime", "_per_second")):
-                ev[key] = round(float(value), 5)
+                name = self.log_metrics.get(key[len("eval_"):])
+                if name or "/" not in key:  # a trainer's own unmapped names ("eval_logps/chosen") stay out
+                    ev[f"eval_{name}" if name else key] = round(float(value), 5)
         if "eval_loss" in ev:
             ev["perplexity"] = round(math.exp(min(ev["eval_loss"], 50.0)), 4)
         self.emit(ev)
@@ -217,7 +223,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     has_eval = len(setup.eval_dataset) > 0
     eval_every = tc.eval_steps or auto_interval(total, 5)
     save_every = tc.save_steps or auto_interval(total, 4)
-    args = TrainingArguments(
+    args = dict(
         output_dir=str(folder.checkpoints_dir),
         per_device_train_batch_size=tc.batch_size,
         per_device_eval_batch_size=tc.batch_size,
@@ -253,20 +259,22 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         use_cpu=hw.device == "cpu",
         **_distributed_args(config, hw, world),
     )
-    watch = _Watch(folder, emit, stop, hw)
-    trainer = make_trainer_class()(
+    watch = _Watch(folder, emit, stop, hw, setup.log_metrics)
+    common = dict(
         model=setup.model,
-        args=args,
         train_dataset=setup.train_dataset,
         eval_dataset=setup.eval_dataset if has_eval else None,
         data_collator=setup.data_collator,
         processing_class=setup.tokenizer,
         compute_metrics=setup.compute_metrics,
-        compute_loss_func=setup.loss_func,
         callbacks=[watch.callback],
     )
-    trainer.group_by_length = tc.group_by_length and setup.length_sorted_batches
-    trainer.loss_at_trained_positions = setup.loss_at_trained_positions
+    if setup.trainer_factory is not None:  # the task trains with a trainer of its own (e.g. TRL's)
+        trainer = setup.trainer_factory(args, **common)
+    else:
+        trainer = make_trainer_class()(args=TrainingArguments(**args), compute_loss_func=setup.loss_func, **common)
+        trainer.group_by_length = tc.group_by_length and setup.length_sorted_batches
+        trainer.loss_at_trained_positions = setup.loss_at_trained_positions
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
@@ -284,6 +292,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         "world_size": world,
         "strategy": config.launch.strategy if world > 1 else None,
         "resumed_from": str(checkpoint) if checkpoint else None,
+        **({"chart_metrics": list(setup.log_metrics.values())} if setup.log_metrics else {}),  # charted apart
         **data_info,
         **setup.info,
     })

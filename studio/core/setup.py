@@ -18,6 +18,14 @@ class TaskSetup:
     ``length_sorted_batches`` asks for the studio's length-bucketed sampler (else transformers' own grouping);
     ``loss_at_trained_positions`` computes the output layer and loss of a causal LM only where tokens are learned
     from (``studio.core.trained_positions``).
+
+    A task whose training is not plain supervised learning (preference tuning, ...) brings its own trainer:
+    ``trainer_factory(args, **trainer_kwargs)`` gets the ``TrainingArguments`` keywords the studio chose (a dict
+    it may adjust, e.g. to build a ``TrainingArguments`` subclass of its library) and the Trainer's keywords
+    (model, train_dataset, eval_dataset, data_collator, processing_class, compute_metrics, callbacks), and
+    returns a ``transformers.Trainer``. ``log_metrics`` maps keys the trainer logs to names in the run's
+    events (``{"rewards/margins": "reward_margin"}``); eval events carry them with an ``eval_`` prefix, and the
+    live chart draws them in a panel of their own.
     """
 
     model: Any
@@ -31,3 +39,5 @@ class TaskSetup:
     loss_func: Callable | None = None
     length_sorted_batches: bool = False
     loss_at_trained_positions: bool = False  # causal LMs: output layer and loss only where tokens are learned from
+    trainer_factory: Callable[..., Any] | None = None  # trainer_factory(args: dict, **trainer_kwargs) -> Trainer
+    log_metrics: dict[str, str] = field(default_factory=dict)  # trainer log key -> event key

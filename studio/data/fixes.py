@@ -19,6 +19,7 @@ Fixes:
   data, remove Markdown residue (bold markers, links become their text, heading marks).
   Code blocks in conversations are left as they are.
 - ``drop_leaked``: drop training records that also appear in the eval data (needs ``eval_ds``).
+- ``drop_identical_pairs``: drop preference pairs whose chosen and rejected answers are the same.
 """
 
 from __future__ import annotations
@@ -33,15 +34,16 @@ from pathlib import Path
 from studio.data.formats import CHAT_LIKE
 from studio.data.health.cleanliness import _CODE, _HTML
 from studio.data.health.keys import exact_key, label_key, norm_key
+from studio.data.health.pairs import identical_pair
 from studio.data.intake import Dataset
 from studio.errors import StudioError
 
 FIXES = ("drop_duplicates", "drop_near_duplicates", "drop_empty", "drop_malformed", "merge_label_variants",
-         "strip_markup", "drop_leaked")
+         "strip_markup", "drop_leaked", "drop_identical_pairs")
 # Applied in this order whatever order they are given in: cleaning first, so that records that become
 # equal once cleaned are then caught as duplicates.
-_ORDER = ("drop_malformed", "merge_label_variants", "strip_markup", "drop_empty", "drop_leaked", "drop_duplicates",
-          "drop_near_duplicates")
+_ORDER = ("drop_malformed", "merge_label_variants", "strip_markup", "drop_empty", "drop_identical_pairs", "drop_leaked",
+          "drop_duplicates", "drop_near_duplicates")
 
 
 @dataclass
@@ -144,6 +146,8 @@ def _copy(rec: dict) -> dict:
 def _keep(name: str, records: list[dict], eval_ds: Dataset | None) -> list[bool]:
     if name == "drop_empty":
         return [not _is_empty(r) for r in records]
+    if name == "drop_identical_pairs":
+        return [not identical_pair(r) for r in records]
     if name == "drop_leaked":
         eval_keys = {norm_key(r) for r in eval_ds.records}
         return [norm_key(r) not in eval_keys for r in records]

@@ -25,7 +25,7 @@ FIX_LABELS = MappingProxyType({
     "drop_duplicates": "Drop exact duplicates", "drop_near_duplicates": "Drop near-duplicates",
     "drop_empty": "Drop empty records and ones with no answer", "drop_malformed": "Leave out unreadable rows (recorded)",
     "merge_label_variants": "Merge label spellings", "strip_markup": "Strip HTML/Markdown markup",
-    "drop_leaked": "Drop records leaked into the eval data",
+    "drop_leaked": "Drop records leaked into the eval data", "drop_identical_pairs": "Drop pairs with identical answers",
 })
 EXAMPLES_SHOWN = 3
 

@@ -60,7 +60,7 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
             ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
-            ("train", "class_weights"), ("train", "seed"))
+            ("train", "class_weights"), ("train", "beta"), ("train", "seed"))
 # Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
 LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "nodes"), ("launch", "backend"),
           ("launch", "address"))

@@ -96,8 +96,9 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
             cols[field] = columns[field]
             continue
         col = _find(field, names, taken)
-        if col is None and field == "prompt" and fmt == "preference":
-            col = _find("messages", names, taken)
+        if field == "prompt" and fmt == "preference":  # instruction (+ input) before a lone input, then turns
+            col = next((names[a] for a in ("prompt", "question", "query", "instruction", "instructions", "input")
+                        if a in names and names[a] not in taken), None) or _find("messages", names, taken)
         if col is not None:
             cols[field] = col
             taken.add(col)
@@ -112,7 +113,7 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
 
 
 def _guess(rows: list[dict], names: dict[str, str]) -> str | None:
-    if "chosen" in names and "rejected" in names:
+    if _find("chosen", names, set()) and _find("rejected", names, set()):
         return "preference"
     for alias in ALIASES["messages"]:
         col = names.get(alias)

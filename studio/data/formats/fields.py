@@ -13,7 +13,7 @@ FIELDS = {
     "prompt_completion": (("prompt",), ("completion", "system")),
     "text": (("text",), ()),
     "classification": (("text", "label"), ()),
-    "preference": (("chosen", "rejected"), ("prompt", "system")),
+    "preference": (("chosen", "rejected"), ("prompt", "input", "system")),
 }
 
 # Column names recognised for each field, best first.
@@ -29,8 +29,11 @@ ALIASES = {
     "text": ("text", "sentence", "review", "content", "document", "body", "comment", "tweet", "utterance",
              "passage", "message"),
     "label": ("label", "labels", "sentiment", "class", "category", "target", "intent", "tag"),
-    "chosen": ("chosen",),
-    "rejected": ("rejected",),
+    # preference pairs as other tools and datasets name them (response_j/k: the Stack Exchange paired data)
+    "chosen": ("chosen", "chosen_response", "response_chosen", "preferred", "preferred_response", "better",
+               "better_response", "accepted", "response_j"),
+    "rejected": ("rejected", "rejected_response", "response_rejected", "dispreferred", "dispreferred_response",
+                 "worse", "worse_response", "response_k"),
 }
 
 ROLE_NAMES = {

@@ -72,10 +72,13 @@ def normaliser(fmt: str, cols: dict[str, str]) -> Callable[[dict], dict]:
             return {"text": as_text(row.get(c_t), c_t, required=False) or "", "label": as_label(row.get(c_l), c_l)}
 
     elif fmt == "preference":
-        c_p, c_ch, c_rj, c_sys = get("prompt"), cols["chosen"], cols["rejected"], get("system")
+        c_p, c_in, c_ch, c_rj, c_sys = get("prompt"), get("input"), cols["chosen"], cols["rejected"], get("system")
 
         def norm(row):
             prompt = row.get(c_p) if c_p else None
+            extra = as_text(row.get(c_in), c_in, required=False) if c_in else None
+            if extra and extra.strip() and isinstance(prompt, str):  # instruction + input, as Alpaca has them
+                prompt = f"{prompt}\n\n{extra}" if prompt.strip() else extra
             chosen_raw, rejected_raw = row.get(c_ch), row.get(c_rj)
             if isinstance(prompt, (list, dict)):
                 msgs = message_list(prompt if isinstance(prompt, list) else [prompt], c_p)

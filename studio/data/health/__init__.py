@@ -29,6 +29,9 @@ Checks (names are stable; the web UI and ``python -m studio check --json`` use t
 - ``markup``: HTML tags and entities everywhere (outside code blocks in conversations), and Markdown
   residue (bold, links, headings) in plain text and classification data, where it is scraping residue
   rather than answer style.
+- ``identical_pair``, ``no_prompt``, ``conflicting_pairs``, ``prompt_leakage``, ``length_bias``: preference
+  pairs with nothing to learn, without a prompt, reversing another pair, whose prompt is in the eval data, and
+  chosen answers that are nearly always the longer (or shorter) one (``pairs``).
 - ``encoding``: mojibake (UTF-8 read as Windows-1252: "Ã©", "â€™"), replacement characters and
   control characters; an info note when the file was not UTF-8, or when some of its lines were not.
 
@@ -37,7 +40,7 @@ records, so ``check_dataset(open_records(path))`` reports on a file of any size 
 
 One module per family of checks: ``completeness`` (malformed, missing_answer, empty), ``duplicates``
 (duplicate, near_duplicate, leakage), ``labels`` (conflicting_labels, imbalance, label_variants), ``pii``,
-``cleanliness`` (markup, encoding) and ``lengths`` (too_long); ``check`` drives them over the records
+``cleanliness`` (markup, encoding), ``lengths`` (too_long) and ``pairs`` (preference pairs); ``check`` drives them over the records
 (``scan`` reads them in chunks), ``report`` has the types and ``keys`` the record digests.
 """
 

@@ -8,10 +8,12 @@ from studio.data.formats import CHAT_LIKE
 from studio.data.health.cleanliness import EncodingCheck, MarkupCheck, clean_text_finders
 from studio.data.health.completeness import CompletenessCheck
 from studio.data.health.duplicates import RepeatCheck, _eval_keys
+from studio.data.health.pairs import PairCheck, eval_prompt_keys
 from studio.data.health.labels import LabelCheck
 from studio.data.health.lengths import LENGTH_SAMPLE, LengthCheck
 from studio.data.health.pii import _PII_FINDERS, PiiCheck
 from studio.data.health.report import Report
+from studio.data.health.keys import norm_key
 from studio.data.health.scan import _chunks, _scan_all
 
 
@@ -23,8 +25,15 @@ def check_dataset(ds, eval_ds=None, tokenizer=None, max_length: int | None = Non
     a stream is read once, in chunks, and the report keeps only digests and line numbers of what it
     has seen (and a sample of records for the length check), so memory stays small for big files.
     """
-    eval_keys = _eval_keys(eval_ds) if eval_ds is not None else None
-    checker = _Checker(ds, eval_keys, length_sample if tokenizer is not None else 0)
+    eval_keys, eval_prompts = None, None
+    if eval_ds is not None and ds.format == "preference":  # one pass over the eval data: records and prompts
+        eval_keys, eval_prompts = Counter(), set()
+        for _, records in _chunks(eval_ds):
+            eval_keys.update(norm_key(r) for r in records)
+            eval_prompts |= eval_prompt_keys(records)
+    elif eval_ds is not None:
+        eval_keys = _eval_keys(eval_ds)
+    checker = _Checker(ds, eval_keys, length_sample if tokenizer is not None else 0, eval_prompts)
     for lines, records in _chunks(ds):
         checker.feed(records, lines)
     return checker.finish(ds, tokenizer, max_length)
@@ -33,7 +42,7 @@ def check_dataset(ds, eval_ds=None, tokenizer=None, max_length: int | None = Non
 class _Checker:
     """The checks, fed chunk by chunk in record order; ``finish`` makes the report."""
 
-    def __init__(self, ds, eval_keys: Counter | None, length_sample: int):
+    def __init__(self, ds, eval_keys: Counter | None, length_sample: int, eval_prompts: set | None = None):
         self.format = ds.format
         what = "lines" if ds.line_based else "records"
         chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
@@ -41,6 +50,7 @@ class _Checker:
         self.completeness = CompletenessCheck(ds.format, chat_like, what)
         self.repeats = RepeatCheck(eval_keys, what)
         self.labels = LabelCheck(what) if ds.format == "classification" else None
+        self.pairs = PairCheck(eval_prompts, what) if ds.format == "preference" else None
         # the content checks share one scan of the text per chunk
         self.finders = dict(_PII_FINDERS()) | clean_text_finders(ds.format)
         self.pii = PiiCheck(what)
@@ -55,6 +65,8 @@ class _Checker:
         self.repeats.feed(records, lines)
         if self.labels is not None:
             self.labels.feed(records, lines)
+        if self.pairs is not None:
+            self.pairs.feed(records, lines)
         scans = _scan_all(records, self.finders)
         self.pii.take(scans, lines)
         self.markup.take(scans, records, lines)
@@ -70,6 +82,8 @@ class _Checker:
         if self.labels is not None:
             findings += self.labels.conflict_findings()
         findings += self.repeats.leakage_findings()
+        if self.pairs is not None:
+            findings += self.pairs.findings()
         if self.labels is not None:
             report.labels = dict(self.labels.label_counts.most_common())
             findings += self.labels.findings()

@@ -1,0 +1,96 @@
+"""Preference tuning with DPO: what the trainer gets (TRL's ``DPOTrainer``, built by ``TaskSetup.trainer_factory``).
+
+Each pair becomes a conversational example as TRL reads it: the prompt turns, the chosen answer and the rejected
+one as assistant turns; TRL renders them with the model's chat template and learns to raise the chosen answer's
+likelihood over the rejected one's, relative to the base. With LoRA the base is the model with its adapter
+switched off; with full fine-tuning a frozen copy of the starting weights.
+"""
+
+from __future__ import annotations
+
+from studio import models
+from studio.config import StudioConfig
+from studio.core.chat_template import ensure_chat_template
+from studio.core.params import count_parameters
+from studio.core.setup import TaskSetup
+from studio.errors import StudioError
+from studio.tasks.chat.model import load_for_training
+
+# What DPOTrainer logs, as the run's events name it (eval events carry them with an eval_ prefix).
+# reward = beta * (log-prob of an answer under the tuned model - under the base); margin = chosen - rejected;
+# accuracy = the share of pairs whose chosen answer has the higher reward.
+LOG_METRICS = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy"}
+
+
+def pair_of(record: dict) -> dict | None:
+    """A normalised preference record as TRL's conversational example; None when it cannot teach anything."""
+    prompt = [{"role": m["role"], "content": m["content"]} for m in record.get("messages") or []]
+    chosen, rejected = record.get("chosen"), record.get("rejected")
+    if not any(m["role"] == "user" for m in prompt) or not isinstance(chosen, str) or not isinstance(rejected, str):
+        return None
+    if not chosen.strip() or not rejected.strip() or chosen.strip() == rejected.strip():
+        return None
+    return {"prompt": prompt, "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}]}
+
+
+def pairs_of(records: list[dict]) -> tuple[list[dict], int]:
+    """The usable pairs and how many records were left out (no prompt, an empty side, or identical sides)."""
+    pairs = [p for p in (pair_of(r) for r in records) if p is not None]
+    return pairs, len(records) - len(pairs)
+
+
+def setup_preference(config: StudioConfig, hw, train_records: list, eval_records: list) -> TaskSetup:
+    from datasets import Dataset
+
+    tokenizer = models.load_tokenizer(config.model.source, config.model.trust_remote_code)
+    own_template = ensure_chat_template(tokenizer)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    train, dropped = pairs_of(train_records)
+    evals, eval_dropped = pairs_of(eval_records)
+    if not train:
+        raise StudioError(
+            f"data.train: none of the {len(train_records)} records is a usable preference pair (a prompt with a "
+            "user turn, and a chosen and a rejected answer that are not empty and differ); check the file's "
+            "prompt, chosen and rejected columns, or pick the chat task for data without rejected answers"
+        )
+    model = load_for_training(config, hw)
+    total, trainable = count_parameters(model)
+    info = {
+        "parameters": total,
+        "trainable_parameters": trainable,
+        "chat_template": "model" if own_template else "fallback",
+        "pairs_left_out": dropped + eval_dropped,
+        "beta": config.train.beta,
+    }
+    return TaskSetup(model, tokenizer, Dataset.from_list(train), Dataset.from_list(evals) if evals else [], None, info,
+                     trainer_factory=make_trainer_factory(config), log_metrics=dict(LOG_METRICS))
+
+
+def make_trainer_factory(config: StudioConfig):
+    """``trainer_factory`` for ``studio.train``: TRL's DPOTrainer with the studio's training arguments."""
+
+    def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
+        import copy
+
+        from peft import PeftModel
+        from trl import DPOConfig, DPOTrainer
+
+        args = dict(args, beta=config.train.beta, max_length=config.data.max_length, loss_type=["sigmoid"],
+                    train_sampling_strategy="random",  # DPOTrainer's examples have no input_ids to sort by
+                    prediction_loss_only=True)
+        is_peft = isinstance(model, PeftModel)
+        ref = None
+        if not is_peft:  # full fine-tuning: the reference is a frozen copy of the starting weights
+            ref = copy.deepcopy(model).eval()
+            for p in ref.parameters():
+                p.requires_grad_(False)
+        trainer = DPOTrainer(model=model, ref_model=ref, args=DPOConfig(**args), **kw)
+        if is_peft and "ref" in trainer.model.peft_config:
+            # A fresh adapter is zero, so the base with the adapter off is the reference: no second adapter to
+            # compute, save or export.
+            trainer.model.delete_adapter("ref")
+        return trainer
+
+    return factory
