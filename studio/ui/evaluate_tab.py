@@ -13,12 +13,14 @@ INTRO = """### 5 · Evaluate
 Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
 the reference answers (lower is better), and for chat runs each model's greedy reply compared with the
 reference (ROUGE-L and BLEU: word overlap, higher is better; exact match for short answers). Classification
-runs report accuracy and macro F1. Generation is slow on a CPU: start with a few examples."""
+runs report accuracy and macro F1; preference runs how often each model prefers the chosen answer of held-out
+pairs. Generation is slow on a CPU: start with a few examples."""
 
 METRIC_COLUMNS = ["Metric", "Base", "Tuned", "Change", ""]
 CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L base", "ROUGE-L tuned"]  # the empty table
 METRIC_NAMES = {"eval_loss": "Eval loss", "perplexity": "Perplexity", "rougeL": "ROUGE-L", "bleu": "BLEU",
-                "exact_match": "Exact match", "accuracy": "Accuracy", "macro_f1": "Macro F1"}
+                "exact_match": "Exact match", "accuracy": "Accuracy", "macro_f1": "Macro F1",
+                "preference_accuracy": "Prefers chosen", "logp_margin": "Log-prob margin (chosen - rejected)"}
 
 
 # ---- views (plain functions: the tests call them without a browser) ----------------------------------------
