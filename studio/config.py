@@ -48,7 +48,7 @@ class DataConfig:
     train: str = knob("", "Training data", "A CSV, JSON, JSONL, Parquet or text file.")
     eval: str = knob("", "Evaluation data", "Held-out examples to measure progress on. Leave empty to split some off the training data.")
     eval_fraction: float = knob(0.1, "Eval share", "Share of the training data held out for evaluation when no eval file is given.", min=0.0, max=0.5, step=0.01)
-    format: str = knob("auto", "Format", "How to read the records: auto, chat, sharegpt, alpaca, prompt_completion, text, classification, preference.", choices=("auto", "chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference"))
+    format: str = knob("auto", "Format", "How to read the records: auto, chat, sharegpt, alpaca, prompt_completion, text, classification, preference, feedback.", choices=("auto", "chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback"))
     columns: dict = knob(None, "Column mapping", "Which columns hold what, e.g. {text: review, label: sentiment}. Empty: detected from the file.", factory=dict)
     max_length: int = knob(512, "Max length (tokens)", "Longer examples are cut. Longer needs more memory and time.", min=16, max=32768, step=16)
     train_on_prompt: bool = knob(False, "Learn from prompts too", "Off: the model learns only from the assistant's answers (recommended). On: it also learns to write the prompts.")
@@ -73,7 +73,7 @@ class TrainConfig:
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
     class_weights: bool = knob(False, "Balance classes", "Classification: weight the loss by inverse class frequency so rare labels count as much as common ones.")
-    beta: float = knob(0.1, "Preference strength (beta)", "Preference tuning: how far the tuned model may move from the base to prefer the chosen answers. Lower moves further; 0.1 is the usual start.", min=0.01, max=5.0, step=0.01)
+    beta: float = knob(0.1, "Preference strength (beta)", "Preference and feedback tuning (DPO, KTO): how far the tuned model may move from the base toward the preferred answers. Lower moves further; 0.1 is the usual start.", min=0.01, max=5.0, step=0.01)
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")
 

@@ -31,7 +31,8 @@ EventCallback = Callable[[dict], None]
 class _Watch:
     """Trainer callback: events for the run folder, and the stop signal checked after every step."""
 
-    def __init__(self, folder: RunFolder, emit, stop, hw: Hardware, log_metrics: dict[str, str] | None = None):
+    def __init__(self, folder: RunFolder, emit, stop, hw: Hardware, log_metrics: dict[str, str] | None = None,
+                 perplexity: bool = True):
         from transformers import TrainerCallback
 
         watch = self
@@ -58,6 +59,7 @@ class _Watch:
         self.callback = Callback()
         self.folder, self.emit, self.stop, self.hw = folder, emit, stop, hw
         self.log_metrics = dict(log_metrics or {})  # the task's own logged numbers: trainer key -> event key
+        self.perplexity = perplexity  # the eval loss is a language model's cross-entropy (not a DPO or KTO loss)
         self.stopped = False
         self.last_eval_step = -1
         self._t = time.time()
@@ -106,7 +108,7 @@ class _Watch:
                 name = self.log_metrics.get(key[len("eval_"):])
                 if name or "/" not in key:  # a trainer's own unmapped names ("eval_logps/chosen") stay out
                     ev[f"eval_{name}" if name else key] = round(float(value), 5)
-        if "eval_loss" in ev:
+        if "eval_loss" in ev and self.perplexity:
             ev["perplexity"] = round(math.exp(min(ev["eval_loss"], 50.0)), 4)
         self.emit(ev)
 
@@ -259,7 +261,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         use_cpu=hw.device == "cpu",
         **_distributed_args(config, hw, world),
     )
-    watch = _Watch(folder, emit, stop, hw, setup.log_metrics)
+    watch = _Watch(folder, emit, stop, hw, setup.log_metrics, perplexity=setup.trainer_factory is None)
     common = dict(
         model=setup.model,
         train_dataset=setup.train_dataset,

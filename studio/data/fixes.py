@@ -93,7 +93,7 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
     records = [_copy(r) for r in ds.records]
     origin = list(ds.lines)
     results: list[FixResult] = []
-    chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
+    chat_like = ds.format in CHAT_LIKE or ds.format in ("preference", "feedback")
     for name in _ORDER:
         if name not in fixes:
             continue
@@ -126,7 +126,8 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
     fmt = "chat" if ds.format in CHAT_LIKE else ds.format
     columns = {"chat": {"messages": "messages"}, "text": {"text": "text"},
                "classification": {"text": "text", "label": "label"},
-               "preference": {"prompt": "messages", "chosen": "chosen", "rejected": "rejected"}}[fmt]
+               "preference": {"prompt": "messages", "chosen": "chosen", "rejected": "rejected"},
+               "feedback": {"prompt": "messages", "label": "label"}}[fmt]
     new = Dataset(format=fmt, records=records, lines=list(range(1, len(records) + 1)), malformed=[], columns=columns,
                   source=str(out))
     record = FixRecord(source=ds.source, output=str(out), fixes=results, rows_before=len(ds.records),

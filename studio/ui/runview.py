@@ -128,6 +128,8 @@ def status_markdown(info, events: list[dict], position: int | None = None) -> st
         extra = ""
         if last.get("eval_accuracy") is not None:  # tasks that label text log their accuracy
             extra = f" (accuracy {100 * last['eval_accuracy']:.0f}%)"
+        elif last.get("eval_reward_accuracy") is not None:  # preference tuning: pairs whose chosen answer gained more
+            extra = f" (reward accuracy {100 * last['eval_reward_accuracy']:.0f}%)"
         elif last.get("perplexity"):
             extra = f" (perplexity {last['perplexity']:.1f})"
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from studio.data.formats.by_values import _guess_by_values, _label_by_values
+from studio.data.formats.feedback import feedback_label_column
 from studio.data.formats.fields import ALIASES, FIELDS, FORMATS
 from studio.errors import StudioError
 
@@ -45,6 +46,15 @@ def _message_style(rows: list[dict], col: str) -> str | None:
                     if "role" in m or "content" in m:
                         return "chat"
     return None
+
+
+def _is_feedback(rows: list[dict], names: dict[str, str]) -> bool:
+    """A prompt (or a conversation) and an answer, next to a column of thumbs-up/down judgements."""
+    if feedback_label_column(rows, names) is None:
+        return False
+    conversation = any(_message_style(rows, names[a]) for a in ALIASES["messages"] if a in names)
+    prompt = any(a in names for a in ("prompt", "question", "query", "instruction", "input"))
+    return conversation or (prompt and _find("completion", names, set()) is not None)
 
 
 def _format_from_columns(columns: dict) -> str | None:
@@ -96,6 +106,8 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
             cols[field] = columns[field]
             continue
         col = _find(field, names, taken)
+        if field == "label" and fmt == "feedback":
+            col = feedback_label_column(rows, {k: v for k, v in names.items() if v not in taken}) or col
         if field == "prompt" and fmt == "preference":  # instruction (+ input) before a lone input, then turns
             col = next((names[a] for a in ("prompt", "question", "query", "instruction", "instructions", "input")
                         if a in names and names[a] not in taken), None) or _find("messages", names, taken)
@@ -115,6 +127,8 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
 def _guess(rows: list[dict], names: dict[str, str]) -> str | None:
     if _find("chosen", names, set()) and _find("rejected", names, set()):
         return "preference"
+    if _is_feedback(rows, names):
+        return "feedback"
     for alias in ALIASES["messages"]:
         col = names.get(alias)
         if col is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMATS = ("chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference")
+FORMATS = ("chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback")
 CHAT_LIKE = ("chat", "sharegpt", "alpaca", "prompt_completion")
 
 # For each format: the fields it needs, and optional ones.
@@ -14,6 +14,7 @@ FIELDS = {
     "text": (("text",), ()),
     "classification": (("text", "label"), ()),
     "preference": (("chosen", "rejected"), ("prompt", "input", "system")),
+    "feedback": (("prompt", "label"), ("completion", "system")),  # one answer, thumbs up or down (formats.feedback)
 }
 
 # Column names recognised for each field, best first.

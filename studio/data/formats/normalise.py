@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from studio.data.formats.fields import FORMATS
+from studio.data.formats.feedback import judgement
+from studio.data.formats.fields import FORMATS, RowError
 from studio.data.formats.values import _answer, _with_system, as_label, as_text, message_list
 from studio.errors import StudioError
 
@@ -91,6 +92,16 @@ def normaliser(fmt: str, cols: dict[str, str]) -> Callable[[dict], dict]:
                 msgs = _with_system(msgs, row.get(c_sys))
             chosen, rejected = _answer(chosen_raw, c_ch), _answer(rejected_raw, c_rj)
             return {"messages": msgs, "chosen": chosen, "rejected": rejected}
+
+    elif fmt == "feedback":  # a prompt/completion (or a conversation) and a thumbs-up or thumbs-down label
+        conversation = normaliser("prompt_completion", {k: v for k, v in cols.items() if k != "label"})
+        c_l = cols["label"]
+
+        def norm(row):
+            good = judgement(row.get(c_l))
+            if good is None:
+                raise RowError(f"'{c_l}' is {row.get(c_l)!r}; expected a judgement such as true/false, 1/0 or 👍/👎")
+            return {"messages": conversation(row)["messages"], "label": "true" if good else "false"}
 
     else:
         raise StudioError(f"unknown format '{fmt}'; use auto or one of: {', '.join(FORMATS)}")

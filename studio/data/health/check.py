@@ -45,7 +45,7 @@ class _Checker:
     def __init__(self, ds, eval_keys: Counter | None, length_sample: int, eval_prompts: set | None = None):
         self.format = ds.format
         what = "lines" if ds.line_based else "records"
-        chat_like = ds.format in CHAT_LIKE or ds.format == "preference"
+        chat_like = ds.format in CHAT_LIKE or ds.format in ("preference", "feedback")
         self.n = 0
         self.completeness = CompletenessCheck(ds.format, chat_like, what)
         self.repeats = RepeatCheck(eval_keys, what)

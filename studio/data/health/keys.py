@@ -13,6 +13,8 @@ def _flat(rec: dict) -> str:
         s = "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in msgs)
         if "chosen" in rec:
             s += f"\x1dchosen\x1f{rec['chosen']}\x1drejected\x1f{rec['rejected']}"
+        if "label" in rec:  # feedback: the same answer with thumbs up and down is not a repeat
+            s += f"\x1dlabel\x1f{rec['label']}"
         return s
     if "label" in rec:
         return f"{rec.get('text', '')}\x1dlabel\x1f{rec['label']}"

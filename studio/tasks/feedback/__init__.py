@@ -1,0 +1,87 @@
+"""The feedback task: teach a causal language model from single answers marked thumbs-up or thumbs-down (KTO).
+
+Data: ``studio.data`` format "feedback" (a prompt or conversation, one answer, a true/false or 👍/👎 label).
+Training: TRL's ``KTOTrainer`` on the model prepared as for chat (``setup``). Evaluation: the mean log-probability
+of thumbs-up and thumbs-down answers under the base and the tuned model, and replies (``evaluate``). The result is
+a chat model: tried in the Chat tab, exported as a chat run is.
+"""
+
+from __future__ import annotations
+
+from studio import models
+from studio.errors import StudioError
+from studio.tasks.base import Task
+from studio.tasks.feedback import views
+
+
+class FeedbackTask(Task):
+    name = "feedback"
+    title = "Feedback tuning (KTO)"
+    help = "teach a chat model from single answers marked thumbs-up or thumbs-down (KTO)"
+    data_formats = ("feedback",)
+    try_tab = "chat"
+    metrics = {"feedback_gap": True, "desirable_logp": True, "undesirable_logp": False}
+    purpose = "feedback-tuned chat (KTO)"
+
+    def check_config(self, config, cuda):
+        if config.train.batch_size < 2:
+            raise StudioError("train.batch_size: KTO needs at least 2 examples per batch (it estimates its KL term "
+                              "from the other examples of the batch); use 2 or more")
+
+    def setup(self, config, hw, train_records, eval_records):
+        from studio.tasks.feedback.setup import setup_feedback
+
+        return setup_feedback(config, hw, train_records, eval_records)
+
+    def evaluate(self, folder, config, data_path, limit, max_new_tokens, report, models=None):
+        from studio.tasks.feedback.evaluate import evaluate_feedback
+
+        return evaluate_feedback(folder, config, data_path, limit, max_new_tokens, report, models)
+
+    def refuse_eval_format(self, fmt):
+        from studio.tasks.feedback.evaluate import refuse_format
+
+        return refuse_format(fmt)
+
+    def trained_pieces(self, tokenizer, record, max_length, train_on_prompt=False):
+        from studio.tasks.chat.encode import trained_pieces
+
+        mark = "👍 made more likely" if record.get("label") == "true" else "👎 made less likely"
+        return trained_pieces(tokenizer, record, max_length) + [(f"\n[{mark}]", False)]
+
+    def merged_model(self, folder, config):
+        from studio.tasks.chat.export import merged_model
+
+        return merged_model(folder, config)
+
+    def load_snippet(self, kind, path):
+        from studio.tasks.chat.export import load_snippet
+
+        return load_snippet(kind, path)
+
+    def card_data_lines(self, config):
+        return [f"- Max length: {config.data.max_length} tokens; thumbs-up/down answers trained with KTO "
+                f"(beta {config.train.beta}), the base model as the reference"]
+
+    def suits_model(self, info):
+        return False  # picked by its data, not by the model
+
+    def model_advice(self, config, info):
+        if info and models.is_encoder(info):
+            return [f"{config.model.source} is a text encoder: it cannot generate answers; pick a chat model"]
+        return []
+
+    def eval_headline(self, result):
+        return views.eval_headline(result)
+
+    def eval_notes(self, result):
+        return views.eval_notes(result)
+
+    def example_table(self, result):
+        return views.example_table(result)
+
+    def example_lines(self, result):
+        return views.example_lines(result)
+
+
+TASK = FeedbackTask()
