@@ -32,23 +32,25 @@ class Printer:
         self.train_points: list = []
         self.evals: list = []
         self.said: set = set()
+        self.extra: list[str] = []  # the task's own logged numbers (the start event's chart_metrics)
 
     def __call__(self, ev: dict) -> None:
         from studio.overfit import detect_overfitting
 
         t = ev["type"]
         if t == "start":
+            self.extra = list(ev.get("chart_metrics") or [])
             world = f", {ev['world_size']} processes" if (ev.get("world_size") or 1) > 1 else ""
             print(f"training {ev['model']} ({ev['method']}, {ev['device']}, {ev['precision']}{world}): "
                   f"{ev['train_examples']} train / {ev['eval_examples']} eval examples, {ev['max_steps']} steps", flush=True)
         elif t == "log":
             self.train_points.append((ev["step"], ev["loss"]))
             print(f"step {ev['step']}/{ev['max_steps']}  loss {ev['loss']:.4f}  lr {ev['learning_rate']:.2e}  "
-                  f"{ev['tokens_per_second']:.0f} tok/s", flush=True)
+                  f"{ev['tokens_per_second']:.0f} tok/s{self._extra(ev, '')}", flush=True)
         elif t == "eval" and "eval_loss" in ev:
             extra = "".join(f"  {name} {ev[key]:.4f}" for key, name in (("eval_accuracy", "accuracy"), ("eval_macro_f1", "macro-F1"))
                             if ev.get(key) is not None)
-            print(f"eval at step {ev['step']}: loss {ev['eval_loss']:.4f}{extra}", flush=True)
+            print(f"eval at step {ev['step']}: loss {ev['eval_loss']:.4f}{extra}{self._extra(ev, 'eval_')}", flush=True)
             self.evals.append((ev["step"], ev["eval_loss"]))
             turn = detect_overfitting(self.train_points, self.evals) if len(self.evals) >= 2 else None
             if turn is not None and turn.kind not in self.said:
@@ -58,6 +60,10 @@ class Printer:
             print(f"warning: {ev['message']}", file=sys.stderr, flush=True)
         elif t == "end":
             print(f"{ev['state']} at step {ev['step']}; model saved in {ev['model_dir']}", flush=True)
+
+    def _extra(self, ev: dict, prefix: str) -> str:
+        return "".join(f"  {k.replace('_', ' ')} {ev[prefix + k]:.4f}" for k in self.extra
+                       if isinstance(ev.get(prefix + k), (int, float)))
 
 
 def run(args) -> int:

@@ -131,6 +131,17 @@ def test_dpo_lora_run_logs_rewards_and_saves_one_adapter(dpo_run):
     assert (model_dir / "adapter_config.json").exists() and not (model_dir / "ref").exists()
 
 
+def test_the_terminal_shows_reward_margin_and_accuracy(dpo_run, capsys):
+    from studio.train_cli import Printer
+
+    printer = Printer()
+    for ev in RunFolder(dpo_run[0]).read_events(("start", "log", "eval")):
+        printer(ev)
+    out = capsys.readouterr().out
+    assert "step 4/4" in out and "reward margin" in out and "reward accuracy" in out
+    assert "eval at step 4: loss" in out and out.count("reward margin") == 6  # 4 steps and 2 evals
+
+
 def test_dpo_full_fine_tuning_uses_a_frozen_copy_as_reference(tiny_model_dir, tmp_path):
     from studio.train import run_training
 
@@ -205,10 +216,16 @@ def test_dpo_on_the_shipped_sample_raises_held_out_preference_accuracy(tmp_path)
     from studio.evaluate import evaluate_run
     from studio.train import run_training
 
-    cfg = StudioConfig.load("examples/preference.yaml").with_overrides([f"output_dir={tmp_path / 'run'}",
-                                                                        "launch.backend=inline"])
+    import time
+
+    from conftest import REPO
+
+    cfg = StudioConfig.load(REPO / "examples" / "preference.yaml").with_overrides(
+        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline", "train.max_steps=6"])
+    started = time.time()
     assert run_training(cfg)["state"] == "finished"
-    result = evaluate_run(tmp_path / "run", limit=0, max_new_tokens=24)
+    print(f"6 DPO steps in {time.time() - started:.0f} s")
+    result = evaluate_run(tmp_path / "run", limit=0, max_new_tokens=4)  # every held-out pair; short replies
     print("preference accuracy", result["base"]["preference_accuracy"], "->", result["tuned"]["preference_accuracy"])
     assert result["tuned"]["preference_accuracy"] > result["base"]["preference_accuracy"]
     assert result["tuned"]["logp_margin"] > result["base"]["logp_margin"]
