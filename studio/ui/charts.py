@@ -110,7 +110,7 @@ def _metric_panel(fig, logs: list[dict], evals: list[dict], keys: list[str]) -> 
     others = [k for k in keys if not k.endswith("accuracy")]
     fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in others) or None, secondary_y=False, row=2, col=1)
     fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in shares) or None, secondary_y=True, row=2, col=1,
-                     range=[0, 1.05], showgrid=False)
+                     range=[0, 1.05], showgrid=False, tickformat=".0%")
 
 
 def bar_figure(labels: list[str], values: list[float], title: str, xlabel: str = "", ylabel: str = "count") -> go.Figure:
