@@ -124,3 +124,17 @@ def test_nothing_outside_tasks_branches_on_a_task_name():
             if TASK_NAME_TEST.search(code):
                 offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "branching on a task's name outside studio/tasks:\n" + "\n".join(offenders)
+
+
+def test_tabs_reach_runs_only_through_the_person_asking():
+    """On a shared studio every handler must see the runs as the signed-in person does (``ctx.runs(request)``);
+    the app's whole store is for app.py and the admin-checked Admin tab only."""
+    ui = Path(__file__).resolve().parents[1] / "studio" / "ui"
+    offenders = []
+    for path in sorted(ui.glob("*.py")):
+        if path.name in ("app.py", "admin_tab.py"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "ctx.store" in line and "ctx.store.devices" not in line:
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, "use ctx.runs(request) instead:\n" + "\n".join(offenders)

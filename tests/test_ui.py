@@ -264,13 +264,14 @@ def test_chat_cache_keeps_a_few_and_reloads_a_retrained_run(tmp_path, monkeypatc
     for name in ("a", "b", "c"):
         make_run(store, name, "finished", events(1))
         (store.root / name / "model").mkdir()
-    cache = ChatCache(store, size=2)
-    first = cache.get("a")
-    assert cache.get("a") is first and len(loads) == 1
-    cache.get("b"), cache.get("c")
+    cache = ChatCache(size=2)
+    runs = store.for_user(None)
+    first = cache.get(runs, "a")
+    assert cache.get(runs, "a") is first and len(loads) == 1
+    cache.get(runs, "b"), cache.get(runs, "c")
     assert len(cache.keys()) == 2 and not any(k.startswith("run:a:") for k in cache.keys())
-    base = cache.get(base_source="smollm2")
-    assert base is cache.get(base_source="smollm2") and loads[-1] == ("smollm2", None)
+    base = cache.get(runs, base_source="smollm2")
+    assert base is cache.get(runs, base_source="smollm2") and loads[-1] == ("smollm2", None)
 
 
 def test_data_views(tmp_path, tiny_model_dir):

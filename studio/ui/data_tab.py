@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import statistics
 import time
@@ -39,6 +40,20 @@ def samples() -> list[tuple[str, str]]:
     if not folder.is_dir():
         return []
     return [(p.name, str(p)) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name, kept readable but unable to leave its folder or hide (no '/', '..', leading dot)."""
+    name = re.sub(r"[^\w.\- ]+", "_", Path(str(name)).name).strip(" .") or "upload"
+    return name[:120]
+
+
+def still_md(current: dict | None) -> str:
+    """After a failed upload: which file is still the training data."""
+    name = (current or {}).get("name")
+    if name:
+        return f"\n\nThe training data is still **{esc(name)}**."
+    return "\n\nNo training data is loaded yet: pick a sample or upload another file."
 
 
 def fields_for(fmt: str) -> list[str]:
@@ -216,23 +231,35 @@ def build(ctx):
     def use_sample(path, model_source, max_length):
         if not path:
             return (gr.skip(),) * len(outputs)
+        if path not in dict(samples()).values():  # a client may send any string: only the shipped samples
+            return (error_md(f"no sample named '{Path(str(path)).name}'", "pick one from the list"),) + \
+                (gr.skip(),) * (len(outputs) - 1)
         return show(path, "auto", None, model_source, max_length)
 
     sample.input(use_sample, [sample, ctx.model_source, ctx.max_length], outputs, api_name="load_sample")
 
-    def use_upload(tmp_path, model_source, max_length):
+    def use_upload(tmp_path, model_source, max_length, current, request: gr.Request = None):
         if not tmp_path:
             return (gr.skip(),) * len(outputs)
         src = Path(tmp_path)
-        dest_dir = ctx.data_dir / "uploads"
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / src.name
-        if dest.exists():
-            dest = dest_dir / f"{src.stem}-{time.strftime('%Y%m%d-%H%M%S')}{src.suffix}"
-        shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
-        return show(str(dest), "auto", None, model_source, max_length)
+        try:
+            runs = ctx.runs(request)
+            runs.check_path(src, "file")
+            runs.policy.check_upload(src.stat().st_size, src.name)
+            dest_dir = runs.data_dir / "uploads"
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / safe_name(src.name)
+            if dest.exists():
+                dest = dest_dir / f"{dest.stem}-{time.strftime('%Y%m%d-%H%M%S')}{dest.suffix}"
+            shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return (explain(err) + still_md(current),) + (gr.skip(),) * (len(outputs) - 1)
+        out = show(str(dest), "auto", None, model_source, max_length)
+        if not isinstance(out[1], str):  # the file could not be read: no summary
+            out = (out[0] + still_md(current),) + tuple(out[1:])
+        return out
 
-    upload.upload(use_upload, [upload, ctx.model_source, ctx.max_length], outputs, api_name="load_upload")
+    upload.upload(use_upload, [upload, ctx.model_source, ctx.max_length, ctx.data], outputs, api_name="load_upload")
 
     def relabel(fmt_value, fields, *values):
         """Another format: boxes for its fields, keeping what was typed for fields that stay."""
@@ -253,13 +280,13 @@ def build(ctx):
     reload.click(do_reload, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,
                  api_name="reload_data")
 
-    def do_fix(loaded, chosen, model_source, max_length):
+    def do_fix(loaded, chosen, model_source, max_length, request: gr.Request = None):
         if not loaded.get("ds"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         if not chosen:
             return (error_md("tick at least one fix"),) + (gr.skip(),) * (len(outputs) - 1)
         try:
-            _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.data_dir / "versions")
+            _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.runs(request).data_dir / "versions")
         except Exception as err:  # noqa: BLE001
             return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
         note = ok_md(f"Fixed: {esc(record.summary())}. The new version is now the training data.")

@@ -101,9 +101,10 @@ def build(ctx):
 
     where.change(show_source, where, [embedded, hub, local], api_visibility="private", show_progress="hidden")
 
-    def choose(w, emb, hub_id, path, m, data):
+    def choose(w, emb, hub_id, path, m, data, request: gr.Request = None):
         source = source_of(w, emb, hub_id, path)
         try:
+            source = ctx.runs(request).check_model(source)
             info = ctx.infos.get(source)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", gr.skip(), gr.skip()

@@ -29,6 +29,13 @@ class RunView:
     can_stop: bool
     has_model: bool
     events: list
+    folder: object = None
+
+    def chart(self, watch=None):
+        """The training chart (shared plot data when a ``RunWatch`` is given)."""
+        if watch is not None and self.folder is not None:
+            return watch.figure(self.folder, self.events)
+        return training_figure(self.events)
 
 
 # Where a finished run is tried, by its task's ``try_tab``.
@@ -145,21 +152,28 @@ def status_markdown(info, events: list[dict], position: int | None = None) -> st
     return "\n\n".join(lines)
 
 
-def snapshot(store, run_id: str | None, figure: bool = True) -> RunView:
-    """Everything the UI shows about one run (the chart only with ``figure``). No run: an empty view."""
+def snapshot(store, run_id: str | None, figure: bool = True, watch=None) -> RunView:
+    """Everything the UI shows about one run (the chart only with ``figure``). No run: an empty view. ``store``: the
+    runs as the person asking sees them; ``watch``: a ``RunWatch`` shared by every page (events read incrementally,
+    the chart built once per new event)."""
     if not run_id:
         return RunView("", "", empty_figure(), "", "Start a run, or pick one in the **Runs** tab.", 0, False, False, False,
                        False, [])
     info = store.info(run_id)
-    events = store.events(run_id)
+    folder = store.folder(run_id)
+    events = watch.events(folder) if watch is not None else folder.read_events()
     p = progress(events, info.state, info.step, info.max_steps)
-    return RunView(
-        run_id=run_id, state=info.state, figure=training_figure(events) if figure else None,
+    view = RunView(
+        run_id=run_id, state=info.state, figure=None,
         progress_html=progress_html(p, info.state),
         status_md=status_markdown(info, events, _position(store, run_id) if info.state == "queued" else None),
         n_events=len(events), active=info.state in ACTIVE,
         can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
+        folder=folder,
     )
+    if figure:
+        view.figure = view.chart(watch)
+    return view
 
 
 def _position(store, run_id: str) -> int | None:

@@ -11,7 +11,7 @@ import gradio as gr
 from studio import estimate as est
 from studio.config import StudioConfig
 from studio.ui import help as texts
-from studio.ui.charts import empty_figure, training_figure
+from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
@@ -118,7 +118,7 @@ def build(ctx):
             with gr.Row(equal_height=False):
                 for section, name in ADVANCED[i:i + 4]:
                     make(section, name)
-    devices = getattr(ctx.store, "devices", None)
+    devices = ctx.store.devices
     gpus = len(devices.gpus) if devices is not None else 0
     cluster = os.environ.get("STUDIO_RAY_ADDRESS", "")
     if cluster:
@@ -184,8 +184,7 @@ def build(ctx):
             return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
         try:
             cfg = build_config(values, model_source, data, task=values.get("task"))
-            owner = getattr(request, "username", None) or ""
-            run_id = ctx.store.submit(cfg, name=name or Path(data["path"]).stem, owner=owner)
+            run_id = ctx.runs(request).submit(cfg, name=name or Path(data["path"]).stem)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip(), gr.skip(), gr.skip()
         return ok_md(f"Started **{esc(run_id)}**. It trains in the background; reloading the page does not stop it."), \
@@ -194,17 +193,17 @@ def build(ctx):
     start.click(start_run, [ctx.model_source, ctx.data, run_name] + inputs, [message, ctx.run_id, timer, seen],
                 api_name="start_training")
 
-    def poll(run_id, seen_key):
-        """Read the run folder; redraw the chart only when new events arrived."""
+    def poll(run_id, seen_key, request: gr.Request = None):
+        """Read the run folder; redraw the chart only when new events arrived (built once for all watchers)."""
         try:
-            view = snapshot(ctx.store, run_id, figure=False)
+            view = snapshot(ctx.runs(request), run_id, figure=False, watch=ctx.watch)
         except Exception as err:  # noqa: BLE001
             return gr.skip(), "", explain(err), gr.Timer(active=False), seen_key, gr.update(interactive=False)
         key = view_key(view)
         if key == seen_key:  # nothing new: leave the chart (and the person's zoom) alone
             figure = gr.skip()
         else:
-            figure = training_figure(view.events) if run_id else view.figure
+            figure = view.chart(ctx.watch) if run_id else view.figure
         return (figure, view.progress_html, view.status_md, gr.Timer(active=view.active), key,
                 gr.update(interactive=view.can_stop))
 
@@ -217,7 +216,7 @@ def build(ctx):
         if not run_id:
             return error_md("no run to stop")
         try:
-            ctx.store.stop(run_id, owner=getattr(request, "username", None) or None)
+            ctx.runs(request).stop(run_id)
         except Exception as err:  # noqa: BLE001
             return explain(err)
         return ok_md(f"Stopping **{esc(run_id)}** after its current step; the model so far will be saved.")
@@ -225,10 +224,13 @@ def build(ctx):
     stop.click(stop_run, ctx.run_id, message, api_name="stop_run")
 
     # On page load: follow the run that is training now (a reload or a second tab sees it), else the newest.
-    def follow_latest(current):
+    def follow_latest(current, request: gr.Request = None):
         if current:
             return gr.skip()
-        runs = ctx.store.list()
+        try:
+            runs = ctx.runs(request).list()
+        except Exception:  # noqa: BLE001 - not signed in yet
+            return gr.skip()
         active = [r for r in runs if r.state in ("running", "queued")]
         pick = (active or runs or [None])[0]
         return pick.id if pick else gr.skip()
