@@ -327,6 +327,36 @@ class RunStore:
             ids = [item[0] for item in self._order()]
         return ids.index(run_id) + 1 if run_id in ids else None
 
+    def estimated_wait(self, run_id: str) -> float | None:
+        """Seconds until a queued run is likely to start: the soonest end among running runs, then the runs ahead
+        of it at the typical length of runs here. None when the run is not queued or there is nothing to go by."""
+        position = self.queue_position(run_id)
+        if position is None:
+            return None
+        with self._cond:
+            running = [r for r in self._running]
+        left = [x for x in (self._time_left(r) for r in running) if x is not None]
+        lengths = [e["runtime"] for r in self.list()[:20] if r.state == "finished"
+                   for e in self.folder(r.id).read_events(("end",))[-1:] if e.get("runtime")]
+        typical = sum(lengths) / len(lengths) if lengths else None
+        slots = max(1, len(self.devices.gpus) or self.devices.cpu_runs)
+        if not left and typical is None:
+            return None
+        first = min(left) if left else 0.0
+        if position > 1 and typical is None:
+            return None
+        return first + (position - 1) * (typical or 0.0) / slots
+
+    def _time_left(self, run_id: str) -> float | None:
+        logs = self.folder(run_id).read_events(("log",))
+        if len(logs) < 2 or not logs[-1].get("max_steps"):
+            return None
+        span = logs[-1]["step"] - logs[0]["step"]
+        if span <= 0:
+            return None
+        per_step = (logs[-1]["elapsed"] - logs[0]["elapsed"]) / span
+        return max(0.0, (logs[-1]["max_steps"] - logs[-1]["step"]) * per_step)
+
     def _memory(self, config: StudioConfig) -> float:
         """The run's memory estimate in bytes, when GPUs may be shared (0: it gets a GPU of its own)."""
         if not (self.devices.share and self.devices.gpus):

@@ -58,6 +58,10 @@ class UserRuns:
         self._check(run_id)
         return self.store.queue_position(run_id)
 
+    def estimated_wait(self, run_id: str) -> float | None:
+        self._check(run_id)
+        return self.store.estimated_wait(run_id)
+
     @property
     def devices(self):
         return self.store.devices

@@ -211,7 +211,7 @@ def test_train_poll_redraws_only_on_news(tmp_path):
     assert first[0] is not None and not isinstance(first[0], type(gr.skip())) and "step 4/10" in first[1]
     second = poll("r1", first[4])
     assert isinstance(second[0], type(gr.skip()))  # nothing new: the chart is not redrawn
-    assert poll("missing", "")[2].startswith("**⚠️")
+    assert poll("missing", "")[2].startswith("**⚠")
 
 
 def test_runs_table_and_choices(tmp_path):
@@ -240,7 +240,7 @@ def test_flatten_gradio6_message_content():
 def test_errors_are_messages_not_tracebacks():
     from studio.errors import StudioError
 
-    assert common.explain(StudioError("file not found: x.csv")) == "**⚠️ file not found: x.csv**"
+    assert common.explain(StudioError("file not found: x.csv")) == "**⚠ file not found: x.csv**"
     md = common.explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GB\nmore lines"))
     assert "out of memory" in md and "What to do" in md and "more lines" not in md
 

@@ -80,7 +80,7 @@ def build(ctx):
         refresh = gr.Button("↻ Refresh", scale=1, elem_id="admin-refresh")
     table = gr.Dataframe(headers=list(COLUMNS), value=[], interactive=False, wrap=True, elem_id="admin-table")
     with gr.Row():
-        stop = gr.Button("⏹ Stop", variant="stop", elem_id="admin-stop")
+        stop = gr.Button("■ Stop", variant="stop", elem_id="admin-stop")
         delete = gr.Button("Delete run", elem_id="admin-delete")
     message = gr.Markdown(elem_id="admin-message")
     people = gr.Markdown(elem_id="admin-people")

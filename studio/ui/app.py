@@ -116,7 +116,7 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     with gr.Blocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)
         admin_tab.banner(ctx)
-        ctx.model_source = gr.State("smollm2")
+        ctx.model_source = gr.State(str(access.policy.locked.get("model.source", "smollm2")))
         ctx.model_info = gr.State({})
         ctx.data = gr.State({})
         ctx.run_id = gr.State("")

@@ -103,7 +103,7 @@ def build(ctx):
         sides = [("base", hist_base, False)] + ([("tuned", hist_tuned, True)] if run_id else [])
         for _, hist, _ in sides:
             hist.append({"role": "user", "content": user_text})
-        yield "", hist_base, hist_tuned, gr.skip(), "⏳ Loading the models (a few seconds the first time)…"
+        yield "", hist_base, hist_tuned, gr.skip(), "◷ Loading the models (a few seconds the first time)…"
         prompt = ""
         try:
             chat = ctx.chats.get(ctx.runs(request), run_id=run_id, base_source=model_source or "smollm2")
@@ -115,7 +115,7 @@ def build(ctx):
                 hist.append({"role": "assistant", "content": ""})
                 for piece in chat.stream(msgs, tuned=tuned, sampling=sampling):
                     hist[-1] = {"role": "assistant", "content": hist[-1]["content"] + piece}
-                    yield gr.skip(), hist_base, hist_tuned, prompt, f"✍️ The {side} model is writing…"
+                    yield gr.skip(), hist_base, hist_tuned, prompt, f"✎ The {side} model is writing…"
             done = "" if run_id else "Pick a finished run above to see the tuned model's reply too."
             yield "", hist_base, hist_tuned, prompt, done
         except Exception as err:  # noqa: BLE001 - shown as a message

@@ -84,7 +84,7 @@ def summary_md(result: dict) -> str:
         lines.append(f"Always answering the most common label would score {_pct(share)}: a useful classifier beats that.")
     weak = [label for label, s in (tuned.get("per_class") or {}).items() if s.get("support") and s.get("recall", 1) < 0.5]
     if weak:
-        lines.append("⚠️ The tuned model finds fewer than half of the texts labelled "
+        lines.append("⚠ The tuned model finds fewer than half of the texts labelled "
                      + ", ".join(f"**{esc(w)}**" for w in weak)
                      + ". If that label is rare, try **Balance classes** (train.class_weights) or more examples of it.")
     skipped = result.get("skipped_unknown_label")
@@ -158,7 +158,7 @@ def build(ctx):
             limit = gr.Slider(0, 2000, value=0, step=10, label="Examples",
                               info="At most this many (0: all). Without a file: the run's eval file, else the "
                                    "examples training held out.")
-            score_btn = gr.Button("📊 Score on held-out data", elem_id="classify-score")
+            score_btn = gr.Button("Score on held-out data", elem_id="classify-score")
     summary = gr.Markdown(elem_id="classify-summary")
     metrics = gr.Dataframe(headers=METRIC_COLUMNS, value=[], interactive=False, label="Base vs tuned",
                            elem_id="classify-metrics")
@@ -210,7 +210,7 @@ def build(ctx):
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err), *[gr.skip()] * 5)
         n_done = result.get("n_examples", result.get("examples"))
-        done = f"✅ Scored {n_done} held-out examples; saved as evaluation.json in the run folder."
+        done = f"✓ Scored {n_done} held-out examples; saved as evaluation.json in the run folder."
         return (done, summary_md(result), metric_rows(result), per_class_rows(result), *figures(result))
 
     score_btn.click(on_score, [pick, data_file, limit], view_outputs, api_name="classify_score",

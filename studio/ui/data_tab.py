@@ -21,7 +21,7 @@ from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.data_view import label_chart, length_histogram, token_mask_html
 
 N_COLUMN_BOXES = 4
-SEVERITY_ICONS = MappingProxyType({"error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info"})
+SEVERITY_ICONS = MappingProxyType({"error": "✗ error", "warning": "⚠ warning", "info": "ℹ info"})
 FIX_LABELS = MappingProxyType({
     "drop_duplicates": "Drop exact duplicates", "drop_near_duplicates": "Drop near-duplicates",
     "drop_empty": "Drop empty records and ones with no answer", "drop_malformed": "Leave out unreadable rows (recorded)",
@@ -82,7 +82,7 @@ def record_text(rec: dict, limit: int = 240) -> str:
 def report_md(report: dict) -> str:
     findings = report.get("findings") or []
     if not findings:
-        return f"✅ **No problems found** in {report.get('rows', 0)} records."
+        return f"✓ **No problems found** in {report.get('rows', 0)} records."
     rows = ["| Severity | Check | Records | What it means, and the fix |", "|---|---|---|---|"]
     for f in findings:
         msg = esc(f["message"]).replace("|", "\\|").replace("\n", " ")
@@ -110,7 +110,7 @@ def summary_md(ds, path: str) -> str:
             f"(columns: {cols}); encoding {esc(ds.encoding)}.")
     if ds.malformed:
         first = "; ".join(f"line {n}: {esc(why)}" for n, why in ds.malformed[:3])
-        text += f"\n\n⚠️ {len(ds.malformed)} rows could not be read and are left out ({first})."
+        text += f"\n\n⚠ {len(ds.malformed)} rows could not be read and are left out ({first})."
     return text
 
 

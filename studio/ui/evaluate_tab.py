@@ -26,7 +26,7 @@ def metric_rows(result: dict) -> list[list]:
 
     rows = []
     for metric, base, tuned, change, verdict in metrics_table(result):
-        mark = {"better": "✅ better", "worse": "🔻 worse"}.get(verdict, "")
+        mark = {"better": "✓ better", "worse": "▼ worse"}.get(verdict, "")
         rows.append([METRIC_NAMES.get(metric, metric), _num(base), _num(tuned), _num(change, signed=True), mark])
     return rows
 
@@ -54,7 +54,7 @@ def summary_md(result: dict) -> str:
              + (f" of {held}" if held and held != n else "")
              + (f" · {result['seconds']:.0f} s" if result.get("seconds") is not None else "")]
     if result.get("seen_in_training"):
-        lines.append(f"⚠️ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
+        lines.append(f"⚠ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
                      "are not held out and the tuned scores look better than the model is.")
     task = _task(result)
     headline = task.eval_headline(result) if task else None
@@ -68,10 +68,10 @@ def overfit_md(warning: dict | None, has_evals: bool = True) -> str:
     if warning:
         hints = "\n".join(f"- {esc(h)}" for h in warning.get("hints", []))
         title = "Overfitting" if warning.get("kind") == "overfitting" else "Unstable training"
-        return f"**⚠️ {title}:** {esc(warning['message'])}.\n\n**What to try:**\n{hints}"
+        return f"**⚠ {title}:** {esc(warning['message'])}.\n\n**What to try:**\n{hints}"
     if not has_evals:
         return "The run logged no eval loss (no held-out split), so overfitting cannot be checked from its curves."
-    return "✅ No sign of overfitting: the eval loss did not turn up while the training loss fell."
+    return "✓ No sign of overfitting: the eval loss did not turn up while the training loss fell."
 
 
 def loss_figure(events: list[dict], warning: dict | None):
@@ -200,7 +200,7 @@ def build(ctx):
             return (explain(err),) + (gr.skip(),) * 7
         _, _, _, figure, overfit_text = run_view(ctx, run_id, request)
         headers, rows = example_rows(result)
-        done = f"✅ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
+        done = f"✓ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
         return (done, summary_md(result), metric_rows(result), _table(headers, rows), figure, overfit_text,
                 *class_view(ctx, run_id, request))
 

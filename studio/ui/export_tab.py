@@ -39,7 +39,7 @@ def describe(runs, run_id: str | None) -> tuple[str, str, str]:
     cfg = StudioConfig.load(folder.config_file)
     command = replay_command(cfg, folder.path, str(folder.config_file))
     if not info.has_model or info.state not in EXPORTABLE:
-        return (f"⏳ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
+        return (f"◷ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
                 "", command)
     kind = model_kind(folder)
     if kind == "adapter":
@@ -98,7 +98,7 @@ def build(ctx):
     with gr.Row():
         merge = gr.Checkbox(value=False, label="Merge the LoRA adapter into the base model (a full model)",
                             info="Bigger download; loads with AutoModelForCausalLM / pipeline alone.")
-        go = gr.Button("📦 Export", variant="primary", elem_id="export-go")
+        go = gr.Button("⬇ Export", variant="primary", elem_id="export-go")
     message = gr.Markdown(elem_id="export-message")
     download = gr.File(label="Download", interactive=False, elem_id="export-file")
     load_code = gr.Code(label="Load it with transformers / peft", language="python", interactive=False)

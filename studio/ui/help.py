@@ -1,6 +1,6 @@
 """Words on the page: what each step is for, in plain language."""
 
-HEADER = """# 🛠️ Fine-tuning studio
+HEADER = """# ⚙ Fine-tuning studio
 **Model → Data → Train → Chat.** Pick a base model, give it examples, train, and compare it with the original.
 Everything runs on this machine; runs are kept in folders and survive a page reload or a restart."""
 

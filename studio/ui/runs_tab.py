@@ -18,7 +18,8 @@ def runs_table(store) -> list[list]:
     """``store``: the runs as the person asking sees them (``ctx.runs(request)``)."""
     rows = []
     for r in store.list():
-        rows.append([r.id, f"{STATE_ICONS.get(r.state, '')} {r.state}", f"{r.step}/{r.max_steps}" if r.max_steps else str(r.step),
+        place = store.queue_position(r.id) if r.state == "queued" else None
+        rows.append([r.id, f"{STATE_ICONS.get(r.state, '')} {r.state}" + (f" (#{place})" if place else ""), f"{r.step}/{r.max_steps}" if r.max_steps else str(r.step),
                      r.task, r.method, short_model(r.model), when(r.created), (r.message or "")[:80]])
     return rows
 
@@ -51,8 +52,8 @@ def build(ctx):
                          label="All runs (click a row to open it)")
     with gr.Row():
         resume = gr.Button("▶ Resume", interactive=False, elem_id="runs-resume")
-        stop = gr.Button("⏹ Stop", variant="stop", interactive=False, elem_id="runs-stop")
-        to_chat = gr.Button("💬 Chat with this run", interactive=False, elem_id="runs-chat")
+        stop = gr.Button("■ Stop", variant="stop", interactive=False, elem_id="runs-stop")
+        to_chat = gr.Button("Chat with this run", interactive=False, elem_id="runs-chat")
     message = gr.Markdown(elem_id="runs-message")
     progress = gr.HTML()
     chart = gr.Plot(empty_figure("Pick a run to see its chart."), label="Loss and learning rate", elem_id="runs-chart")

@@ -55,13 +55,13 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
     shape = est.ModelShape.from_describe(info)
     e = est.estimate_for_config(cfg, shape, n_train=int((data or {}).get("train_records") or (data or {}).get("records") or 0),
                                 avg_tokens=float((data or {}).get("avg_tokens") or 0))
-    fit = {"yes": "✅ fits", "tight": "⚠️ tight", "no": "❌ will not fit"}[e.fits]
+    fit = {"yes": "✓ fits", "tight": "⚠ tight", "no": "✗ will not fit"}[e.fits]
     lines = [f"**Estimate:** about **{est.fmt_bytes(e.total_bytes)}** of {est.fmt_bytes(e.available_bytes)} free "
              f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "
              f"**~{est.fmt_seconds(e.total_seconds)}** for {e.steps} steps including loading."
              f" Trains {e.trainable_parameters / 1e6:.2f} M weights; {esc(e.precision_reason or e.precision)}."]
     for w in e.warnings + advice(cfg, info):
-        lines.append(f"⚠️ **{esc(w)}**")
+        lines.append(f"⚠ **{esc(w)}**")
     display = cfg.to_dict()
     display["output_dir"] = "(a new folder in the runs directory)"
     return "\n\n".join(lines), StudioConfig.from_dict(display).to_yaml()
@@ -100,12 +100,17 @@ def build(ctx):
                           info="A starting point; every knob below can still be changed.")
         about = gr.Markdown(PRESETS[DEFAULT_PRESET]["about"], elem_id="preset-about")
     start_values = initial_values()
+    locked = ctx.access.policy.locked  # the instructor's fixed settings: shown, not editable, applied by the server
     widgets: dict[str, gr.components.Component] = {}
 
     def make(section: str, name: str):
         key = key_of(section, name)
-        widgets[key] = widget(knob_spec(section_class(section), name), value=start_values[key],
-                              elem_id=f"knob-{key.replace('.', '-')}")
+        spec = knob_spec(section_class(section), name)
+        if key in locked:
+            spec = dict(spec, help=f"Fixed by the instructor. {spec['help']}")
+            widgets[key] = widget(spec, value=locked[key], interactive=False, elem_id=f"knob-{key.replace('.', '-')}")
+            return
+        widgets[key] = widget(spec, value=start_values[key], elem_id=f"knob-{key.replace('.', '-')}")
 
     with gr.Row(equal_height=False):
         for section, name in BASIC[:4]:
@@ -134,7 +139,7 @@ def build(ctx):
     with gr.Row():
         run_name = gr.Textbox(label="Run name (optional)", placeholder="pirate-style", scale=3)
         start = gr.Button("▶ Start training", variant="primary", scale=1, elem_id="start-training")
-        stop = gr.Button("⏹ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
+        stop = gr.Button("■ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
     message = gr.Markdown(elem_id="train-message")
     progress = gr.HTML(elem_id="train-progress")
     chart = gr.Plot(empty_figure(), label="Loss and learning rate", elem_id="train-chart")
@@ -149,7 +154,9 @@ def build(ctx):
         values = preset_values(name)
         model = PRESETS[name]["model"]
         model = _default_model(task) if model else gr.skip()
-        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) for k in KEYS]
+        if "model.source" in locked:
+            model = gr.skip()
+        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in KEYS]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
                  api_name="apply_preset", show_progress="hidden")
