@@ -129,3 +129,32 @@ def test_users_cli(tmp_path):
     assert len(lines) == 3 and UserBook(file).check("student1", lines[0])
     listing = subprocess.run(run + ["list"], text=True, capture_output=True).stdout
     assert "teacher\tpassword (admin)" in listing and "student1\tjoin code" in listing
+
+
+def test_who_is_asking_in_each_sign_in_mode(tmp_path):
+    from types import SimpleNamespace
+
+    from studio.ui.access import Access
+
+    store = RunStore(tmp_path / "runs")
+    single = Access.from_env({})
+    assert single.mode == "single" and single.runs(store, None).owner is None  # one user sees every run
+    book = UserBook(tmp_path / "u.json")
+    book.add("ana", "long-enough", admin=True)
+    users = Access.from_env({"STUDIO_USERS": str(tmp_path / "u.json"), "STUDIO_ADMINS": "bob"})
+    assert users.identity(SimpleNamespace(username="ana")).admin
+    assert users.identity(SimpleNamespace(username="bob")).admin and not users.identity(SimpleNamespace(username="cy")).admin
+    assert users.runs(store, SimpleNamespace(username="cy")).owner == "cy"
+    with pytest.raises(StudioError, match="sign in first"):
+        users.runs(store, SimpleNamespace(username=None))
+    hf = Access.from_env({"SPACE_ID": "me/studio", "OAUTH_CLIENT_ID": "x"})
+    signed = SimpleNamespace(username=None, request=SimpleNamespace(scope={"session": {"oauth_info": {
+        "userinfo": {"preferred_username": "hf-user"}, "expires_at": time.time() + 60}}}))
+    assert hf.mode == "hf" and hf.identity(signed).name == "hf-user"
+    expired = SimpleNamespace(username=None, request=SimpleNamespace(scope={"session": {"oauth_info": {
+        "userinfo": {"preferred_username": "hf-user"}, "expires_at": time.time() - 1}}}))
+    with pytest.raises(StudioError, match="Sign in with Hugging Face"):
+        hf.runs(store, expired)
+    with pytest.raises(StudioError, match="only an admin"):
+        hf.all_runs(store, signed)
+    assert {n for n, _ in users.signed_in()} == {"ana", "bob", "cy"}
