@@ -166,3 +166,21 @@ def test_an_admin_sees_everyone(shared):
     rows, pick, people = teach.predict(None, api_name="/admin_runs")
     assert shared["run_id"] in text_of(rows) and "alice" in text_of(rows)
     assert "teach" in people
+
+
+def test_a_run_started_from_the_page_belongs_to_who_started_it(shared):
+    from studio.ui.data_tab import samples
+    from studio.ui.train_tab import KEYS, initial_values
+
+    bob = client(shared, "bob")
+    bob.predict(dict(samples())["pirate_style.jsonl"], api_name="/load_sample")
+    values = initial_values()
+    values.update({"train.max_steps": 1, "train.batch_size": 2, "data.max_length": 32})
+    message, _ = bob.predict("bobs-run", *[values[k] for k in KEYS], api_name="/start_training")
+    assert "Started" in message, message
+    run = next(r for r in shared["store"].list() if "bobs-run" in r.id)
+    assert run.owner == "bob"
+    shared["store"].stop(run.id)
+    shared["store"].wait(run.id, 120)
+    table, _ = client(shared, "alice").predict(None, api_name="/list_runs")
+    assert run.id not in text_of(table)

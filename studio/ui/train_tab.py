@@ -185,7 +185,7 @@ def build(ctx):
                                       api_visibility="private", show_progress="hidden")
 
     # ---- start, watch, stop ------------------------------------------------------------------
-    def start_run(model_source, data, name, *vals, request: gr.Request = None):
+    def start_run(model_source, data, name, request: gr.Request, *vals):  # (Gradio passes the request only before *vals)
         values = dict(zip(KEYS, vals))
         if not (data or {}).get("path"):
             return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
