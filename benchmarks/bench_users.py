@@ -1,6 +1,9 @@
 """Many people on one shared studio, measured through the same HTTP API the page uses.
 
-    python benchmarks/bench_users.py [--users 20] [--steps 8] [--json FILE]
+    python benchmarks/bench_users.py [--users 20] [--steps 8] [--json FILE] [--poll-only]
+
+First, in this process, the server's time per poll with N pages on one run, the old way (every page re-reads the
+events and builds its own chart) against the handler now; then, unless ``--poll-only``:
 
 Starts the studio in its own process on 127.0.0.1 with a users file (sign-in on), then:
 
@@ -92,8 +95,8 @@ class Person:
         if out is None or "Started" not in str(out[0]):
             self.errors.append(f"start: {str(out and out[0])[:160]}")
             return
-        table, _ = self.call(None, api_name="/list_runs")
-        ids = [row[0] for row in (table or {}).get("data", [])]
+        out, _ = self.call(None, api_name="/list_runs")
+        ids = [row[0] for row in (out[0] if out else {}).get("data", [])]
         self.run_id = ids[0] if ids else ""
 
     def watch(self, stop_at: float) -> None:
@@ -122,8 +125,8 @@ def try_leaks(people: list[Person]) -> tuple[int, int]:
     """(attempts, leaks): every person asks for every other person's runs."""
     attempts = leaks = 0
     for me in people:
-        table, _ = me.call(None, api_name="/list_runs")
-        mine = {row[0] for row in (table or {}).get("data", [])}
+        out, _ = me.call(None, api_name="/list_runs")
+        mine = {row[0] for row in (out[0] if out else {}).get("data", [])}
         for other in people:
             if other is me or not other.run_id:
                 continue
@@ -143,14 +146,63 @@ def try_leaks(people: list[Person]) -> tuple[int, int]:
     return attempts, leaks
 
 
+def poll_cost(watchers: int = 20, steps: int = 60) -> dict:
+    """Server time per poll, in this process: ``watchers`` pages on one run that logs a step between polls. The old
+    way (read every event, build a plotly figure per page) against the page's handler now (incremental read,
+    one chart per new step shared by all pages), measured in the same run."""
+    from types import SimpleNamespace
+
+    from studio.runfolder import RunFolder
+    from studio.ui.app import build_app
+    from studio.ui.charts import training_figure
+
+    root = Path(tempfile.mkdtemp(prefix="studio-poll-"))
+    demo = build_app(root / "runs")
+    store = demo.studio.store
+    folder = RunFolder(store.root / "watched")
+    folder.path.mkdir(parents=True)
+    from studio.config import StudioConfig
+
+    StudioConfig().save(folder.config_file)
+    folder.write_status(state="running", step=0, max_steps=steps, pid=os.getpid(), started=time.time())
+    folder.emit({"type": "start", "max_steps": steps, "model": "m", "method": "lora", "device": "cpu", "time": 0})
+    poll = next(f.fn for f in demo.fns.values() if f.api_name == "poll_run")
+    old, new = [], []
+    seen = [""] * watchers
+    for step in range(1, steps + 1):
+        folder.emit({"type": "log", "step": step, "max_steps": steps, "loss": 3.0 / step, "learning_rate": 1e-4,
+                     "elapsed": step, "tokens_per_second": 200.0})
+        if step % 10 == 0:
+            folder.emit({"type": "eval", "step": step, "eval_loss": 2.0 / step})
+        for w in range(watchers):
+            t = time.perf_counter()
+            training_figure(folder.read_events()).to_json()  # what each page cost before
+            old.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            out = poll("watched", seen[w], request=SimpleNamespace(username=None))
+            new.append(time.perf_counter() - t)
+            seen[w] = out[4]
+    demo.close()
+    return {"poll_ms_old_p50": round(1000 * pct(old, 0.5), 2), "poll_ms_new_p50": round(1000 * pct(new, 0.5), 2),
+            "poll_ms_new_p95": round(1000 * pct(new, 0.95), 2), "poll_speedup": round(sum(old) / sum(new), 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--steps", type=int, default=8, help="optimizer steps per run (default 8)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds (default 1800)")
+    ap.add_argument("--poll-only", action="store_true", help="only the in-process cost of a poll (seconds, no training)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cost = poll_cost(args.users)
+    print(f"server time per poll with {args.users} pages on one run: {cost['poll_ms_old_p50']} ms rebuilding the chart "
+          f"per page, {cost['poll_ms_new_p50']} ms (p95 {cost['poll_ms_new_p95']} ms) now: {cost['poll_speedup']}x less")
+    if args.poll_only:
+        if args.json:
+            Path(args.json).write_text(json.dumps(cost, indent=1))
+        return
     from studio.ui.train_tab import KEYS, initial_values
     from studio.users import UserBook
 
@@ -171,7 +223,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "studio", "ui", "--port", str(port), "--runs-dir", str(runs_dir)],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    figures: dict = {"users": args.users, "steps": args.steps}
+    figures: dict = {"users": args.users, "steps": args.steps, **cost}
     try:
         import urllib.request
 

@@ -72,6 +72,7 @@ class RunStore:
         self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), in the order they came
         self._served: dict[str, float] = {}  # owner -> when one of their runs last started (the fair queue's memory)
         self._running: dict[str, dict] = {}  # run id -> launcher handle
+        self._configs: dict[str, tuple[int, StudioConfig]] = {}  # run folder -> (file time, parsed config)
         self._owners: dict[str, str] = {}  # run id -> owner, for runs started here (the per-person running limit)
         self._cond = threading.Condition()
         self._dispatcher: threading.Thread | None = None
@@ -86,13 +87,31 @@ class RunStore:
             raise StudioError(f"no run named '{run_id}' in {self.root}")
         return RunFolder(path)
 
-    def info(self, run_id: str) -> RunInfo:
-        folder = self.folder(run_id)
-        status = folder.read_status()
+    def _config(self, folder: RunFolder) -> StudioConfig:
+        """A run's config, parsed once per change of its file (every page's poll asks for it)."""
+        try:
+            stamp = folder.config_file.stat().st_mtime_ns
+        except OSError:
+            return StudioConfig()
+        key = str(folder.path)
+        with self._cond:
+            cached = self._configs.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
         try:
             cfg = StudioConfig.load(folder.config_file)
         except StudioError:
             cfg = StudioConfig()
+        with self._cond:
+            self._configs[key] = (stamp, cfg)
+            if len(self._configs) > 512:
+                self._configs.pop(next(iter(self._configs)))
+        return cfg
+
+    def info(self, run_id: str) -> RunInfo:
+        folder = self.folder(run_id)
+        status = folder.read_status()
+        cfg = self._config(folder)
         state = status.get("state", "queued")
         if state in ("running", "queued") and not self._alive(run_id, status):
             state = "interrupted"
