@@ -58,13 +58,14 @@ def test_refusals_name_the_limit_and_the_locked_preset_applies(tiny_model_dir, c
 
 
 def test_one_run_training_at_once_per_person(tiny_model_dir, chat_file, tmp_path):
-    policy = Policy(running_per_user=1)
-    store = RunStore(tmp_path / "runs", launcher="inline", policy=policy, devices=Devices(gpus=[], cpu_runs=2))
+    policy = Policy(running_per_user=1)  # a process per run: two models cannot load at once in one process
+    store = RunStore(tmp_path / "runs", policy=policy, devices=Devices(gpus=[], cpu_runs=2))
     a1 = store.submit(config(tiny_model_dir, chat_file, steps=6), name="a1", owner="ann")
     a2 = store.submit(config(tiny_model_dir, chat_file, steps=2), name="a2", owner="ann")
     b1 = store.submit(config(tiny_model_dir, chat_file, steps=2), name="b1", owner="bob")
     for run in (a1, a2, b1):
-        assert store.wait(run, 180).state == "finished"
+        info = store.wait(run, 180)
+        assert info.state == "finished", (info.message, store.events(run, ("error",)))
     span = {r: (store.events(r, ("start",))[0]["time"], store.events(r, ("end",))[0]["time"]) for r in (a1, a2, b1)}
     assert span[a2][0] >= span[a1][1]  # ann's second waited for her first, with a free slot
     assert span[b1][0] < span[a1][1]  # bob used that slot meanwhile
