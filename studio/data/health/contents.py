@@ -8,6 +8,7 @@ import re
 from studio.data.formats.fields import ABOUT
 from studio.data.health.report import Finding, _have, _s, where
 
+_MEDIA_NOUNS = {"audio": "audio clip", "video": "video", "image": "image", "file": "file"}
 _MEDIA_MARKER = re.compile(r"<(?:image|audio|video)>")
 
 
@@ -43,7 +44,7 @@ class ContentsCheck:
         out = []
         if self.media_lines:
             idx = self.media_lines
-            kinds = ", ".join(f"{k} {kind}{_s(k)}" for kind, k in sorted(self.media.items()))
+            kinds = ", ".join(f"{k} {_MEDIA_NOUNS.get(kind, kind)}{_s(k)}" for kind, k in sorted(self.media.items()))
             markers = (f"; the {self.markers} <image>-style marker{_s(self.markers)} in the text "
                        f"{'stays' if self.markers == 1 else 'stay'} as written" if self.markers else "")
             out.append(Finding("media", "warning", len(idx), idx,

@@ -79,15 +79,19 @@ class RepeatCheck:
                         "Fix: drop duplicates.", "drop_duplicates"))
         if near:
             n, j = self.near_example
-            k_sim = self.n_similar
-            split = (f"{len(near) - k_sim} the same once case, spaces and punctuation are ignored, {k_sim} nearly the same "
-                     f"text: MinHash over word pairs, Jaccard similarity of their word pairs >= {NEAR_THRESHOLD}, "
-                     "system turns left out)")
-            limit = (f"; only the first {self.similar.limit:,} records were compared for nearly the same text"
+            k_sim, k_norm = self.n_similar, len(near) - self.n_similar
+            parts = []
+            if k_norm:
+                parts.append(f"{k_norm} the same once case, spaces and punctuation are ignored")
+            if k_sim:
+                parts.append(f"{k_sim} nearly the same text")
+            limit = (f" (only the first {self.similar.limit:,} records were compared for nearly the same text)"
                      if self.similar.full else "")
             add(Finding("near_duplicate", "warning", len(near), near,
-                        f"{len(near)} record{_s(near)} nearly {_repeat(near)} an earlier record ({split}{limit}; e.g. "
-                        f"{what[:-1]} {n} and {what[:-1]} {j}). Near repeats weigh one example more and blur the eval split. "
+                        f"{len(near)} record{_s(near)} nearly {_repeat(near)} an earlier record: {' and '.join(parts)} "
+                        f"(e.g. {what[:-1]} {n} and {what[:-1]} {j}). Nearly the same text means a Jaccard similarity of "
+                        f"at least {NEAR_THRESHOLD} between the records' sets of word pairs (MinHash, system turns left "
+                        f"out){limit}. Near repeats weigh one example more and blur the eval split. "
                         "Fix: drop near duplicates (the first of each group is kept).", "drop_near_duplicates",
                         {"threshold": NEAR_THRESHOLD, "method": "MinHash over word pairs (datasketch)"}))
         self.exact_first = self.near_first = {}
