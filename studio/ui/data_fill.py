@@ -47,7 +47,7 @@ def form(loaded: dict):
     if not found:
         return (gr.update(visible=False), "", *[gr.update(visible=False, value="")] * N_BOXES)
     more = len(placeholders(loaded["report"])) - len(found)
-    note = (f"**Placeholders found**: type a value for each one to fill in (leave a box empty to keep it as it is)"
+    note = ("**Placeholders found**: type a value for each one to fill in (leave a box empty to keep it as it is)"
             + (f"; {more} more can be filled from the command line with `--fill NAME=VALUE`." if more else "."))
     boxes = [gr.update(visible=True, value="", label=f"{p['written']} ({p['records']} record{'s' if p['records'] != 1 else ''})",
                        placeholder=f"value for {p['key']}") for p in found]
