@@ -23,10 +23,11 @@ def placeholder_values(values: dict | None) -> dict[str, str]:
 
 
 def repair(text: str) -> str:
-    """Mojibake and other broken Unicode undone by ftfy (its default, conservative settings)."""
+    """Mojibake and other broken Unicode undone by ftfy (its conservative defaults, but curly quotes stay curly:
+    they are the text's style, not damage)."""
     import ftfy
 
-    return ftfy.fix_text(text)
+    return ftfy.fix_text(text, uncurl_quotes=False)
 
 
 def rewrite_record(rec: dict, fn: Callable[[str], str]) -> bool:
