@@ -24,7 +24,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "check", help="check a dataset's health (duplicates, leakage, balance, length, PII, ...)",
         description="Load a data file as training would and report what would hurt training: malformed rows, "
                     "missing or empty answers, duplicates and near duplicates, train/eval leakage, label imbalance "
-                    "and variants, examples cut by the max length, personal data, markup and encoding damage.",
+                    "and variants, examples cut by the max length, personal data, template placeholders, markup and "
+                    "encoding damage, media left out, tool calling and single-answer feedback data.",
         epilog="Exit status: 0 when the file loaded (whatever was found), 2 when it cannot be used.")
     p.add_argument("file", help="the data file: .jsonl, .json, .csv, .tsv, .parquet or .txt")
     p.add_argument("--eval", metavar="FILE", help="the eval file, to find eval records that are also in FILE")
