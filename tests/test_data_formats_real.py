@@ -154,7 +154,9 @@ def test_placeholder_check_is_quiet_on_clean_data(tmp_path):
                          for q, a in [("Format a string?", "Use `'{}'.format(x)` or `f'{name}'`."),
                                       ("A set in math?", "Write {1, 2, 3} or \\mathbb{R}."), ("A dict?", 'Like {"a": 1}.'),
                                       ("Hide a phone?", "Replace it with <PHONE>."), ("Bold?", "Use <STRONG>x</STRONG>."),
-                                      ("Brackets?", "A list [1, 2] or [see note] is fine.")]))
+                                      ("Brackets?", "A list [1, 2] or [see note] is fine."),
+                                      ("MQTT?", 'def send(topic):\n    print(f"Sent {message} to {topic}")\n    return {status}'),
+                                      ("Jinja?", "Render it:\n    {{ title }} = page title")]))
     assert check_dataset(load_dataset(p)).get("placeholder") is None
 
 

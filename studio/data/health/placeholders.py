@@ -2,7 +2,8 @@
 
 Each placeholder has a key, its name in lower case with ``_`` between words (``{{ Name }}``, ``<NAME>`` and
 ``[INSERT NAME]`` are all ``name``); the fix ``fill_placeholders`` replaces each one whose key has a value.
-Code (fenced blocks and inline code) is left alone: braces there are code, not placeholders. The masks the
+Code (fenced blocks, inline code, and lines that look like code: indented, with an f-string, a call
+such as ``print(`` or an assignment) is left alone: braces there are code, not placeholders. The masks the
 ``pii`` check suggests (``<EMAIL>``, ``<PHONE>``, ...) are deliberate and not counted.
 """
 
@@ -24,6 +25,8 @@ _NOT_PLACEHOLDERS = {"email", "phone", "card", "credit_card", "secret", "api_key
 _HTML_TAG = re.compile(rf"^(?:{_TAGS})$", re.IGNORECASE)
 _INSERT_WORDS = re.compile(r"^(?:insert|enter|add)\s+(?:the\s+|your\s+|a\s+)?", re.IGNORECASE)
 _LATEX_BEFORE = re.compile(r"\\[A-Za-z]+$")
+# A line that looks like code (indented, an f-string, a call or an assignment): braces there are code.
+_CODE_LINE = re.compile(r"""^(?:\t| {4,})|\bf["']|\b(?:print|format|printf|console\.log|echo)\b|\$\{|\breturn\b|\bdef |\w ?= ?\S|;\s*$""")
 
 
 def placeholder_key(raw: str) -> str | None:
@@ -47,11 +50,19 @@ def find_placeholders(text: str):
             continue
         if kind == "brace" and (len(name) < 2 or name != name.lower() or _LATEX_BEFORE.search(masked, 0, m.start())):
             continue
+        if kind in ("brace", "jinja") and _CODE_LINE.search(_line(masked, m.start())):
+            continue
         if kind == "insert" and not (name[:1].isupper() and name.split()[0].isupper()):
             continue  # "[insert ...]" in running text is rarely a placeholder; "[INSERT ...]" is
         key = placeholder_key(m.group(0))
         if key and key not in _NOT_PLACEHOLDERS:
             yield m.start(), m.end(), m.group(0), key
+
+
+def _line(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start: end if end >= 0 else len(text)]
 
 
 def placeholder_finder(big: str):
