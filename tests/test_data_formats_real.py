@@ -93,6 +93,10 @@ def test_without_tool_support_calls_are_trained_as_text_and_the_report_says_so(t
     assert '{"name": "get_weather", "arguments": {"city": "Oslo"}}' in learned
     assert "It is 4 degrees and cloudy in Oslo." in learned
     assert '"temperature": 4' in context and "get_weather" in context  # the tool result and the tool list: context
+    from studio.tasks.chat.encode import encode_records
+
+    examples, dropped = encode_records(tokenizer, ds.records, 512)
+    assert len(examples) == 4 and dropped == 0  # every tool conversation trains: none is dropped
 
 
 def test_with_tool_support_the_template_renders_them_and_the_calls_are_learned(tokenizer):
