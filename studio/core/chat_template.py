@@ -120,10 +120,11 @@ def render_text(tokenizer, record: dict) -> str:
     return _render(tokenizer, msgs, tools=tools)
 
 
-def render_prompt(tokenizer, messages: list[dict]) -> str:
-    """The prompt text that asks the model for its next assistant turn."""
+def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> str:
+    """The prompt text that asks the model for its next assistant turn (tool turns as training rendered them)."""
     ensure_chat_template(tokenizer)
-    return _render(tokenizer, messages, add_generation_prompt=True)
+    messages, tools = _prepare(tokenizer, messages, tools)
+    return _render(tokenizer, messages, add_generation_prompt=True, tools=tools)
 
 
 def trained_spans(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> tuple[str, list[tuple[int, int]]]:
