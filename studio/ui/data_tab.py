@@ -97,8 +97,9 @@ def summary_md(ds, path: str) -> str:
     text = (f"**{esc(Path(path).name)}**: {counts}, format **{esc(ds.format)}** "
             f"(columns: {cols}); encoding {esc(ds.encoding)}.")
     if ds.malformed:
-        first = "; ".join(f"line {n}: {esc(why)}" for n, why in ds.malformed[:3])
-        text += f"\n\n⚠️ {len(ds.malformed)} rows could not be read and are left out ({first})."
+        unit = "line" if ds.line_based else "record"
+        first = "; ".join(f"{unit} {n}: {esc(why)}" for n, why in ds.malformed[:3])
+        text += f"\n\n⚠️ {bad} row{'s' if bad != 1 else ''} could not be read and {'are' if bad != 1 else 'is'} left out ({first})."
     return text
 
 
