@@ -15,6 +15,7 @@ from studio import tasks
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
 from studio.data.preview import sample_table
+from studio.ui import data_fill
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
@@ -26,7 +27,7 @@ FIX_LABELS = MappingProxyType({
     "drop_duplicates": "Drop exact duplicates", "drop_near_duplicates": "Drop near-duplicates",
     "drop_empty": "Drop empty records and ones with no answer", "drop_malformed": "Leave out unreadable rows (recorded)",
     "merge_label_variants": "Merge label spellings", "strip_markup": "Strip HTML/Markdown markup",
-    "drop_leaked": "Drop records leaked into the eval data",
+    "drop_leaked": "Drop records leaked into the eval data", "repair_text": "Repair garbled text (ftfy)",
 })
 EXAMPLES_SHOWN = 3
 
@@ -106,18 +107,21 @@ def flagged_md(report: dict, ds) -> str:
 
 def summary_md(ds, path: str) -> str:
     cols = ", ".join(f"{k} ← `{esc(v)}`" for k, v in ds.columns.items()) or "—"
-    text = (f"**{esc(Path(path).name)}**: {len(ds.records)} records, format **{esc(ds.format)}** "
+    n, bad = len(ds.records) + len(ds.malformed), len(ds.malformed)
+    counts = f"{n} records: {len(ds.records)} usable, {bad} could not be read" if bad else f"{n} records"
+    text = (f"**{esc(Path(path).name)}**: {counts}, format **{esc(ds.format)}** "
             f"(columns: {cols}); encoding {esc(ds.encoding)}.")
     if ds.malformed:
-        first = "; ".join(f"line {n}: {esc(why)}" for n, why in ds.malformed[:3])
-        text += f"\n\n⚠ {len(ds.malformed)} rows could not be read and are left out ({first})."
+        unit = "line" if ds.line_based else "record"
+        first = "; ".join(f"{unit} {n}: {esc(why)}" for n, why in ds.malformed[:3])
+        text += f"\n\n⚠ {bad} row{'s' if bad != 1 else ''} could not be read and {'are' if bad != 1 else 'is'} left out ({first})."
     return text
 
 
 def fix_choices(report: dict) -> list[tuple[str, str]]:
     out = []
     for f in report.get("findings") or []:
-        if f.get("fix") and f["fix"] != "drop_leaked":
+        if f.get("fix") and f["fix"] not in ("drop_leaked", "fill_placeholders"):  # placeholders: the form below
             out.append((f"{FIX_LABELS.get(f['fix'], f['fix'])} ({f['count']})", f["fix"]))
     return list(dict.fromkeys(out))
 
@@ -196,6 +200,7 @@ def build(ctx):
         fixes = gr.CheckboxGroup(choices=[], label="One-click fixes (a new version of the file; the original is kept)",
                                  scale=3, elem_id="data-fixes")
         fix_btn = gr.Button("Apply fixes", scale=1, elem_id="data-apply-fixes")
+    fill_form = data_fill.build()
     with gr.Row():
         hist = gr.Plot(label="Length", elem_id="data-lengths")
         labels = gr.Plot(label="Labels", elem_id="data-labels", visible=False)
@@ -303,6 +308,19 @@ def build(ctx):
                             api_visibility="private")
 
     fix_btn.click(do_fix, [loaded_state, fixes, ctx.model_source, ctx.max_length], outputs, api_name="apply_fixes")
+
+    def do_fill(loaded, model_source, max_length, *values):
+        if not loaded.get("ds"):
+            return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
+        try:
+            record = data_fill.fill(loaded, values, ctx.data_dir / "versions")
+        except Exception as err:  # noqa: BLE001
+            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        return show(record.output, "auto", None, model_source, max_length, note=ok_md(data_fill.filled_note(record)))
+
+    fill_form.button.click(do_fill, [loaded_state, ctx.model_source, ctx.max_length, *fill_form.boxes],
+                           outputs, api_name="fill_placeholders")
+    loaded_state.change(data_fill.form, loaded_state, fill_form.components, api_visibility="private", show_progress="hidden")
 
     def re_preview(loaded, index, max_length):
         try:
