@@ -145,6 +145,7 @@ def test_icons_need_no_emoji_font():
     browser, many Linux desktops) shows them instead of empty boxes."""
     emoji = re.compile("[\U0001F000-\U0001FAFF\uFE0F\u2705\u23F3\u23F9\u23F8\u23FA\u231B\u274C\u2728]")
     root = Path(__file__).resolve().parents[1] / "studio"
-    found = [f"{p.relative_to(root)}:{n}: {m.group()!r}" for p in sorted(root.rglob("*.py"))
+    shown = [p for p in sorted(root.rglob("*.py")) if "formats" not in p.parts]  # formats/ reads people's emoji
+    found = [f"{p.relative_to(root)}:{n}: {m.group()!r}" for p in shown
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) for m in emoji.finditer(line)]
     assert not found, "\n".join(found)

@@ -37,7 +37,7 @@ def sample_table(ds, limit: int = 20, width: int = 300) -> tuple[list[str], list
             first.setdefault(m["role"], f"{m['content']} [calls {calls}]".strip() if calls else m["content"])
         if ds.format in ("preference", "feedback"):
             prompt = "\n".join(m["content"] for m in msgs if m["role"] != "system")
-            answers = [r["chosen"], r["rejected"]] if "chosen" in r else [r["completion"], "👍" if r["verdict"] else "👎"]
+            answers = [r["chosen"], r["rejected"]] if "chosen" in r else [r["completion"], "✓ good" if r["verdict"] else "✗ bad"]
             rows.append([n, cut(prompt), *map(cut, answers)])
         else:
             rows.append([n, cut(first.get("system", "")), cut(first.get("user", "")), cut(first.get("assistant", "")),
