@@ -67,6 +67,7 @@ def _gguf(args, out: str) -> int:
     from studio.errors import StudioError
     from studio.export.gguf import export_gguf
 
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF loader's own progress bar
     if args.merge or args.zip or args.push_to:
         raise StudioError("--gguf writes its own folder; use it without --merge, --zip and --push-to")
     last = [-1]
@@ -80,7 +81,9 @@ def _gguf(args, out: str) -> int:
                          overwrite=args.overwrite or args.out is None, progress=progress)
     print(f"exported GGUF ({args.quant}) to {result['out_dir']}")
     for name, size in result["files"]:
-        print(f"  {name}  {size / 1e6:.1f} MB")
+        print(f"  {name}  {size / 1e6:.1f} MB" if size >= 1e5 else f"  {name}  {size / 1e3:.1f} kB")
+    if result["timings"]:
+        print("  time: " + ", ".join(f"{k[:-2]} {v} s" for k, v in result["timings"].items()))
     check = result["check"]
     if check:
         print(f"checked on {len(check['rows'])} held-out prompts (greedy; first {check['first_tokens']} tokens / whole reply "

@@ -150,9 +150,9 @@ def _architecture(folder, config) -> str:
 
 def gguf_card(card: str, gguf_name: str, lora_name: str | None, quant: str, check: dict | None) -> str:
     """The model card of a GGUF export: how to run it in Ollama, LM Studio and llama.cpp, and the check."""
-    card = card.replace("tags:\n", "tags:\n- gguf\n", 1)
+    card = card.replace("tags:\n", "tags:\n- gguf\n", 1).replace("library_name: transformers", "library_name: gguf", 1)
     run = ["## Run it", "",
-           f"- **Ollama**: `ollama create my-model -f Modelfile`, then `ollama run my-model` (the Modelfile holds the "
+           "- **Ollama**: `ollama create my-model -f Modelfile`, then `ollama run my-model` (the Modelfile holds the "
            "chat template, stop tokens and system prompt).",
            f"- **LM Studio**: import `{gguf_name}` (`lms import {gguf_name}`, or drop it into My Models) and chat; "
            "the chat template is stored in the file.",
@@ -168,5 +168,5 @@ def gguf_card(card: str, gguf_name: str, lora_name: str | None, quant: str, chec
         run += [f"- Note: {n}" for n in check["notes"]] + [""]
     snippet = ["## How to use from Python", "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer",
                f"tokenizer = AutoTokenizer.from_pretrained(\"PATH_OR_REPO_ID\", gguf_file=\"{gguf_name}\")",
-               f"model = AutoModelForCausalLM.from_pretrained(\"PATH_OR_REPO_ID\", gguf_file=\"{gguf_name}\")", "```", ""]
+               f"model = AutoModelForCausalLM.from_pretrained(\"PATH_OR_REPO_ID\", gguf_file=\"{gguf_name}\")", "```", "", ""]
     return re.sub(r"## How to use\n.*?(?=## Training data)", lambda m: "\n".join(run + snippet), card, count=1, flags=re.S)

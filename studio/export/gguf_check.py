@@ -63,9 +63,12 @@ def check_gguf(run_dir, gguf: Path, prompts: list[list[dict]], chat=None, report
     for name in [n for n, _ in loaders if n in speed]:
         summary[name] = {"first_match": sum(r[f"{name}_first_match"] for r in rows),
                          "identical": sum(r[f"{name}_identical"] for r in rows), "prompts": len(rows)}
-        if summary[name]["first_match"] < len(rows):
-            notes.append(f"{name}: {len(rows) - summary[name]['first_match']} of {len(rows)} replies differ from the tuned "
-                         f"model's within the first {FIRST_TOKENS} tokens (quantisation changes greedy choices)")
+        early, late = len(rows) - summary[name]["first_match"], summary[name]["first_match"] - summary[name]["identical"]
+        if early:
+            notes.append(f"{name}: {early} of {len(rows)} replies differ from the tuned model's within the first "
+                         f"{FIRST_TOKENS} tokens (the conversion or quantisation changes greedy choices)")
+        if late:
+            notes.append(f"{name}: {late} of {len(rows)} replies start the same but differ later on")
     tps = {name: round(tokens / sec, 1) for name, (tokens, sec) in speed.items() if sec > 0}
     report(1.0, "checked")
     return {"gguf": gguf.name, "first_tokens": FIRST_TOKENS, "max_new_tokens": max_new_tokens, "rows": rows,

@@ -38,7 +38,7 @@ def export(ctx, run_id: str | None, quant: str, adapter: bool, check: bool, prog
 
 def files_markdown(result: dict) -> str:
     lines = ["| File | Size |", "|---|---|"]
-    lines += [f"| `{esc(name)}` | {size / 1e6:,.1f} MB |" for name, size in result["files"]]
+    lines += [f"| `{esc(name)}` | {_size(size)} |" for name, size in result["files"]]
     timings = result.get("timings") or {}
     if timings:
         lines += ["", "Time: " + ", ".join(f"{k[:-2]} {v} s" for k, v in timings.items())]
@@ -104,3 +104,7 @@ def build(ctx, pick):
     return {"gguf_quant": quant, "gguf_adapter": adapter, "gguf_check": check, "gguf_go": go,
             "gguf_message": message, "gguf_files": files, "gguf_download": download, "gguf_modelfile": modelfile,
             "gguf_checked": checked}
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{size / 1e3:,.1f} kB"
