@@ -67,7 +67,6 @@ def _gguf(args, out: str) -> int:
     from studio.errors import StudioError
     from studio.export.gguf import export_gguf
 
-    os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF loader's own progress bar
     if args.merge or args.zip or args.push_to:
         raise StudioError("--gguf writes its own folder; use it without --merge, --zip and --push-to")
     last = [-1]

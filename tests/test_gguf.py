@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -205,3 +206,49 @@ def test_offline_without_the_converter_says_how_to_get_it(tmp_path, monkeypatch)
     with pytest.raises(StudioError, match="not llama-cpp-python 0.3.36's source release"):
         llamacpp.ensure_converter()
     assert not (tmp_path / "cache" / f"llama.cpp-{llamacpp.VERSION}").exists()
+
+
+# ---- the Export tab's GGUF panel ---------------------------------------------------------------------------
+
+def test_export_tab_gguf_endpoint_shows_files_sizes_and_errors(lora_run, converter, monkeypatch):
+    import types
+
+    import gradio as gr
+    from gradio_client import Client
+
+    from studio.runs import RunStore
+    from studio.ui import export_tab
+
+    store = RunStore(lora_run.parent)
+    ctx = types.SimpleNamespace(store=store, tabs_by_id={}, on_load=[])
+    with gr.Blocks() as demo:
+        ctx.run_id = gr.State(None)
+        export_tab.build(ctx)
+    demo.queue()
+    demo.launch(prevent_thread_lock=True, server_port=None, quiet=True, allowed_paths=[str(store.root)])
+    try:
+        client = Client(demo.local_url, verbose=False)
+        message, files, download, modelfile_text, checked = client.predict("run", "f16", False, False,
+                                                                           api_name="/export_gguf")
+        assert "run-F16.gguf" in message and "f16" in message
+        assert "| `run-F16.gguf` |" in files and " MB |" in files and "| `Modelfile` |" in files
+        assert sorted(Path(p["path"] if isinstance(p, dict) else p).name for p in download) == ["Modelfile", "run-F16.gguf"]
+        assert "FROM ./run-F16.gguf" in modelfile_text and "Not checked" in checked
+        monkeypatch.setattr(llamacpp, "has_llama_cpp", lambda: False)
+        message, files, download, _, _ = client.predict("run", "q4_k_m", False, False, api_name="/export_gguf")
+        assert "finetune-studio[gguf]" in message and not files and not download
+    finally:
+        demo.close()
+
+
+def test_check_markdown_marks_replies_that_differ():
+    from studio.ui.gguf_panel import check_markdown
+
+    check = {"first_tokens": 8, "max_new_tokens": 32, "tokens_per_s": {"studio": 10.0, "llama.cpp": 50.0},
+             "summary": {"llama.cpp": {"first_match": 1, "identical": 1, "prompts": 2}},
+             "notes": ["llama.cpp: 1 of 2 replies differ from the tuned model's within the first 8 tokens"],
+             "rows": [{"prompt": "a|b", "tuned": "Arr!", "llama.cpp": "Arr!", "llama.cpp_first_match": True},
+                      {"prompt": "c", "tuned": "Arr?", "llama.cpp": "Hello", "llama.cpp_first_match": False}]}
+    text = check_markdown(check)
+    assert "first tokens match on 1/2" in text and "llama.cpp 50.0" in text and "⚠️ llama.cpp: 1 of 2" in text
+    assert "| a\\|b | Arr! | ✓ Arr! |" in text and "| c | Arr? | ✗ Hello |" in text

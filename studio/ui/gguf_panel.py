@@ -16,8 +16,8 @@ tokens, an Ollama **Modelfile**, and a check: the file answers the held-out prom
 `q8_0` (half the size of `f16`, nearly the same replies) and `f16` need nothing more; `q4_k_m` (smallest)
 needs llama.cpp from the optional extra (`pip install 'finetune-studio[gguf]'`), which also runs the check in llama.cpp."""
 
-QUANT_CHOICES = [("q8_0: 8-bit, recommended", "q8_0"), ("f16: 16-bit, largest", "f16"),
-                 ("q4_k_m: 4-bit, smallest (needs the extra)", "q4_k_m")]
+QUANT_CHOICES = (("q8_0: 8-bit, recommended", "q8_0"), ("f16: 16-bit, largest", "f16"),
+                 ("q4_k_m: 4-bit, smallest (needs the extra)", "q4_k_m"))
 
 
 def gguf_dir(run_path: str | Path) -> Path:
@@ -78,7 +78,7 @@ def build(ctx, pick):
     with gr.Accordion("GGUF for llama.cpp, Ollama and LM Studio", open=False, elem_id="gguf-panel"):
         gr.Markdown(INTRO)
         with gr.Row():
-            quant = gr.Dropdown(choices=QUANT_CHOICES, value="q8_0", label="Weights", scale=2, elem_id="gguf-quant")
+            quant = gr.Dropdown(choices=list(QUANT_CHOICES), value="q8_0", label="Weights", scale=2, elem_id="gguf-quant")
             adapter = gr.Checkbox(value=False, label="Also the LoRA alone (GGUF adapter)", scale=1)
             check = gr.Checkbox(value=True, label="Check by running it", scale=1,
                                 info="Held-out prompts in llama.cpp and transformers next to the tuned model.")
