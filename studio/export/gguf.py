@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
 from typing import Callable
 
 from studio import tasks
@@ -67,7 +66,7 @@ def export_gguf(run_dir, out_dir, quant: str = "q8_0", adapter: bool = False, ch
         if resolved.gguf_file:
             raise StudioError(f"the LoRA alone cannot be converted: its base {config.model.source} is a GGUF file, and "
                               "llama.cpp's adapter converter needs the base in Hugging Face layout; export without --adapter")
-        base_dir = Path(resolved.path)
+        base_dir = resolved.path  # a folder, or a Hub id
     report(0.01, "preparing llama.cpp's converter")
     conv = llamacpp.ensure_converter(report)
     arch = _architecture(folder, config)

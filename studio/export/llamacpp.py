@@ -117,13 +117,15 @@ def supported_architectures(conv: Path) -> set[str]:
 
 
 def convert(model_dir: Path, outfile: Path, outtype: str, report: Progress | None = None,
-            lora_base: Path | None = None) -> None:
-    """Run llama.cpp's converter on a Hugging Face model folder (or, with ``lora_base``, a PEFT adapter)."""
+            lora_base: Path | str | None = None) -> None:
+    """Run llama.cpp's converter on a Hugging Face model folder (or, with ``lora_base``, a PEFT adapter on that
+    base: a folder, or a Hub id whose config the converter fetches)."""
     conv = ensure_converter(report)
     if lora_base is None:
         cmd = [sys.executable, str(conv / "convert_hf_to_gguf.py"), str(model_dir)]
     else:
-        cmd = [sys.executable, str(conv / "convert_lora_to_gguf.py"), str(model_dir), "--base", str(lora_base)]
+        where = "--base" if Path(lora_base).is_dir() else "--base-model-id"  # a local folder, or a Hub id
+        cmd = [sys.executable, str(conv / "convert_lora_to_gguf.py"), str(model_dir), where, str(lora_base)]
     cmd += ["--outfile", str(outfile), "--outtype", outtype]
     report = report or (lambda f, m: None)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env())
