@@ -21,14 +21,15 @@ Progress = Callable[[float, str], None]
 
 def check_gguf(run_dir, gguf: Path, prompts: list[list[dict]], chat=None, report: Progress | None = None,
                max_new_tokens: int = MAX_NEW_TOKENS, use_llama_cpp: bool | None = None) -> dict:
-    """Greedy replies of the tuned model and of the GGUF file to ``prompts``; agreement and speed."""
+    """Greedy replies of the tuned model and of the GGUF file to ``prompts``; agreement and speed. ``chat``: loaded
+    ``ChatModels`` of the run (or a function that returns them), else they are loaded here."""
     from studio.core.generate import ChatModels, Sampling
     from studio.export.llamacpp import has_llama_cpp
 
     report = report or (lambda f, m: None)
     use_llama_cpp = has_llama_cpp() if use_llama_cpp is None else use_llama_cpp
     report(0.0, "loading the tuned model")
-    chat = chat or ChatModels.for_run(run_dir)
+    chat = chat() if callable(chat) else chat or ChatModels.for_run(run_dir)
     tok = chat.tokenizer
     sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0.0)
     rows = [{"prompt": _last_user(p)} for p in prompts]
@@ -72,7 +73,7 @@ def check_gguf(run_dir, gguf: Path, prompts: list[list[dict]], chat=None, report
     tps = {name: round(tokens / sec, 1) for name, (tokens, sec) in speed.items() if sec > 0}
     report(1.0, "checked")
     return {"gguf": gguf.name, "first_tokens": FIRST_TOKENS, "max_new_tokens": max_new_tokens, "rows": rows,
-            "summary": summary, "tokens_per_s": tps, "notes": notes, "threads": os.cpu_count()}
+            "summary": summary, "tokens_per_s": tps, "notes": notes, "cpus": os.cpu_count()}
 
 
 def agreement(tok, reference: str, reply: str) -> tuple[bool, bool]:
@@ -93,7 +94,7 @@ def _llama_cpp_replies(gguf: Path, tok, prompts, max_new_tokens):
 
     from studio.core.chat_template import render_prompt
 
-    llm = Llama(str(gguf), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False, seed=0)
+    llm = Llama(str(gguf), n_ctx=2048, verbose=False, seed=0)  # llama-cpp-python's threads: half the CPUs
     stops = {llm.token_eos()}
     for special in getattr(tok, "all_special_tokens", []):  # e.g. <|im_end|>, <|eot_id|>
         ids = llm.tokenize(special.encode(), add_bos=False, special=True)

@@ -32,8 +32,10 @@ def export(ctx, run_id: str | None, quant: str, adapter: bool, check: bool, prog
     if not run_id:
         raise StudioError("pick a run first")
     folder = ctx.store.folder(run_id)
+    chats = getattr(ctx, "chats", None)  # the Chat tab's loaded models, when there: the check reuses them
     return export_gguf(folder.path, gguf_dir(folder.path), quant=quant or "q8_0", adapter=bool(adapter),
-                       check=bool(check), overwrite=True, progress=progress)
+                       check=bool(check), overwrite=True, progress=progress,
+                       chat=(lambda: chats.get(run_id=run_id)) if chats and check else None)
 
 
 def files_markdown(result: dict) -> str:
