@@ -219,8 +219,13 @@ def test_export_tab_gguf_endpoint_shows_files_sizes_and_errors(lora_run, convert
     from studio.runs import RunStore
     from studio.ui import export_tab
 
+    from studio.ui.caches import ChatCache
+    from studio.ui.runs_tab import run_choices
+
     store = RunStore(lora_run.parent)
-    ctx = types.SimpleNamespace(store=store, tabs_by_id={}, on_load=[])
+    ctx = types.SimpleNamespace(store=store, chats=ChatCache(), tabs_by_id={}, on_load=[],
+                                runs=lambda request=None: store.for_user(None),
+                                run_choices=lambda request=None, **kw: run_choices(store.for_user(None), **kw))
     with gr.Blocks() as demo:
         ctx.run_id = gr.State(None)
         export_tab.build(ctx)
@@ -234,6 +239,8 @@ def test_export_tab_gguf_endpoint_shows_files_sizes_and_errors(lora_run, convert
         assert "| `run-F16.gguf` |" in files and " MB |" in files and "| `Modelfile` |" in files
         assert sorted(Path(p["path"] if isinstance(p, dict) else p).name for p in download) == ["Modelfile", "run-F16.gguf"]
         assert "FROM ./run-F16.gguf" in modelfile_text and "Not checked" in checked
+        message, _, _, _, checked = client.predict("run", "q8_0", False, True, api_name="/export_gguf")
+        assert "run-Q8_0.gguf" in message and "Checked by running it" in checked and "| Prompt |" in checked
         monkeypatch.setattr(llamacpp, "has_llama_cpp", lambda: False)
         message, files, download, _, _ = client.predict("run", "q4_k_m", False, False, api_name="/export_gguf")
         assert "finetune-studio[gguf]" in message and not files and not download
@@ -250,5 +257,5 @@ def test_check_markdown_marks_replies_that_differ():
              "rows": [{"prompt": "a|b", "tuned": "Arr!", "llama.cpp": "Arr!", "llama.cpp_first_match": True},
                       {"prompt": "c", "tuned": "Arr?", "llama.cpp": "Hello", "llama.cpp_first_match": False}]}
     text = check_markdown(check)
-    assert "first tokens match on 1/2" in text and "llama.cpp 50.0" in text and "⚠️ llama.cpp: 1 of 2" in text
+    assert "first tokens match on 1/2" in text and "llama.cpp 50.0" in text and "⚠ llama.cpp: 1 of 2" in text
     assert "| a\\|b | Arr! | ✓ Arr! |" in text and "| c | Arr? | ✗ Hello |" in text

@@ -25,17 +25,18 @@ def gguf_dir(run_path: str | Path) -> Path:
     return Path(run_path) / "export-gguf"
 
 
-def export(ctx, run_id: str | None, quant: str, adapter: bool, check: bool, progress=None) -> dict:
+def export(runs, run_id: str | None, quant: str, adapter: bool, check: bool, progress=None, chats=None) -> dict:
+    """Export a run as GGUF; ``runs``: the runs as the person asking sees them (``ctx.runs(request)``); ``chats``:
+    the app's ChatCache, whose loaded models the check reuses."""
     from studio.errors import StudioError
     from studio.export.gguf import export_gguf
 
     if not run_id:
         raise StudioError("pick a run first")
-    folder = ctx.store.folder(run_id)
-    chats = getattr(ctx, "chats", None)  # the Chat tab's loaded models, when there: the check reuses them
+    folder = runs.folder(run_id)
     return export_gguf(folder.path, gguf_dir(folder.path), quant=quant or "q8_0", adapter=bool(adapter),
                        check=bool(check), overwrite=True, progress=progress,
-                       chat=(lambda: chats.get(run_id=run_id)) if chats and check else None)
+                       chat=(lambda: chats.get(runs, run_id=run_id)) if chats is not None and check else None)
 
 
 def files_markdown(result: dict) -> str:
@@ -60,7 +61,7 @@ def check_markdown(check: dict | None) -> str:
     speed = check.get("tokens_per_s") or {}
     if speed:
         lines.append("- tokens/s: " + ", ".join(f"{esc(k)} {v}" for k, v in speed.items()))
-    lines += [f"- ⚠️ {esc(n)}" for n in check["notes"]] + [""]
+    lines += [f"- ⚠ {esc(n)}" for n in check["notes"]] + [""]
     lines.append("| Prompt | Tuned model (studio) | " + " | ".join(esc(n) for n in loaders) + " |")
     lines.append("|---" * (2 + len(loaders)) + "|")
     for row in check["rows"]:
@@ -84,16 +85,17 @@ def build(ctx, pick):
             adapter = gr.Checkbox(value=False, label="Also the LoRA alone (GGUF adapter)", scale=1)
             check = gr.Checkbox(value=True, label="Check by running it", scale=1,
                                 info="Held-out prompts in llama.cpp and transformers next to the tuned model.")
-            go = gr.Button("🦙 Export as GGUF", variant="primary", scale=1, elem_id="gguf-go")
+            go = gr.Button("⬇ Export as GGUF", variant="primary", scale=1, elem_id="gguf-go")
         message = gr.Markdown(elem_id="gguf-message")
         files = gr.Markdown(elem_id="gguf-files")
         download = gr.File(label="Download", interactive=False, file_count="multiple", elem_id="gguf-download")
         modelfile = gr.Code(label="Modelfile (Ollama)", interactive=False, elem_id="gguf-modelfile")
         checked = gr.Markdown(elem_id="gguf-check")
 
-    def do_export(run_id, q, a, c, progress=gr.Progress()):
+    def do_export(run_id, q, a, c, progress=gr.Progress(), request: gr.Request = None):
         try:
-            res = export(ctx, run_id, q, a, c, progress=lambda fraction, text: progress(fraction, desc=text))
+            res = export(ctx.runs(request), run_id, q, a, c, progress=lambda fraction, text: progress(fraction, desc=text),
+                         chats=getattr(ctx, "chats", None))
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", None, "", ""
         paths = [res["gguf"]] + ([res["adapter_gguf"]] if res["adapter_gguf"] else [])
