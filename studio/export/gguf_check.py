@@ -94,7 +94,8 @@ def _llama_cpp_replies(gguf: Path, tok, prompts, max_new_tokens):
 
     from studio.core.chat_template import render_prompt
 
-    llm = Llama(str(gguf), n_ctx=2048, verbose=False, seed=0)  # llama-cpp-python's threads: half the CPUs
+    # every CPU, as llama.cpp's own tools do on a machine without hyper-threads (a busy machine slows it down a lot)
+    llm = Llama(str(gguf), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False, seed=0)
     stops = {llm.token_eos()}
     for special in getattr(tok, "all_special_tokens", []):  # e.g. <|im_end|>, <|eot_id|>
         ids = llm.tokenize(special.encode(), add_bos=False, special=True)
