@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.ui import gguf_panel
 from studio.ui.common import esc, explain, ok_md
 
 INTRO = """### 6 · Export
@@ -106,6 +107,7 @@ def build(ctx):
                       elem_id="export-command")
     with gr.Accordion("Model card (README.md)", open=True):
         card = gr.Markdown(elem_id="export-card")
+    gguf = gguf_panel.build(ctx, pick)
     with gr.Accordion("Push to the Hugging Face Hub", open=False):
         with gr.Row():
             repo = gr.Textbox(label="Repository", placeholder="your-name/my-model", scale=2)
@@ -159,7 +161,7 @@ def build(ctx):
 
     push_btn.click(do_push, [pick, merge, repo, token, private], [push_msg, token], api_visibility="private")
     return {"pick": pick, "merge": merge, "go": go, "download": download, "card": card, "command": command,
-            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg}
+            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg, **gguf}
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ class ChatTask(Task):
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     pipeline_tag = "text-generation"
     purpose = "chat / instruction following"
+    gguf_ok = True
 
     def setup(self, config, hw, train_records, eval_records):
         from studio.tasks.chat.setup import setup_chat
@@ -53,6 +54,16 @@ class ChatTask(Task):
         from studio.tasks.chat.export import load_snippet
 
         return load_snippet(kind, path)
+
+    def check_prompts(self, config, limit):
+        from studio.tasks.chat.export import check_prompts
+
+        return check_prompts(config, limit)
+
+    def system_prompt(self, config):
+        from studio.tasks.chat.export import system_prompt
+
+        return system_prompt(config)
 
     def card_data_lines(self, config):
         learned = "learned from prompts and answers" if config.data.train_on_prompt else "learned from the answers only"
