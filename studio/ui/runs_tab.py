@@ -140,6 +140,7 @@ def build(ctx):
         return list_runs(followed, followed, request)
 
     ctx.run_id.change(follow, ctx.run_id, [table, pick], api_visibility="private")
-    ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private")
+    ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private").then(
+        show, pick, view_outputs, api_visibility="private", show_progress="hidden")  # the picked run as it is now
     ctx.on_load.append((list_runs, [pick, ctx.run_id], [table, pick]))
     return {"pick": pick, "table": table, "resume": resume}
