@@ -93,6 +93,9 @@ def test_an_encoder_decoder_model_is_routed_to_seq2seq(tiny_t5_dir, tiny_model_d
     assert "seq2seq" in " ".join(tasks.get("chat").model_advice(cfg, t5))
     assert tasks.get("seq2seq").model_advice(cfg.with_overrides(["task=seq2seq"]), t5) == []
     assert "not an encoder-decoder" in " ".join(tasks.get("seq2seq").model_advice(cfg, llama))
+    causal_names = cfg.with_overrides(["task=seq2seq", "lora.target_modules=[q_proj,v_proj]"])
+    advice = " ".join(tasks.get("seq2seq").model_advice(causal_names, t5))
+    assert "q_proj, v_proj are not layers" in advice and "k, o, q, v, wi, wo" in advice
     # a hub id is accepted as a source (loading it needs the network)
     assert models.resolve("google/flan-t5-small").kind == "hub"
 

@@ -81,6 +81,14 @@ class Seq2SeqTask(Task):
         if info and not models.is_seq2seq(info):
             out.append(f"{config.model.source} is not an encoder-decoder model: the seq2seq task needs one such as "
                        "T5 or Flan-T5; use the chat task for this model")
+        targets = [t for t in config.lora.target_modules or [] if t != "all-linear"]
+        if info and models.is_seq2seq(info) and config.method != "full" and targets:
+            from studio.tasks.seq2seq.setup import linear_names
+
+            names = linear_names(config.model.source, config.model.trust_remote_code)
+            if not set(targets) & set(names):
+                out.append(f"LoRA target modules {', '.join(targets)} are not layers of {config.model.source}; its "
+                           f"linear layers are {', '.join(names)}: use some of those or all-linear")
         if config.data.train_on_prompt:
             out.append("train on prompt has no effect with seq2seq: the encoder reads the prompt, only answers are written")
         return out

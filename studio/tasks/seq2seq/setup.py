@@ -19,6 +19,17 @@ def check_model(source: str, trust_remote_code: bool = False) -> None:
                           "seq2seq task trains models such as T5 or Flan-T5 (use task: chat for this model)")
 
 
+def linear_names(source: str, trust_remote_code: bool = False) -> list[str]:
+    """The short names of the model's linear layers (LoRA targets), from its config alone (no weights)."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    with torch.device("meta"):
+        model = AutoModelForSeq2SeqLM.from_config(models.load_config(source, trust_remote_code))
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    return sorted(names - {"lm_head"})
+
+
 def load_model(config: StudioConfig, hw):
     """The base encoder-decoder model prepared for ``config.method`` (see ``studio.core.loading``)."""
     src, trc = config.model.source, config.model.trust_remote_code
