@@ -148,7 +148,7 @@ def build(ctx):
     def apply_preset(name, task):
         values = preset_values(name)
         model = PRESETS[name]["model"]
-        model = _default_model(task) if model else gr.skip()
+        model = (_default_model(task) or gr.skip()) if model else gr.skip()  # "": none embedded, keep the person's
         return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) for k in KEYS]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,

@@ -19,7 +19,7 @@ class Seq2SeqTask(Task):
     title = "Sequence to sequence (T5, Flan-T5)"
     help = "teach an encoder-decoder model such as T5 or Flan-T5 to answer (instructions, prompt/completion, chat)"
     data_formats = ("chat", "sharegpt", "alpaca", "prompt_completion")
-    default_model = "smollm2"  # nothing encoder-decoder is embedded: the person names a T5 folder or hub id
+    default_model = ""  # no encoder-decoder model is embedded: the person names a T5 folder or hub id
     try_tab = "chat"
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     pipeline_tag = "text2text-generation"
