@@ -29,6 +29,14 @@ def test_seq2seq_run_from_the_page(app_url, tiny_t5_dir, tmp_path):  # noqa: F81
 
     values = initial_values()
     assert values["lora.target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]  # the Quick demo preset's
+    # the Train tab's estimate warns in the task's words: chat with a T5, and LoRA targets that T5 lacks
+    from studio.ui.train_tab import estimate_text
+
+    data = {"path": "pc.jsonl", "format": "prompt_completion", "records": 40}
+    text, _ = estimate_text(demo.studio, {**values, "task": "chat"}, tiny_t5_dir, None, data)
+    assert "train it with the seq2seq task" in text
+    text, _ = estimate_text(demo.studio, {**values, "task": "seq2seq"}, tiny_t5_dir, None, data)
+    assert "q_proj, k_proj, v_proj, o_proj are not layers" in text and "use some of those or all-linear" in text
     values.update({"task": "seq2seq", "train.max_steps": 20,
                    "train.batch_size": 8, "train.learning_rate": 1e-2, "data.max_length": 64,
                    "lora.target_modules": ["q", "k", "v", "o"]})
