@@ -80,6 +80,26 @@ def test_encoding_learns_the_whole_answer_ending_with_eos(tokenizer):
     assert [learned for _, learned in pieces] == [False, True] and pieces[1][0].startswith("Fourteen.")
 
 
+def test_target_loss_is_the_models_loss_in_fp32_weighted_by_the_whole_batch(tiny_t5_dir, tokenizer):
+    import torch
+
+    from studio.core.hardware import detect_hardware
+    from studio.tasks.seq2seq.encode import encode_records
+    from studio.tasks.seq2seq.setup import make_collator, target_loss
+
+    model = models.load_seq2seq_lm(tiny_t5_dir).eval()
+    recs = [{"messages": PROMPT + [{"role": "assistant", "content": a}]} for a in ("Fourteen.", "It is 14, of course.")]
+    batch = make_collator(tokenizer, detect_hardware(), model)(encode_records(tokenizer, recs, 64)[0])
+    assert "decoder_input_ids" in batch and (batch["labels"] == -100).any()  # padded targets are not learned
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        outputs = model(**batch)
+        own = model(**batch, labels=labels).loss
+    n = int((labels != -100).sum())
+    assert float(target_loss(outputs, labels)) == pytest.approx(float(own), rel=1e-5)
+    assert float(target_loss(outputs, labels, torch.tensor(2 * n))) == pytest.approx(float(own) / 2, rel=1e-5)
+
+
 def test_an_encoder_decoder_model_is_routed_to_seq2seq(tiny_t5_dir, tiny_model_dir):
     t5 = models.describe(tiny_t5_dir)
     llama = models.describe(tiny_model_dir)

@@ -36,13 +36,25 @@ def load_model(config: StudioConfig, hw):
     return load_for_training(config, hw, lambda **kw: models.load_seq2seq_lm(src, trc, **kw), "SEQ_2_SEQ_LM")
 
 
-def make_collator(tokenizer, hw):
-    """Pads sources and targets to the longest of the batch; padded labels are -100 (not learned). The model
-    shifts the labels right into its decoder inputs itself."""
+def make_collator(tokenizer, hw, model):
+    """Pads sources and targets to the longest of the batch; padded labels are -100 (not learned). The decoder's
+    inputs are the labels shifted right, made here (the loss is taken outside the model: ``target_loss``)."""
     from transformers import DataCollatorForSeq2Seq
 
-    return DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100,
+    return DataCollatorForSeq2Seq(tokenizer, model=model, padding="longest", label_pad_token_id=-100,
                                   pad_to_multiple_of=8 if hw.device == "cuda" else None, return_tensors="pt")
+
+
+def target_loss(outputs, labels, num_items_in_batch=None):
+    """Cross-entropy over the target tokens in fp32 (the frozen base may be in bf16), summed and divided by the
+    Trainer's count of target tokens in the whole accumulated batch (each token weighs the same)."""
+    import torch.nn.functional as F
+
+    logits = outputs.logits.float()
+    labels = labels.to(logits.device)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else (labels != -100).sum().clamp(min=1)
+    return loss / (count.to(loss.device) if hasattr(count, "to") else count)
 
 
 def setup_seq2seq(config: StudioConfig, hw, train_records: list, eval_records: list) -> TaskSetup:
@@ -64,4 +76,5 @@ def setup_seq2seq(config: StudioConfig, hw, train_records: list, eval_records: l
         "real_tokens": sum(len(e["input_ids"]) + len(e["labels"]) for e in train),
         "trained_tokens": sum(len(e["labels"]) for e in train),
     }
-    return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw), info, length_sorted_batches=True)
+    return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw, model), info, loss_func=target_loss,
+                     length_sorted_batches=True)
