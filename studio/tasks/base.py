@@ -17,7 +17,7 @@ Attributes (class-level facts; all have defaults but ``name``)
     name              the config value (``task: name``); also the folder name
     title, help       shown in the Train tab's task choice and in ``--help``
     data_formats      formats from ``studio.data`` this task trains on (the Data tab picks the task from them)
-    default_model     the embedded model the presets pick for this task
+    default_model     the embedded model the presets pick for this task ("": none fits; they keep the chosen model)
     try_tab           where a finished run is tried: "chat" (the Chat tab) or "classify" (the Classify tab)
     metrics           evaluation metric names in display order, each mapped to True when higher is better
     pipeline_tag      the Hub pipeline tag on the model card

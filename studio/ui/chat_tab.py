@@ -109,9 +109,7 @@ def build(ctx):
             chat = ctx.chats.get(ctx.runs(request), run_id=run_id, base_source=model_source or "smollm2")
             for side, hist, tuned in sides:
                 msgs = head + history_to_messages(hist)
-                from studio.core.chat_template import render_prompt
-
-                prompt = render_prompt(chat.tokenizer, msgs)
+                prompt = chat.prompt_text(msgs)
                 hist.append({"role": "assistant", "content": ""})
                 for piece in chat.stream(msgs, tuned=tuned, sampling=sampling):
                     hist[-1] = {"role": "assistant", "content": hist[-1]["content"] + piece}

@@ -154,8 +154,9 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
         return ""
     i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
     rec = ds.records[i]
-    task = tasks.for_format(ds.format)
-    tok = ctx.infos.tokenizer(loaded.get("model") or "smollm2")
+    source = loaded.get("model") or "smollm2"
+    task = tasks.for_data_and_model(ds.format, ctx.infos.get(source))  # a T5 model: shown as seq2seq trains it
+    tok = ctx.infos.tokenizer(source)
     pieces = task.trained_pieces(tok, rec, int(max_length), train_on_prompt=train_on_prompt)
     if pieces is None:  # the task generates no text: show what it reads and what it learns to predict
         return (f'<div>The model reads the text and learns to predict its label; no text is generated.</div>'

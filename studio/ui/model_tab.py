@@ -45,7 +45,8 @@ def facts_md(info: dict) -> str:
         ("Layers × hidden size", f"{info.get('layers')} × {info.get('hidden_size')}"),
         ("Vocabulary", f"{info.get('vocab_size'):,}" if info.get("vocab_size") else "?"),
         ("Longest input", f"{info.get('max_positions'):,} tokens" if info.get("max_positions") else "?"),
-        ("Chat template", template),
+        ("Chat template", template if not info.get("encoder_decoder") else
+         "— not used: an encoder-decoder model reads the prompt as plain text"),
         ("Suited to", esc(suited_task(info).purpose)),
     ]
     return "| Model facts | |\n|---|---|\n" + "\n".join(f"| **{k}** | {v} |" for k, v in rows)

@@ -153,7 +153,7 @@ def build(ctx):
     def apply_preset(name, task):
         values = preset_values(name)
         model = PRESETS[name]["model"]
-        model = _default_model(task) if model else gr.skip()
+        model = (_default_model(task) or gr.skip()) if model else gr.skip()  # "": none embedded, keep the person's
         if "model.source" in locked:
             model = gr.skip()
         return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in KEYS]
@@ -171,12 +171,12 @@ def build(ctx):
           show_progress="hidden", trigger_mode="always_last")
 
     def task_from(data, info):
-        task = (data or {}).get("task")
-        if not task and info:
-            from studio import tasks
+        from studio import tasks
 
-            task = tasks.for_model(info).name
-        return task or gr.skip()
+        fmt = (data or {}).get("format")
+        if fmt:  # the data's task, or one that also suits the model (chat data and a T5 model: seq2seq)
+            return tasks.for_data_and_model(fmt, info).name
+        return tasks.for_model(info).name if info else gr.skip()
 
     gr.on([ctx.data.change, ctx.model_info.change], task_from, [ctx.data, ctx.model_info], widgets["task"],
           api_visibility="private", show_progress="hidden")

@@ -78,11 +78,13 @@ class ChatTask(Task):
         return views.card_examples(result)
 
     def suits_model(self, info):
-        return not models.is_encoder(info)
+        return not models.is_encoder(info) and not models.is_seq2seq(info)
 
     def model_advice(self, config, info):
         if info and models.is_encoder(info):
             return [f"{config.model.source} is a text encoder: it cannot learn to chat; pick a chat model or classification data"]
+        if info and models.is_seq2seq(info):
+            return [f"{config.model.source} is an encoder-decoder model: train it with the seq2seq task"]
         return []
 
     def eval_headline(self, result):
