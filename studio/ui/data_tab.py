@@ -310,11 +310,11 @@ def build(ctx):
 
     fix_btn.click(do_fix, [loaded_state, fixes, ctx.model_source, ctx.max_length], outputs, api_name="apply_fixes")
 
-    def do_fill(loaded, model_source, max_length, *values):
+    def do_fill(loaded, model_source, max_length, request: gr.Request, *values):
         if not loaded.get("ds"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         try:
-            record = data_fill.fill(loaded, values, ctx.data_dir / "versions")
+            record = data_fill.fill(loaded, values, ctx.runs(request).data_dir / "versions")
         except Exception as err:  # noqa: BLE001
             return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
         return show(record.output, "auto", None, model_source, max_length, note=ok_md(data_fill.filled_note(record)))
