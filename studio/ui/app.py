@@ -40,6 +40,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio import settings
 from studio.runs import RunStore
 from studio.ui import chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache
@@ -88,15 +89,18 @@ class StudioContext:
         return (getattr(request, "username", None) or "") if request is not None else ""
 
 
-def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
-    """The whole studio as a ``gr.Blocks``; one RunStore for everything it shows."""
+def build_app(runs_dir: str | Path = "runs", uploads_dir: str | Path | None = None, notice: str = "") -> gr.Blocks:
+    """The whole studio as a ``gr.Blocks``; one RunStore for everything it shows. ``notice``: a line under the
+    header (e.g. the hardware note on a Space)."""
     runs_dir = Path(runs_dir).resolve()
     store = RunStore(runs_dir)
-    data_dir = runs_dir / "_data"
+    data_dir = Path(uploads_dir).resolve() if uploads_dir else runs_dir / "_data"
     ctx = StudioContext(store=store, runs_dir=runs_dir, data_dir=data_dir, chats=ChatCache(store), infos=ModelInfoCache(),
                          classifiers=ClassifierCache())
     with gr.Blocks(title="Fine-tuning studio") as demo:
         gr.Markdown(texts.HEADER)
+        if notice:
+            gr.Markdown(notice, elem_id="studio-notice")
         ctx.model_source = gr.State("smollm2")
         ctx.model_info = gr.State({})
         ctx.data = gr.State({})
@@ -152,23 +156,30 @@ def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str)
 
 
 def launch(host: str | None = None, port: int | None = None, runs_dir: str | Path | None = None, **kwargs):
-    """Serve the studio (blocks until stopped). Defaults from STUDIO_HOST, STUDIO_PORT, STUDIO_RUNS."""
+    """Serve the studio (blocks until stopped). Address and folders: ``studio.settings`` (STUDIO_HOST or
+    GRADIO_SERVER_NAME, STUDIO_PORT or GRADIO_SERVER_PORT, GRADIO_ROOT_PATH, STUDIO_DATA, STUDIO_RUNS)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    host = host or os.environ.get("STUDIO_HOST") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
-    port = int(port or os.environ.get("STUDIO_PORT") or 7860)
-    runs_dir = runs_dir or os.environ.get("STUDIO_RUNS") or "runs"
+    cfg = settings.apply_env(settings.resolve(host, port, runs_dir))
     _quiet()
-    demo = build_app(runs_dir)
+    notice = settings.hardware_notice(cfg, _gpu_name()) if cfg.on_space else ""
+    demo = build_app(cfg.runs_dir, uploads_dir=cfg.uploads_dir, notice=notice)
     try:  # load the engine's libraries once before serving, and have the default model's facts ready
         demo.studio.infos.get("smollm2")
         demo.studio.infos.tokenizer("smollm2")
     except Exception as err:  # noqa: BLE001 - the Model tab will show the problem
         log.warning("the embedded model is not ready: %s", err)
     demo.queue(default_concurrency_limit=4)
-    print(f"studio: runs in {Path(runs_dir).resolve()}; open http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}",
-          flush=True)
-    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
+    print(f"studio: runs in {cfg.runs_dir}; open {cfg.url}", flush=True)
+    kwargs.setdefault("root_path", cfg.root_path or None)
+    return demo.launch(server_name=cfg.host, server_port=cfg.port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
                        show_error=False, **kwargs)
+
+
+def _gpu_name() -> str | None:
+    from studio.estimate import detect_device
+
+    device = detect_device()
+    return device.name if device.kind == "cuda" else None
 
 
 def _quiet() -> None:
