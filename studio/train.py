@@ -210,6 +210,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
     hw = detect_hardware(config.train.precision)
     train_records, eval_records, data_info = load_splits(config)
+    _refuse_untrained_format(data_info["format"], config.data.train)
     setup = task.setup(config, hw, train_records, eval_records)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     total = planned_steps(config, len(setup.train_dataset), world)
@@ -308,6 +309,14 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def _refuse_untrained_format(fmt: str, path: str) -> None:
+    """Data the studio recognises but no task trains on (single-answer feedback): say what it is, train nothing."""
+    from studio.data.formats import ABOUT
+
+    if fmt in ABOUT and not any(fmt in t.data_formats for t in tasks.all_tasks()):
+        raise StudioError(f"data.train: {Path(path).name} is {ABOUT[fmt]}")
 
 
 def _effective_precision(hw: Hardware, model) -> str:

@@ -20,7 +20,7 @@ def test_defaults_without_any_variable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = settings.resolve(env={})
     assert (s.host, s.port, s.root_path) == ("127.0.0.1", 7860, "")
-    assert s.runs_dir == tmp_path / "runs" and s.uploads_dir == tmp_path / "runs" / "_data"
+    assert s.runs_dir == tmp_path / "runs"
     assert s.cache_dir is None and s.hf_home is None and s.data_dir is None and not s.on_space
 
 
@@ -50,11 +50,10 @@ def test_bad_port_names_the_variable():
         settings.resolve(env={"STUDIO_PORT": "70000"})
 
 
-def test_one_data_folder_holds_runs_uploads_and_caches(tmp_path):
+def test_one_data_folder_holds_runs_and_caches(tmp_path):
     data = tmp_path / "data"
     s = settings.resolve(env={"STUDIO_DATA": str(data)})
-    assert (s.runs_dir, s.uploads_dir, s.cache_dir, s.hf_home) == (
-        data / "runs", data / "uploads", data / "cache", data / "hf")
+    assert (s.runs_dir, s.cache_dir, s.hf_home) == (data / "runs", data / "cache", data / "hf")
     env = {"STUDIO_DATA": str(data), "HF_HOME": str(tmp_path / "hub"), "STUDIO_RUNS": str(tmp_path / "elsewhere")}
     s = settings.apply_env(env=env)
     assert s.runs_dir == tmp_path / "elsewhere" and s.hf_home == tmp_path / "hub"

@@ -9,6 +9,7 @@ import json
 
 from studio.data.formats.by_values import _guess_by_values, _label_by_values
 from studio.data.formats.fields import ALIASES, FIELDS, FORMATS
+from studio.data.formats.values import is_verdict
 from studio.errors import StudioError
 
 
@@ -49,7 +50,7 @@ def _message_style(rows: list[dict], col: str) -> str | None:
 
 def _format_from_columns(columns: dict) -> str | None:
     roles = set(columns)
-    for fmt, role in (("preference", "chosen"), ("classification", "label"), ("alpaca", "instruction"),
+    for fmt, role in (("feedback", "verdict"), ("preference", "chosen"), ("classification", "label"), ("alpaca", "instruction"),
                       ("sharegpt", "conversations"), ("chat", "messages"), ("prompt_completion", "completion"),
                       ("prompt_completion", "prompt")):
         if role in roles:
@@ -96,7 +97,7 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
             cols[field] = columns[field]
             continue
         col = _find(field, names, taken)
-        if col is None and field == "prompt" and fmt == "preference":
+        if col is None and field == "prompt" and fmt in ("preference", "feedback"):
             col = _find("messages", names, taken)
         if col is not None:
             cols[field] = col
@@ -111,9 +112,24 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
     return fmt, cols
 
 
+def _verdict_column(rows: list[dict], names: dict[str, str]) -> str | None:
+    """A column that holds a true/false verdict on every record (by its name and its values)."""
+    for alias in ALIASES["verdict"]:
+        col = names.get(alias)
+        values = [r.get(col) for r in rows if r.get(col) is not None] if col is not None else []
+        if values and all(is_verdict(v) for v in values) and any(isinstance(v, bool) or isinstance(v, str) for v in values):
+            return col
+    return None
+
+
 def _guess(rows: list[dict], names: dict[str, str]) -> str | None:
     if "chosen" in names and "rejected" in names:
         return "preference"
+    verdict = _verdict_column(rows, names)
+    if verdict is not None:  # an answer (a completion, or a conversation's last turn) judged good or bad
+        taken = {verdict}
+        if _find("completion", names, taken) or any(_message_style(rows, names[a]) for a in ALIASES["messages"] if a in names):
+            return "feedback"
     for alias in ALIASES["messages"]:
         col = names.get(alias)
         if col is not None:
