@@ -46,6 +46,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio import settings
 from studio.runs import RunStore
 from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.access import Access
@@ -104,9 +105,10 @@ class StudioContext:
 
 
 def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store: RunStore | None = None,
-              host: str = "127.0.0.1") -> gr.Blocks:
+              host: str = "127.0.0.1", notice: str = "") -> gr.Blocks:
     """The whole studio as a ``gr.Blocks``; one RunStore for everything it shows. ``access``: sign-in and limits
-    (default: from STUDIO_USERS, STUDIO_POLICY and a Space's settings)."""
+    (default: from STUDIO_USERS, STUDIO_POLICY and a Space's settings). ``notice``: a line under the header
+    (the hardware note on a Space)."""
     runs_dir = Path(runs_dir).resolve()
     access = access or Access.from_env()
     store = store or RunStore(runs_dir, policy=access.policy)
@@ -115,6 +117,8 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     # Shared servers: uploads and downloads in Gradio's cache are deleted after an hour.
     with gr.Blocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)
+        if notice:
+            gr.Markdown(notice, elem_id="studio-notice")
         admin_tab.banner(ctx)
         ctx.model_source = gr.State(str(access.policy.locked.get("model.source", "smollm2")))
         ctx.model_info = gr.State({})
@@ -175,36 +179,43 @@ def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str)
 
 
 def launch(host: str | None = None, port: int | None = None, runs_dir: str | Path | None = None, **kwargs):
-    """Serve the studio (blocks until stopped). Defaults from STUDIO_HOST, STUDIO_PORT, STUDIO_RUNS; sign-in and
+    """Serve the studio (blocks until stopped). Address and folders from ``studio.settings`` (STUDIO_HOST or
+    GRADIO_SERVER_NAME, STUDIO_PORT or GRADIO_SERVER_PORT, GRADIO_ROOT_PATH, STUDIO_DATA, STUDIO_RUNS); sign-in and
     limits from STUDIO_USERS, STUDIO_POLICY and a Space's settings (``studio.ui.access``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    host = host or os.environ.get("STUDIO_HOST") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
-    port = int(port or os.environ.get("STUDIO_PORT") or 7860)
-    runs_dir = runs_dir or os.environ.get("STUDIO_RUNS") or "runs"
+    cfg = settings.apply_env(settings.resolve(host, port, runs_dir))
+    host, port, runs_dir = cfg.host, cfg.port, cfg.runs_dir
     _quiet()
     access = Access.from_env()
-    demo = build_app(runs_dir, access=access, host=host)
+    notice = settings.hardware_notice(cfg, _gpu_name()) if cfg.on_space else ""
+    demo = build_app(runs_dir, access=access, host=host, notice=notice)
     try:  # load the engine's libraries once before serving, and have the default model's facts ready
         demo.studio.infos.get("smollm2")
         demo.studio.infos.tokenizer("smollm2")
     except Exception as err:  # noqa: BLE001 - the Model tab will show the problem
         log.warning("the embedded model is not ready: %s", err)
     demo.queue(default_concurrency_limit=4)
-    print(f"studio: runs in {Path(runs_dir).resolve()}; open http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}",
-          flush=True)
+    print(f"studio: runs in {runs_dir}; open {cfg.url}", flush=True)
     if access.shared:
         print(f"studio: sign-in on ({'the users file ' + str(access.users.path) if access.users else 'Hugging Face'})"
               + (f"; limits from {access.policy.source}" if access.policy.source else ""), flush=True)
     elif host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(admin_tab.OPEN_WARNING)
     options = dict(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
-                   show_error=False)
+                   show_error=False, root_path=cfg.root_path or None)
     if access.users is not None:
         options.update(auth=access.users, auth_message=texts.SIGN_IN)
     if access.policy.upload_mb:
         options["max_file_size"] = int(access.policy.upload_mb * 1_000_000)
     options.update(kwargs)
     return demo.launch(**options)
+
+
+def _gpu_name() -> str | None:
+    from studio.estimate import detect_device
+
+    device = detect_device()
+    return device.name if device.kind == "cuda" else None
 
 
 def _quiet() -> None:
