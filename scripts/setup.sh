@@ -38,3 +38,10 @@ fi
 
 echo "setup: preparing the embedded models (first time only)"
 "$VPY" -m studio prepare
+# llama.cpp's GGUF converter, pinned (cached; skipped when present). STUDIO_GGUF=1 also builds llama.cpp (the extra).
+"$VPY" -m studio.export.llamacpp || echo "setup: GGUF export will fetch llama.cpp's converter on first use" >&2
+if [ "${STUDIO_GGUF:-0}" = 1 ] && ! "$VPY" -c "import llama_cpp" >/dev/null 2>&1; then
+  echo "setup: building llama.cpp for the [gguf] extra (a few minutes)"
+  CMAKE_ARGS="${CMAKE_ARGS:-} -DLLAMA_CURL=OFF" "$VPY" -m pip install --quiet -e ".[gguf]" ||
+    echo "setup: llama.cpp did not build (it needs cmake and a C++ compiler); GGUF f16 and q8_0 still work" >&2
+fi

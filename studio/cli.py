@@ -6,6 +6,7 @@
     python -m studio bench [--quick] [--json]
     python -m studio prepare
     python -m studio ui [--port N]
+    python -m studio users add|remove|list|codes
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from studio.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli")
+PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli",
+                   "studio.users_cli")
 
 
 def _quiet() -> None:
@@ -70,6 +72,9 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_ui(args) -> int:
+    from studio import settings
+
+    settings.apply_env(settings.resolve(args.host, args.port, args.runs_dir))  # before gradio reads HF_HOME
     from studio.ui.app import launch
 
     launch(host=args.host, port=args.port, runs_dir=args.runs_dir)
@@ -94,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("ui", help="start the web studio")
-    p.add_argument("--host", default=os.environ.get("STUDIO_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("STUDIO_PORT", "7860")))
-    p.add_argument("--runs-dir", default=os.environ.get("STUDIO_RUNS", "runs"), help="where runs are kept")
+    p.add_argument("--host", help="address to bind (default: STUDIO_HOST, GRADIO_SERVER_NAME, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: STUDIO_PORT, GRADIO_SERVER_PORT, else 7860)")
+    p.add_argument("--runs-dir", help="where runs are kept (default: STUDIO_RUNS, STUDIO_DATA/runs, else ./runs)")
     p.set_defaults(func=cmd_ui)
 
     for name in PLUGIN_COMMANDS:

@@ -192,7 +192,24 @@ def load_config(source: str, trust_remote_code: bool = False):
 
 
 def load_causal_lm(source: str, trust_remote_code: bool = False, dtype=None, quantization_config=None, device_map=None):
-    from transformers import AutoModelForCausalLM
+    return _load_lm("AutoModelForCausalLM", "a text-generation", source, trust_remote_code, dtype, quantization_config,
+                    device_map)
+
+
+def load_seq2seq_lm(source: str, trust_remote_code: bool = False, dtype=None, quantization_config=None, device_map=None):
+    """An encoder-decoder model (T5, Flan-T5, BART, ...) with its language-model head."""
+    return _load_lm("AutoModelForSeq2SeqLM", "a sequence-to-sequence", source, trust_remote_code, dtype,
+                    quantization_config, device_map)
+
+
+def load_generator(source: str, trust_remote_code: bool = False, dtype=None):
+    """A model that writes text, of the class its config asks for: encoder-decoder or causal."""
+    seq2seq = bool(getattr(load_config(source, trust_remote_code), "is_encoder_decoder", False))
+    return (load_seq2seq_lm if seq2seq else load_causal_lm)(source, trust_remote_code, dtype=dtype)
+
+
+def _load_lm(auto_class: str, what: str, source, trust_remote_code, dtype, quantization_config, device_map):
+    import transformers
 
     r = resolve(source)
     kwargs = {"trust_remote_code": trust_remote_code}
@@ -203,11 +220,11 @@ def load_causal_lm(source: str, trust_remote_code: bool = False, dtype=None, qua
     if device_map is not None:
         kwargs["device_map"] = device_map
     try:
-        model = AutoModelForCausalLM.from_pretrained(r.path, gguf_file=r.gguf_file, **kwargs)
+        model = getattr(transformers, auto_class).from_pretrained(r.path, gguf_file=r.gguf_file, **kwargs)
     except OSError as err:
         raise _hub_error(source, err) from err
     except ValueError as err:
-        raise StudioError(f"'{source}' cannot be loaded as a text-generation model: {str(err).splitlines()[0]}") from err
+        raise StudioError(f"'{source}' cannot be loaded as {what} model: {str(err).splitlines()[0]}") from err
     if r.gguf_file:
         _clear_gguf_marks(model)
     return model
@@ -228,6 +245,7 @@ def describe(source: str, trust_remote_code: bool = False) -> dict:
         "hidden_size": getattr(cfg, "hidden_size", None),
         "vocab_size": getattr(cfg, "vocab_size", None),
         "max_positions": getattr(cfg, "max_position_embeddings", None),
+        "encoder_decoder": bool(getattr(cfg, "is_encoder_decoder", False)),
     }
     try:
         tok = load_tokenizer(source, trust_remote_code)
@@ -245,6 +263,11 @@ def is_encoder(info: dict) -> bool:
     ``info`` is what ``describe`` returns."""
     arch = str(info.get("architecture", ""))
     return not arch.endswith("ForCausalLM") and not info.get("chat_template") and info.get("model_type") in ENCODER_TYPES
+
+
+def is_seq2seq(info: dict) -> bool:
+    """True for an encoder-decoder model (T5, Flan-T5, BART, ...): it reads a source text and writes a target."""
+    return bool(info.get("encoder_decoder"))
 
 
 def estimate_parameters(cfg) -> int:

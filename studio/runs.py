@@ -25,6 +25,7 @@ from studio import launchers
 from studio.config import StudioConfig
 from studio.core.procs import status_alive
 from studio.errors import StudioError
+from studio.policy import Policy
 from studio.runfolder import RunFolder
 from studio.scheduler import Devices
 
@@ -56,19 +57,23 @@ def _slug(text: str) -> str:
 
 class RunStore:
     def __init__(self, root: str | Path, launcher: str | None = None, devices: Devices | None = None,
-                 stop_grace: float | None = None):
+                 stop_grace: float | None = None, policy: Policy | None = None):
         """``launcher``: the backend for every run (e.g. "inline" in tests), else each run's ``launch.backend``.
         ``devices``: what the scheduler hands out (default: this machine's). ``stop_grace``: seconds a run gets to
-        stop after Stop before its processes are ended (default: two of its steps plus ten seconds)."""
+        stop after Stop before its processes are ended (default: two of its steps plus ten seconds). ``policy``:
+        an operator's limits (``studio.policy``): runs training at once per person, minutes per run."""
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.backend = launcher
         self.devices = devices or Devices.detect()
         self.stop_grace = stop_grace
+        self.policy = policy or Policy()
         self._launchers: dict[str, launchers.Launcher] = {}
         self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), in the order they came
         self._served: dict[str, float] = {}  # owner -> when one of their runs last started (the fair queue's memory)
         self._running: dict[str, dict] = {}  # run id -> launcher handle
+        self._configs: dict[str, tuple[int, StudioConfig]] = {}  # run folder -> (file time, parsed config)
+        self._owners: dict[str, str] = {}  # run id -> owner, for runs started here (the per-person running limit)
         self._cond = threading.Condition()
         self._dispatcher: threading.Thread | None = None
         self._adopt()
@@ -82,13 +87,31 @@ class RunStore:
             raise StudioError(f"no run named '{run_id}' in {self.root}")
         return RunFolder(path)
 
-    def info(self, run_id: str) -> RunInfo:
-        folder = self.folder(run_id)
-        status = folder.read_status()
+    def _config(self, folder: RunFolder) -> StudioConfig:
+        """A run's config, parsed once per change of its file (every page's poll asks for it)."""
+        try:
+            stamp = folder.config_file.stat().st_mtime_ns
+        except OSError:
+            return StudioConfig()
+        key = str(folder.path)
+        with self._cond:
+            cached = self._configs.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
         try:
             cfg = StudioConfig.load(folder.config_file)
         except StudioError:
             cfg = StudioConfig()
+        with self._cond:
+            self._configs[key] = (stamp, cfg)
+            if len(self._configs) > 512:
+                self._configs.pop(next(iter(self._configs)))
+        return cfg
+
+    def info(self, run_id: str) -> RunInfo:
+        folder = self.folder(run_id)
+        status = folder.read_status()
+        cfg = self._config(folder)
         state = status.get("state", "queued")
         if state in ("running", "queued") and not self._alive(run_id, status):
             state = "interrupted"
@@ -129,6 +152,12 @@ class RunStore:
 
     def events(self, run_id: str, types: tuple[str, ...] | None = None) -> list[dict]:
         return self.folder(run_id).read_events(types)
+
+    def for_user(self, owner: str | None, admin: bool = False):
+        """This store as one person sees it (``studio.user_runs``); ``None``: everything."""
+        from studio.user_runs import UserRuns
+
+        return UserRuns(self, owner, admin=admin)
 
     def check_owner(self, run_id: str, owner: str | None) -> None:
         if owner is not None and self.info(run_id).owner != owner:
@@ -211,6 +240,34 @@ class RunStore:
                 return info
             time.sleep(0.2)
 
+    def delete(self, run_id: str) -> None:
+        """Remove a run that is not queued or training, with everything in its folder."""
+        import shutil
+
+        info = self.info(run_id)
+        if info.state in ("queued", "running"):
+            raise StudioError(f"run '{run_id}' is {info.state}; stop it first, then delete it")
+        shutil.rmtree(self.folder(run_id).path)
+
+    def user_dir(self, owner: str) -> Path:
+        """The folder for one person's uploads and fixed data versions (``_data`` on a single-user studio)."""
+        import hashlib
+
+        base = self.root / "_data"
+        if not owner:
+            return base
+        safe = owner if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", owner) else \
+            "u-" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:16]
+        return base / "users" / safe
+
+    def disk_use(self, owner: str) -> int:
+        """Bytes in this person's run folders and data folder."""
+        def size(path: Path) -> int:
+            return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+        total = sum(size(Path(r.path)) for r in self.list(owner=owner))
+        return total + (size(self.user_dir(owner)) if owner else 0)
+
     # ---- the queue ---------------------------------------------------------------------------
     def _launcher(self, kind: str) -> launchers.Launcher:
         with self._cond:
@@ -237,7 +294,11 @@ class RunStore:
                         self._dispatcher = None
                         return
                     continue
-                run_id, config, resume = self._order()[0]
+                ready = [item for item in self._order() if self._may_run(item[1].owner or "")]
+                if not ready:
+                    self._cond.wait(timeout=2)
+                    continue
+                run_id, config, resume = ready[0]
                 want = config.launch.processes if self.devices.gpus else 1
                 grant = self.devices.acquire(run_id, want, self._memory(config))
                 if grant is None:
@@ -245,6 +306,7 @@ class RunStore:
                     continue
                 self._pending.remove(next(p for p in self._pending if p[0] == run_id))
                 self._served[config.owner or ""] = time.time()
+                self._owners[run_id] = config.owner or ""
                 self._running[run_id] = {}  # starting: neither queued nor followed yet, but not gone
             self._start(run_id, config, resume, grant)
 
@@ -265,11 +327,54 @@ class RunStore:
                 del queues[owner]
         return out
 
+    def _may_run(self, owner: str) -> bool:
+        """Whether the policy lets this person start another run now (with the lock held)."""
+        limit = self.policy.running_per_user
+        return not limit or sum(1 for r in self._running if self._owners.get(r) == owner) < limit
+
+    def active_count(self, owner: str) -> int:
+        """This person's runs waiting or training in this store."""
+        with self._cond:
+            pending = sum(1 for p in self._pending if (p[1].owner or "") == owner)
+            running = sum(1 for r in self._running if self._owners.get(r) == owner)
+        adopted = sum(1 for r in self.list(owner=owner) if r.state == "running" and r.id not in self._owners)
+        return pending + running + adopted
+
     def queue_position(self, run_id: str) -> int | None:
         """1 for the run that starts next, 2 after it, ...; None when the run is not waiting in this store's queue."""
         with self._cond:
             ids = [item[0] for item in self._order()]
         return ids.index(run_id) + 1 if run_id in ids else None
+
+    def estimated_wait(self, run_id: str) -> float | None:
+        """Seconds until a queued run is likely to start: the soonest end among running runs, then the runs ahead
+        of it at the typical length of runs here. None when the run is not queued or there is nothing to go by."""
+        position = self.queue_position(run_id)
+        if position is None:
+            return None
+        with self._cond:
+            running = [r for r in self._running]
+        left = [x for x in (self._time_left(r) for r in running) if x is not None]
+        lengths = [e["runtime"] for r in self.list()[:20] if r.state == "finished"
+                   for e in self.folder(r.id).read_events(("end",))[-1:] if e.get("runtime")]
+        typical = sum(lengths) / len(lengths) if lengths else None
+        slots = max(1, len(self.devices.gpus) or self.devices.cpu_runs)
+        if not left and typical is None:
+            return None
+        first = min(left) if left else 0.0
+        if position > 1 and typical is None:
+            return None
+        return first + (position - 1) * (typical or 0.0) / slots
+
+    def _time_left(self, run_id: str) -> float | None:
+        logs = self.folder(run_id).read_events(("log",))
+        if len(logs) < 2 or not logs[-1].get("max_steps"):
+            return None
+        span = logs[-1]["step"] - logs[0]["step"]
+        if span <= 0:
+            return None
+        per_step = (logs[-1]["elapsed"] - logs[0]["elapsed"]) / span
+        return max(0.0, (logs[-1]["max_steps"] - logs[-1]["step"]) * per_step)
 
     def _memory(self, config: StudioConfig) -> float:
         """The run's memory estimate in bytes, when GPUs may be shared (0: it gets a GPU of its own)."""
@@ -296,6 +401,7 @@ class RunStore:
             folder.write_status(state="failed", message=message, hint="fix the cause, then resume it")
             with self._cond:
                 self._running.pop(run_id, None)
+                self._owners.pop(run_id, None)
                 self._cond.notify_all()
             return
         handle["devices"] = list(grant.gpus)
@@ -307,15 +413,25 @@ class RunStore:
 
     def _follow(self, run_id: str, handle: dict, launcher: launchers.Launcher) -> None:
         """Wait for a run's processes to end; then free its devices and, if it ended without a final status, say why."""
+        started, limited = time.time(), False
         try:
             while launcher.alive(handle):
                 time.sleep(0.5)
+                limit = self.policy.max_minutes
+                if limit and not limited and time.time() - started > limit * 60:
+                    limited = True
+                    folder = RunFolder(self.root / run_id)
+                    folder.emit({"type": "warning", "message": f"stopped at the limit of {limit:g} minutes per run "
+                                 f"({self.policy.who()}); the model so far is kept"})
+                    folder.request_stop()
+                    threading.Thread(target=self._escalate, args=(run_id,), daemon=True).start()
             launchers.record_exit(RunFolder(self.root / run_id), launcher.exit_code(handle))
             launcher.forget(handle)
         finally:
             self.devices.release(run_id)
             with self._cond:
                 self._running.pop(run_id, None)
+                self._owners.pop(run_id, None)
                 self._cond.notify_all()
 
     def _escalate(self, run_id: str) -> None:

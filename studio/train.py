@@ -218,6 +218,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
     hw = detect_hardware(config.train.precision)
     train_records, eval_records, data_info = load_splits(config)
+    _refuse_untrained_format(data_info["format"], config.data.train, config.task)
     setup = task.setup(config, hw, train_records, eval_records)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     total = planned_steps(config, len(setup.train_dataset), world)
@@ -319,6 +320,21 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def _refuse_untrained_format(fmt: str, path: str, task_name: str = "") -> None:
+    """Data the studio recognises that this run's task does not train on (single-answer feedback with the chat task):
+    say what it is and which task trains it, train nothing."""
+    from studio.data.formats import ABOUT
+
+    if fmt not in ABOUT:
+        return
+    task = tasks.find(task_name) if task_name else None
+    if task is not None and fmt in task.data_formats:
+        return
+    takers = [t.name for t in tasks.all_tasks() if fmt in t.data_formats]
+    hint = f"; set task: {takers[0]}" if takers else ""
+    raise StudioError(f"data.train: {Path(path).name} is {ABOUT[fmt]}{hint}")
 
 
 def _effective_precision(hw: Hardware, model) -> str:

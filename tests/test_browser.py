@@ -42,14 +42,14 @@ def free_port() -> int:
 class App:
     """``python app.py`` in a subprocess, its output in a log file (never a pipe nobody reads)."""
 
-    def __init__(self, runs: Path, log: Path):
-        self.runs, self.log, self.port = runs, log, free_port()
+    def __init__(self, runs: Path, log: Path, env: dict | None = None):
+        self.runs, self.log, self.port, self.env = runs, log, free_port(), env or {}
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc = None
 
     def start(self, timeout=120):
         env = {**os.environ, "STUDIO_PORT": str(self.port), "STUDIO_HOST": "127.0.0.1", "STUDIO_RUNS": str(self.runs),
-               "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+               "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
@@ -197,3 +197,60 @@ def test_open_train_and_chat_in_the_browser(browser, tmp_path):
         page.wait_for_selector("#runs-chart .js-plotly-plot .scatterlayer .trace", timeout=30_000)
     finally:
         again.stop()
+
+
+def sign_in(browser, url, name, password):
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.goto(url)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_selector("#studio-banner:has-text('Signed in as')", timeout=60_000)
+    return page
+
+
+def test_a_shared_studio_in_the_browser(browser, tmp_path):
+    """Sign-in from a users file and a join code, the instructor's locked step count, each person sees only
+    their own runs, the admin sees everyone's."""
+    from studio.users import UserBook
+
+    book = UserBook(tmp_path / "users.json")
+    book.add("alice", "alice-password")
+    book.add("teach", "teach-password", admin=True)
+    code = book.make_codes(1, hours=1)[0]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("max_steps: 10\nqueued_per_user: 2\nlocked:\n  method: lora\n  train.max_steps: 3\n")
+    app = App(tmp_path / "runs", tmp_path / "app.log",
+              env={"STUDIO_USERS": str(tmp_path / "users.json"), "STUDIO_POLICY": str(policy)}).start()
+    try:
+        alice = sign_in(browser, app.url, "alice", "alice-password")
+        assert "Limits here" in alice.inner_text("#studio-banner")
+        tab(alice, "Data")
+        alice.locator("#data-sample input").click()
+        alice.get_by_role("option", name="pirate_style.jsonl").click()
+        alice.wait_for_selector("#data-report:has-text('No problems found')", timeout=60_000)
+        tab(alice, "Train")
+        assert alice.locator("#knob-train-max_steps input").is_disabled()  # fixed by the instructor
+        alice.locator("#start-training").click()
+        alice.wait_for_selector("#train-status:has-text('Finished')", timeout=300_000)
+        tab(alice, "Runs")
+        alice.wait_for_selector("#runs-table:has-text('finished')", timeout=30_000)
+        import re
+
+        run_id = re.search(r"\d{8}-\d{6}-pirate[\w-]*", alice.inner_text("#runs-table")).group()
+        shot(alice, "shared-1-alice-runs")
+
+        student = sign_in(browser, app.url, "kim", code)  # a join code: any name, the code as password
+        tab(student, "Runs")
+        time.sleep(1.5)
+        assert run_id not in student.inner_text("#runs-table")
+        assert student.get_by_role("tab", name="Admin").count() == 0 or not student.get_by_role("tab", name="Admin").is_visible()
+        shot(student, "shared-2-student-runs")
+
+        admin = sign_in(browser, app.url, "teach", "teach-password")
+        tab(admin, "Admin")
+        admin.wait_for_selector(f"#admin-table:has-text('{run_id}')", timeout=30_000)
+        assert "alice" in admin.inner_text("#admin-table")
+        shot(admin, "shared-3-admin")
+    finally:
+        app.stop()

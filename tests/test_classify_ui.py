@@ -10,6 +10,7 @@ from test_classify import classify_config, review_rows, tiny_bert_dir, write_csv
 
 from studio.errors import StudioError  # noqa: E402
 from studio.runs import RunStore  # noqa: E402
+from studio.ui.runs_tab import run_choices  # noqa: E402
 from studio.train import run_training  # noqa: E402
 
 
@@ -18,7 +19,10 @@ def ctx(tiny_bert_dir, tmp_path_factory):  # noqa: F811
     root = tmp_path_factory.mktemp("classify-ui-runs")
     train = write_csv(root.parent / "classify-ui.csv", review_rows(64, 2))
     run_training(classify_config(tiny_bert_dir, train, str(root / "clf1"), method="lora", train__learning_rate=5e-3))
-    return types.SimpleNamespace(store=RunStore(root), tabs_by_id={}, on_load=[], run_id=None)
+    store = RunStore(root)
+    return types.SimpleNamespace(store=store, tabs_by_id={}, on_load=[], run_id=None,
+                                 runs=lambda request=None: store.for_user(None),
+                                 run_choices=lambda request=None, **kw: run_choices(store.for_user(None), **kw))
 
 
 def test_views_and_actions(ctx):

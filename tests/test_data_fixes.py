@@ -123,4 +123,5 @@ def test_bad_requests(tmp_path, messy):
         apply_fixes(one, ["drop_empty"], out_dir=tmp_path / "v")
     assert not (tmp_path / "v").exists()
     assert set(FIXES) == {"drop_duplicates", "drop_near_duplicates", "drop_empty", "drop_malformed",
-                          "merge_label_variants", "strip_markup", "drop_leaked", "drop_identical_pairs"}
+                          "merge_label_variants", "strip_markup", "drop_leaked", "drop_identical_pairs",
+                          "fill_placeholders", "repair_text"}

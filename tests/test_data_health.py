@@ -67,7 +67,8 @@ def test_clean_file_has_no_findings(tmp_path):
     rep = report(tmp_path, train[:8], eval_ds=load_dataset(jsonl(tmp_path / "e.jsonl", train[8:])),
                  tokenizer=WordTokenizer(), max_length=64)
     assert rep.findings == [] and rep.worst is None and rep.rows == 8 and rep.labels is None
-    assert rep.to_dict() == {"format": "chat", "rows": 8, "findings": [], "labels": None}
+    assert rep.to_dict() == {"format": "chat", "rows": 8, "records": 8, "usable": 8, "malformed": 0, "findings": [],
+                             "labels": None}
     assert len(rep.lengths) == 8
 
 
@@ -232,7 +233,7 @@ def test_cp1252_file_gets_an_info_note(tmp_path):
 def test_to_dict_caps_records_and_keeps_count(tmp_path):
     rows = [chat("same question", "same answer")] * 120
     d = report(tmp_path, rows).to_dict()
-    assert set(d) == {"format", "rows", "findings", "labels"}
+    assert set(d) == {"format", "rows", "records", "usable", "malformed", "findings", "labels"}
     f = next(x for x in d["findings"] if x["check"] == "duplicate")
     assert f["count"] == 119 and len(f["records"]) == MAX_LISTED and f["records"][0] == 2
     assert set(f) >= {"check", "severity", "count", "records", "message"}

@@ -158,11 +158,11 @@ def test_openai_chat_with_parts_and_sharegpt(tmp_path):
 def test_unsupported_roles_and_parts_are_malformed(tmp_path):
     ds = load_dataset(jsonl(tmp_path / "t.jsonl", [
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
-        {"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "x"}]},
-        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "narrator", "content": "x"}]},
+        {"messages": [{"role": "user", "content": [{"type": "table", "rows": "x"}]}]},
         {"messages": "not a list"}]))
     assert len(ds.records) == 1 and [n for n, _ in ds.malformed] == [2, 3, 4]
-    assert "role 'tool'" in ds.malformed[0][1] and "image_url" in ds.malformed[1][1]
+    assert "role 'narrator'" in ds.malformed[0][1] and "'table' part" in ds.malformed[1][1]
 
 
 def test_alpaca_with_system_and_missing_output(tmp_path):

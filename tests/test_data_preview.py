@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import pytest
 
 from studio.data import check_dataset, load_dataset
 from studio.tasks.chat.encode import trained_pieces as token_mask_preview

@@ -10,6 +10,7 @@ gr = pytest.importorskip("gradio")
 from studio.config import StudioConfig  # noqa: E402
 from studio.runs import RunStore  # noqa: E402
 from studio.train import run_training  # noqa: E402
+from studio.ui.runs_tab import run_choices  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def ctx(tiny_model_dir, tmp_path_factory):
         "lora.r=4", "lora.alpha=8"])
     run_training(cfg)
     store = RunStore(root)
-    return types.SimpleNamespace(store=store, chats=ChatCache(store), tabs_by_id={}, on_load=[], run_id=None)
+    return types.SimpleNamespace(store=store, chats=ChatCache(), tabs_by_id={}, on_load=[], run_id=None,
+                                 runs=lambda request=None: store.for_user(None),
+                                 run_choices=lambda request=None, **kw: run_choices(store.for_user(None), **kw))
 
 
 def test_evaluate_tab_views_and_action(ctx):
@@ -54,15 +57,15 @@ def test_export_tab_views_and_actions(ctx, monkeypatch):
     from studio.errors import StudioError
     from studio.ui import export_tab as tab
 
-    what, card, command = tab.describe(ctx, "run1")
+    what, card, command = tab.describe(ctx.runs(), "run1")
     assert "LoRA adapter" in what and card.startswith("```yaml\nlibrary_name: peft") and "python -m studio train" in command
-    res = tab.export(ctx, "run1", merge=False)
+    res = tab.export(ctx.runs(), "run1", merge=False)
     assert res["zip"].endswith("export.zip") and res["kind"] == "adapter"
     with pytest.raises(StudioError, match="token"):
-        tab.push(ctx, "run1", False, "me/model", "", True)
+        tab.push(ctx.runs(), "run1", False, "me/model", "", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(StudioError, match="offline"):
-        tab.push(ctx, "run1", False, "me/model", "hf_abc", True)
+        tab.push(ctx.runs(), "run1", False, "me/model", "hf_abc", True)
 
 
 def test_tabs_are_served_and_export_downloads(ctx):

@@ -30,9 +30,8 @@ def feedback_rows(n=20):
 def test_feedback_files_are_recognised_with_their_labels(rows, tmp_path):
     ds = load_dataset(write_jsonl(tmp_path / "f.jsonl", rows))
     assert ds.format == "feedback" and len(ds.records) == 2 and not ds.malformed
-    assert ds.records[0] == {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello!"}],
-                             "label": "true"}
-    assert ds.records[1]["label"] == "false"
+    assert ds.records[0] == {"messages": [{"role": "user", "content": "Hi?"}], "completion": "Hello!", "verdict": True}
+    assert ds.records[1]["verdict"] is False
 
 
 def test_prompt_completion_without_judgements_stays_prompt_completion(tmp_path):

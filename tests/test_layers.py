@@ -124,3 +124,28 @@ def test_nothing_outside_tasks_branches_on_a_task_name():
             if TASK_NAME_TEST.search(code):
                 offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "branching on a task's name outside studio/tasks:\n" + "\n".join(offenders)
+
+
+def test_tabs_reach_runs_only_through_the_person_asking():
+    """On a shared studio every handler must see the runs as the signed-in person does (``ctx.runs(request)``);
+    the app's whole store is for app.py and the admin-checked Admin tab only."""
+    ui = Path(__file__).resolve().parents[1] / "studio" / "ui"
+    offenders = []
+    for path in sorted(ui.glob("*.py")):
+        if path.name in ("app.py", "admin_tab.py"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if ("ctx.store" in line and "ctx.store.devices" not in line) or "ctx.data_dir" in line:
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, "use ctx.runs(request) instead:\n" + "\n".join(offenders)
+
+
+def test_icons_need_no_emoji_font():
+    """The page's icons are plain text symbols (in DejaVu and most fonts): a machine without an emoji font (a headless
+    browser, many Linux desktops) shows them instead of empty boxes."""
+    emoji = re.compile("[\U0001F000-\U0001FAFF\uFE0F\u2705\u23F3\u23F9\u23F8\u23FA\u231B\u274C\u2728]")
+    root = Path(__file__).resolve().parents[1] / "studio"
+    shown = [p for p in sorted(root.rglob("*.py")) if "formats" not in p.parts]  # formats/ reads people's emoji
+    found = [f"{p.relative_to(root)}:{n}: {m.group()!r}" for p in shown
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) for m in emoji.finditer(line)]
+    assert not found, "\n".join(found)

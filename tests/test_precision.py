@@ -21,6 +21,7 @@ def test_auto_follows_the_cpus_bf16_units(monkeypatch):
     assert hardware.frozen_dtype(hw, "lora") == torch.bfloat16
     assert hardware.frozen_dtype(hw, "full") == torch.float32  # trained weights stay fp32
     assert hardware.frozen_dtype(hw, "lora", "SEQ_CLS") == torch.float32  # a new head would meet bf16 inputs
+    assert hardware.frozen_dtype(hw, "lora", "SEQ_2_SEQ_LM") == torch.bfloat16  # T5 and kin: no new head
     assert hardware.detect_hardware("fp32").precision == "fp32"
     monkeypatch.setattr(hardware, "cpu_bf16_units", lambda: [])
     hw = hardware.detect_hardware("auto")

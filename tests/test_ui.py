@@ -211,7 +211,7 @@ def test_train_poll_redraws_only_on_news(tmp_path):
     assert first[0] is not None and not isinstance(first[0], type(gr.skip())) and "step 4/10" in first[1]
     second = poll("r1", first[4])
     assert isinstance(second[0], type(gr.skip()))  # nothing new: the chart is not redrawn
-    assert poll("missing", "")[2].startswith("**⚠️")
+    assert poll("missing", "")[2].startswith("**⚠")
 
 
 def test_runs_table_and_choices(tmp_path):
@@ -240,7 +240,7 @@ def test_flatten_gradio6_message_content():
 def test_errors_are_messages_not_tracebacks():
     from studio.errors import StudioError
 
-    assert common.explain(StudioError("file not found: x.csv")) == "**⚠️ file not found: x.csv**"
+    assert common.explain(StudioError("file not found: x.csv")) == "**⚠ file not found: x.csv**"
     md = common.explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GB\nmore lines"))
     assert "out of memory" in md and "What to do" in md and "more lines" not in md
 
@@ -264,13 +264,14 @@ def test_chat_cache_keeps_a_few_and_reloads_a_retrained_run(tmp_path, monkeypatc
     for name in ("a", "b", "c"):
         make_run(store, name, "finished", events(1))
         (store.root / name / "model").mkdir()
-    cache = ChatCache(store, size=2)
-    first = cache.get("a")
-    assert cache.get("a") is first and len(loads) == 1
-    cache.get("b"), cache.get("c")
+    cache = ChatCache(size=2)
+    runs = store.for_user(None)
+    first = cache.get(runs, "a")
+    assert cache.get(runs, "a") is first and len(loads) == 1
+    cache.get(runs, "b"), cache.get(runs, "c")
     assert len(cache.keys()) == 2 and not any(k.startswith("run:a:") for k in cache.keys())
-    base = cache.get(base_source="smollm2")
-    assert base is cache.get(base_source="smollm2") and loads[-1] == ("smollm2", None)
+    base = cache.get(runs, base_source="smollm2")
+    assert base is cache.get(runs, base_source="smollm2") and loads[-1] == ("smollm2", None)
 
 
 def test_data_views(tmp_path, tiny_model_dir):

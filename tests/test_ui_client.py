@@ -110,7 +110,7 @@ def test_upload_and_fix(app_url, tmp_path):
     out = client.predict(gradio_client.handle_file(str(path)), api_name="/load_upload")
     assert "23 records" in out[0] and "classification" in out[1]
     assert any("duplicate" in str(x) for x in out)
-    assert (demo.studio.data_dir / "uploads" / "reviews.csv").exists()  # kept with the runs, not in a temp folder
+    assert (demo.studio.store.user_dir("") / "uploads" / "reviews.csv").exists()  # kept with the runs, not in a temp folder
     fixed = client.predict(["drop_duplicates"], api_name="/apply_fixes")
     assert "20 records (drop_duplicates: removed 3)" in fixed[0] and "now the training data" in fixed[0]
     bad = tmp_path / "notes.xlsx"

@@ -1,6 +1,8 @@
 """Chat with a base model and a tuned run, side by side.
 
 For a LoRA run one copy of the base model serves both: the adapter is switched off for the base reply.
+A causal model is asked with its chat template; an encoder-decoder model (T5, ...) reads the conversation as a
+source text (``studio.core.source_text``), as the seq2seq task trains it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from studio.config import StudioConfig
 from studio.errors import StudioError
 from studio.runfolder import RunFolder
 from studio.core.chat_template import render_prompt
+from studio.core.source_text import source_text
 
 
 @dataclass
@@ -51,7 +54,8 @@ class ChatModels:
         self.is_adapter = bool(tuned_dir and (tuned_dir / "adapter_config.json").exists())
         tok_source = str(tuned_dir) if tuned_dir else base_source
         self.tokenizer = models.load_tokenizer(tok_source, trust_remote_code)
-        self.base = models.load_causal_lm(base_source, trust_remote_code, dtype=dtype).to(self.device).eval()
+        self.base = models.load_generator(base_source, trust_remote_code, dtype=dtype).to(self.device).eval()
+        self.seq2seq = bool(getattr(self.base.config, "is_encoder_decoder", False))
         self.tuned = None
         if tuned_dir is not None and self.is_adapter:
             from peft import PeftModel
@@ -59,7 +63,7 @@ class ChatModels:
             self.base = PeftModel.from_pretrained(self.base, str(tuned_dir)).eval()
             self.tuned = self.base
         elif tuned_dir is not None:
-            self.tuned = models.load_causal_lm(str(tuned_dir), trust_remote_code, dtype=dtype).to(self.device).eval()
+            self.tuned = models.load_generator(str(tuned_dir), trust_remote_code, dtype=dtype).to(self.device).eval()
 
     @classmethod
     def for_run(cls, run_dir: str | Path) -> "ChatModels":
@@ -69,9 +73,14 @@ class ChatModels:
         cfg = StudioConfig.load(folder.config_file)
         return cls(cfg.model.source, run_dir, cfg.model.trust_remote_code)
 
+    def prompt_text(self, messages: list[dict]) -> str:
+        """What the model reads: the chat template's prompt, or an encoder-decoder model's source text."""
+        return source_text(messages) if self.seq2seq else render_prompt(self.tokenizer, messages)
+
     def _inputs(self, messages: list[dict]):
-        text = render_prompt(self.tokenizer, messages)
-        return self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
+        text = self.prompt_text(messages)
+        # a template already holds its special tokens; a source text gets the tokenizer's own (T5's </s>)
+        return self.tokenizer(text, return_tensors="pt", add_special_tokens=self.seq2seq).to(self.device)
 
     def _model_and_ctx(self, tuned: bool):
         import contextlib

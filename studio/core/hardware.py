@@ -64,14 +64,14 @@ def detect_hardware(requested: str = "auto") -> Hardware:
 
 def frozen_dtype(hw: Hardware, method: str, task_type: str = "CAUSAL_LM"):
     """The dtype of the weights that do not train: half precision for LoRA on a GPU and, with bf16 units, on a
-    CPU (causal LMs; a classifier's new head would meet bf16 inputs there); fp32 otherwise."""
+    CPU (causal and encoder-decoder LMs; a classifier's new head would meet bf16 inputs there); fp32 otherwise."""
     import torch
 
     if method != "lora":
         return torch.float32
     if hw.device == "cuda":
         return hw.torch_dtype
-    if hw.precision == "bf16" and task_type == "CAUSAL_LM":
+    if hw.precision == "bf16" and task_type in ("CAUSAL_LM", "SEQ_2_SEQ_LM"):
         return torch.bfloat16
     return torch.float32
 

@@ -24,7 +24,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "check", help="check a dataset's health (duplicates, leakage, balance, length, PII, ...)",
         description="Load a data file as training would and report what would hurt training: malformed rows, "
                     "missing or empty answers, duplicates and near duplicates, train/eval leakage, label imbalance "
-                    "and variants, examples cut by the max length, personal data, markup and encoding damage.",
+                    "and variants, examples cut by the max length, personal data, template placeholders, markup and "
+                    "encoding damage, media left out, tool calling and single-answer feedback data.",
         epilog="Exit status: 0 when the file loaded (whatever was found), 2 when it cannot be used.")
     p.add_argument("file", help="the data file: .jsonl, .json, .csv, .tsv, .parquet or .txt")
     p.add_argument("--eval", metavar="FILE", help="the eval file, to find eval records that are also in FILE")
@@ -38,6 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="which column holds a field, e.g. --column text=review --column label=sentiment (repeatable)")
     p.add_argument("--fix", action="append", metavar="FIX", default=[], choices=FIXES,
                    help=f"apply a fix and save a new version (repeatable): {', '.join(FIXES)}")
+    p.add_argument("--fill", action="append", metavar="NAME=VALUE", default=[],
+                   help="a value for a template placeholder the report lists, e.g. --fill name=Aria --fill author=Acme "
+                        "(repeatable; implies --fix fill_placeholders)")
     p.add_argument("--max-mb", type=float, metavar="MB",
                    help=f"refuse files bigger than this (default: {DEFAULT_MAX_BYTES / 2**20:.0f} MB)")
     p.add_argument("--out-dir", metavar="DIR", help="where fixed versions go (default: versions/ next to FILE)")
@@ -54,6 +58,16 @@ def _columns(pairs: list[str]) -> dict | None:
             raise StudioError(f"--column {pair}: expected FIELD=COLUMN, e.g. text=review")
         cols[key.strip()] = value.strip()
     return cols or None
+
+
+def _fills(pairs: list[str]) -> dict:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise StudioError(f"--fill {pair}: expected NAME=VALUE, e.g. name=Aria")
+        values[key.strip()] = value
+    return values
 
 
 def run(args) -> int:
@@ -76,12 +90,16 @@ def _run(args) -> int:
     from studio.data.intake import load_dataset, open_records
 
     columns = _columns(getattr(args, "column", None) or [])
+    fill = _fills(getattr(args, "fill", None) or [])
+    fixes = list(getattr(args, "fix", None) or [])
+    if fill and "fill_placeholders" not in fixes:
+        fixes.append("fill_placeholders")
     # Without fixes the report streams through the files, so memory stays small for big files.
     max_mb = getattr(args, "max_mb", None)
     if max_mb is not None and max_mb <= 0:
         raise StudioError(f"--max-mb {max_mb:g}: give a positive size in MB")
     max_bytes = int(max_mb * 2**20) if max_mb else DEFAULT_MAX_BYTES
-    read = load_dataset if getattr(args, "fix", None) else open_records
+    read = load_dataset if fixes else open_records
     ds = read(args.file, format=args.format, columns=columns, max_bytes=max_bytes)
     eval_ds = read(args.eval, format=args.format, columns=columns, max_bytes=max_bytes) if args.eval else None
     tokenizer = None
@@ -92,11 +110,12 @@ def _run(args) -> int:
 
         tokenizer = models.load_tokenizer(args.model or DEFAULT_MODEL)
     fixed = None
-    if getattr(args, "fix", None):
+    model = (args.model or DEFAULT_MODEL) if tokenizer is not None else ""
+    if fixes:
         from studio.data.fixes import apply_fixes
 
-        ds, fixed = apply_fixes(ds, args.fix, eval_ds=eval_ds, out_dir=args.out_dir)
-    report = check_dataset(ds, eval_ds, tokenizer=tokenizer, max_length=args.max_length)
+        ds, fixed = apply_fixes(ds, fixes, eval_ds=eval_ds, out_dir=args.out_dir, fill=fill)
+    report = check_dataset(ds, eval_ds, tokenizer=tokenizer, max_length=args.max_length, model=model)
     if args.json:
         out = report.to_dict()
         if fixed is not None:
@@ -105,14 +124,14 @@ def _run(args) -> int:
         return 0
     if fixed is not None:
         print(f"fixed: {fixed.summary()}")
-    print(format_report(report, ds, model=(args.model or DEFAULT_MODEL) if tokenizer is not None else None))
+    print(format_report(report, ds, model=model or None))
     return 0
 
 
 def format_report(report, ds, model: str | None = None, width: int = 100) -> str:
     """The report as a readable table."""
     cols = ", ".join(f"{k}={v}" for k, v in ds.columns.items())
-    out = [f"{ds.source}: {report.format}, {report.rows} record{'s' if report.rows != 1 else ''} (columns: {cols})"]
+    out = [f"{ds.source}: {report.format}, {report.counts_line()} (columns: {cols})"]
     if report.labels:
         n = sum(report.labels.values())
         out.append("labels: " + ", ".join(f"{lab} {k} ({100 * k / n:.0f}%)" for lab, k in report.labels.items()))
@@ -132,6 +151,9 @@ def format_report(report, ds, model: str | None = None, width: int = 100) -> str
         where = f"{unit}s {shown}" if f.records else ""
         out.append(f"{f.severity:<9} {f.check:<19} {f.count:>6}  {where}")
         out.extend(textwrap.wrap(f.message, width=width, initial_indent=" " * 10, subsequent_indent=" " * 10))
+        if f.check == "placeholder" and f.details:
+            fills = " ".join(f"--fill {p['key']}=..." for p in f.details["placeholders"][:6])
+            out.append(f"{'':10}To fill them: python -m studio check {ds.source} {fills}")
     counts = {s: sum(1 for f in report.findings if f.severity == s) for s in ("error", "warning", "info")}
     out.append("")
     out.append(", ".join(f"{k} {s}{'s' if k != 1 else ''}" for s, k in counts.items() if k))

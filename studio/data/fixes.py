@@ -20,6 +20,12 @@ Fixes:
   Code blocks in conversations are left as they are.
 - ``drop_leaked``: drop training records that also appear in the eval data (needs ``eval_ds``).
 - ``drop_identical_pairs``: drop preference pairs whose chosen and rejected answers are the same.
+- ``fill_placeholders``: replace template placeholders (``{{name}}``, ``<NAME>``, ``[INSERT NAME]``,
+  ``{name}``) with the values given in ``fill`` (placeholder key -> value; keys without a value stay).
+- ``repair_text``: repair garbled text (mojibake such as "cafÃ©", HTML-escaped and broken Unicode) with ftfy.
+
+``drop_near_duplicates`` also drops records with nearly the same text (MinHash, see
+``studio.data.health.similar``), as the ``near_duplicate`` check finds them.
 """
 
 from __future__ import annotations
@@ -31,19 +37,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from studio.data.fix_text import placeholder_values, rewrite_record, text_fix
 from studio.data.formats import CHAT_LIKE
 from studio.data.health.cleanliness import _CODE, _HTML
 from studio.data.health.keys import exact_key, label_key, norm_key
 from studio.data.health.pairs import identical_pair
+from studio.data.health.similar import near_keep
 from studio.data.intake import Dataset
 from studio.errors import StudioError
 
 FIXES = ("drop_duplicates", "drop_near_duplicates", "drop_empty", "drop_malformed", "merge_label_variants",
-         "strip_markup", "drop_leaked", "drop_identical_pairs")
+         "strip_markup", "drop_leaked", "drop_identical_pairs", "fill_placeholders", "repair_text")
 # Applied in this order whatever order they are given in: cleaning first, so that records that become
 # equal once cleaned are then caught as duplicates.
-_ORDER = ("drop_malformed", "merge_label_variants", "strip_markup", "drop_empty", "drop_identical_pairs", "drop_leaked",
-          "drop_duplicates", "drop_near_duplicates")
+_ORDER = ("drop_malformed", "merge_label_variants", "repair_text", "fill_placeholders", "strip_markup", "drop_empty",
+          "drop_identical_pairs", "drop_leaked", "drop_duplicates", "drop_near_duplicates")
 
 
 @dataclass
@@ -80,10 +88,12 @@ class FixRecord:
         return f"{self.rows_before} -> {self.rows_after} records ({'; '.join(parts)}); saved as {self.output}"
 
 
-def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, out_dir=None) -> tuple[Dataset, FixRecord]:
+def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, out_dir=None,
+                fill: dict | None = None) -> tuple[Dataset, FixRecord]:
     """Apply fixes to a copy of the records and save it as the next version; the original is untouched.
 
-    ``out_dir`` defaults to a ``versions`` folder next to the source file.
+    ``out_dir`` defaults to a ``versions`` folder next to the source file; ``fill`` has the values for
+    ``fill_placeholders`` (``{"name": "Aria"}``).
     """
     unknown = [f for f in fixes if f not in FIXES]
     if unknown:
@@ -103,6 +113,11 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
             res.note = "unreadable rows, left out when the file was loaded"
         elif name == "merge_label_variants":
             _merge_labels(records, origin, res)
+        elif name in ("repair_text", "fill_placeholders"):
+            fn = text_fix(name, fill)
+            res.changed = [n for rec, n in zip(records, origin) if rewrite_record(rec, fn)]
+            if name == "fill_placeholders":
+                res.note = ", ".join(f"{k} -> {v!r}" for k, v in placeholder_values(fill).items())
         elif name == "strip_markup":
             for rec, n in zip(records, origin):
                 if _strip_record(rec, markdown=not chat_like):
@@ -127,7 +142,7 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
     columns = {"chat": {"messages": "messages"}, "text": {"text": "text"},
                "classification": {"text": "text", "label": "label"},
                "preference": {"prompt": "messages", "chosen": "chosen", "rejected": "rejected"},
-               "feedback": {"prompt": "messages", "label": "label"}}[fmt]
+               "feedback": {"prompt": "messages", "completion": "completion", "verdict": "verdict"}}[fmt]
     new = Dataset(format=fmt, records=records, lines=list(range(1, len(records) + 1)), malformed=[], columns=columns,
                   source=str(out))
     record = FixRecord(source=ds.source, output=str(out), fixes=results, rows_before=len(ds.records),
@@ -159,15 +174,22 @@ def _keep(name: str, records: list[dict], eval_ds: Dataset | None) -> list[bool]
         k = key(r)
         keep.append(k not in seen)
         seen.add(k)
+    if name == "drop_near_duplicates":  # and nearly the same text, as the near_duplicate check finds it
+        kept = [i for i, k in enumerate(keep) if k]
+        for i, k in zip(kept, near_keep([records[i] for i in kept])):
+            keep[i] = k
     return keep
 
 
 def _is_empty(rec: dict) -> bool:
     msgs = rec.get("messages")
     if msgs is not None:
+        blank = any(not m["content"].strip() and not m.get("tool_calls") for m in msgs)
         if "chosen" in rec:
-            return not rec["chosen"].strip() or not rec["rejected"].strip() or any(not m["content"].strip() for m in msgs)
-        return not any(m["role"] == "assistant" for m in msgs) or any(not m["content"].strip() for m in msgs)
+            return not rec["chosen"].strip() or not rec["rejected"].strip() or blank
+        if "completion" in rec:
+            return not rec["completion"].strip() or blank
+        return not any(m["role"] == "assistant" for m in msgs) or blank
     return not rec.get("text", "").strip() or ("label" in rec and not rec["label"].strip())
 
 

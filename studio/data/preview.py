@@ -26,15 +26,19 @@ def sample_table(ds, limit: int = 20, width: int = 300) -> tuple[list[str], list
     headers = [unit, "system", "user", "assistant", "turns"]
     if ds.format == "preference":
         headers = [unit, "prompt", "chosen", "rejected"]
+    elif ds.format == "feedback":
+        headers = [unit, "prompt", "completion", "verdict"]
     rows = []
     for n, r in zip(ds.lines, recs):
         msgs = r["messages"]
         first = {}
         for m in msgs:
-            first.setdefault(m["role"], m["content"])
-        if ds.format == "preference":
+            calls = ", ".join(f"{c['function']['name']}(...)" for c in m.get("tool_calls") or ())
+            first.setdefault(m["role"], f"{m['content']} [calls {calls}]".strip() if calls else m["content"])
+        if ds.format in ("preference", "feedback"):
             prompt = "\n".join(m["content"] for m in msgs if m["role"] != "system")
-            rows.append([n, cut(prompt), cut(r["chosen"]), cut(r["rejected"])])
+            answers = [r["chosen"], r["rejected"]] if "chosen" in r else [r["completion"], "✓ good" if r["verdict"] else "✗ bad"]
+            rows.append([n, cut(prompt), *map(cut, answers)])
         else:
             rows.append([n, cut(first.get("system", "")), cut(first.get("user", "")), cut(first.get("assistant", "")),
                          len(msgs)])

@@ -159,6 +159,9 @@ def _health_lines(config: StudioConfig, task) -> list[str]:
 def _health_summary(data: dict) -> list[str]:
     """Readable one-liners from a health report: its findings, or that there were none."""
     out = []
+    if data.get("records") is not None:  # the same sum as the CLI and the Data tab: malformed + usable = records
+        out.append(f"{data['records']} records in the file: {data.get('usable', data.get('rows'))} usable, "
+                   f"{data.get('malformed') or 0} could not be read")
     items = data.get("findings")
     if items is None:
         items = data.get("checks") or data.get("issues") or []
@@ -170,7 +173,7 @@ def _health_summary(data: dict) -> list[str]:
                 out.append(f"{level}: {text}" if level else str(text))
         elif item:
             out.append(str(item))
-    if not out:
+    if len(out) == (1 if data.get("records") is not None else 0):
         rows = f" in {data['rows']} records" if data.get("rows") is not None else ""
         out.append(f"no problems found{rows} (duplicates, leakage into the eval set, length, labels)")
     if isinstance(data.get("labels"), dict) and data["labels"]:

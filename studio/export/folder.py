@@ -41,11 +41,8 @@ def check_exportable(run_dir: str | Path) -> tuple[RunFolder, StudioConfig]:
     return folder, config
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, make_zip: bool = False,
-               overwrite: bool = False, progress: Progress | None = None) -> dict:
-    """Write the export folder (see the module docstring); returns what was written where."""
-    report = progress or (lambda fraction, message: None)
-    folder, config = check_exportable(run_dir)
+def check_out_dir(folder: RunFolder, out_dir: str | Path, overwrite: bool) -> Path:
+    """The export folder as a path, or a StudioError when it is the run itself or holds files not to replace."""
     out = Path(out_dir).expanduser()
     ro, md = out.resolve(), folder.model_dir.resolve()
     if ro in (folder.path.resolve(), md) or md in ro.parents or ro in md.parents:
@@ -53,6 +50,15 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, ma
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise StudioError(f"--out {out_dir} already exists and is not empty; choose a new folder or add --overwrite")
+    return out
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, make_zip: bool = False,
+               overwrite: bool = False, progress: Progress | None = None) -> dict:
+    """Write the export folder (see the module docstring); returns what was written where."""
+    report = progress or (lambda fraction, message: None)
+    folder, config = check_exportable(run_dir)
+    out = check_out_dir(folder, out_dir, overwrite)
     kind = model_kind(folder)
     if kind == "adapter" and merge:
         kind = "merged"
@@ -62,7 +68,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, ma
     try:
         if kind == "merged":
             report(0.05, "loading the base model and merging the adapter")
-            _merge(folder, config, tmp)
+            merge_into(folder, config, tmp)
         else:
             report(0.1, "copying the " + ("adapter" if kind == "adapter" else "model"))
             shutil.copytree(folder.model_dir, tmp)
@@ -100,7 +106,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, ma
     }
 
 
-def _merge(folder: RunFolder, config: StudioConfig, target: Path) -> None:
+def merge_into(folder: RunFolder, config: StudioConfig, target: Path) -> None:
     """Merge the run's LoRA adapter into a full-precision copy of its base (the task knows how) and save it."""
     import torch
 

@@ -10,6 +10,7 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
     all_tasks() -> list[Task]
     for_format(fmt) -> Task    the task that trains on data format ``fmt`` (the Data tab's guess)
     for_model(info) -> Task    the task a model is meant for (``studio.models.describe`` facts)
+    for_data_and_model(fmt, info) -> Task   a task that trains on ``fmt`` and suits the model, else ``for_format``
     check(config) -> list[str] ``config.validate()`` plus the task's own checks; returns the warnings
 """
 
@@ -96,6 +97,16 @@ def for_model(info: dict) -> Task:
     """The first task whose ``suits_model`` accepts the model; the first task when none does."""
     tasks = all_tasks()
     return next((t for t in tasks if t.suits_model(info)), tasks[0])
+
+
+def for_data_and_model(fmt: str, info: dict | None) -> Task:
+    """The first task that trains on data format ``fmt`` and suits the model (chat data and a T5 model: seq2seq);
+    ``for_format(fmt)`` when none does both."""
+    if info:
+        both = [t for t in all_tasks() if fmt in t.data_formats and t.suits_model(info)]
+        if both:
+            return both[0]
+    return for_format(fmt)
 
 
 def check(config, cuda: bool | None = None) -> list[str]:

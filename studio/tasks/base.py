@@ -17,7 +17,7 @@ Attributes (class-level facts; all have defaults but ``name``)
     name              the config value (``task: name``); also the folder name
     title, help       shown in the Train tab's task choice and in ``--help``
     data_formats      formats from ``studio.data`` this task trains on (the Data tab picks the task from them)
-    default_model     the embedded model the presets pick for this task
+    default_model     the embedded model the presets pick for this task ("": none fits; they keep the chosen model)
     try_tab           where a finished run is tried: "chat" (the Chat tab) or "classify" (the Classify tab)
     metrics           evaluation metric names in display order, each mapped to True when higher is better
     pipeline_tag      the Hub pipeline tag on the model card
@@ -26,6 +26,8 @@ Attributes (class-level facts; all have defaults but ``name``)
     model_files       files saved next to the model that an export carries along (e.g. "labels.json")
     template_lengths  True when the data health report counts lengths in the model's tokens, as rendered
                       with its chat template (the truncation check); False counts the raw text
+    gguf_ok           True when the tuned model generates text, so a GGUF export for llama.cpp, Ollama and
+                      LM Studio makes sense (``studio.export.gguf``); False refuses it
 
 Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardware``)
     check_config(config, cuda) -> None         raise StudioError for settings this task cannot train with
@@ -35,6 +37,9 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
                                                caller adds the change, the overfitting check and the summary
     merged_model(folder, config) -> (model, tokenizer, base_config)   the adapter merged into its base
     load_snippet(kind, path) -> str            Python that loads an export ("adapter" | "merged" | "full")
+    check_prompts(config, limit) -> list[list[dict]]   held-out prompts (chat messages) that a GGUF export is
+                                               checked with; [] when the run has none
+    system_prompt(config) -> str | None        the system message the run's training data used, if one
     card_data_lines(config) -> list[str]       task lines in the card's "Training data" section
     card_limitations() -> str                  the card's "Intended use and limitations" text
     card_examples(result) -> list[str]         markdown lines of example predictions for the card
@@ -68,6 +73,7 @@ class Task:
     vocab_logits: bool = True
     model_files: tuple[str, ...] = ()
     template_lengths: bool = True
+    gguf_ok: bool = False
 
     # ---- training ---------------------------------------------------------------------------------
     def check_config(self, config, cuda: bool) -> None:
@@ -92,6 +98,12 @@ class Task:
 
     def load_snippet(self, kind: str, path: str) -> str:
         return ""
+
+    def check_prompts(self, config, limit: int) -> list[list[dict]]:
+        return []
+
+    def system_prompt(self, config) -> str | None:
+        return None
 
     def card_data_lines(self, config) -> list[str]:
         return [f"- Max length: {config.data.max_length} tokens"]

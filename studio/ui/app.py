@@ -9,9 +9,14 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 
 ``build`` runs inside ``with gr.Tab(TITLE, id=<name>)`` and inside the app's ``gr.Blocks``. ``ctx`` carries:
 
-- ``ctx.store``          the app's one ``RunStore`` (list, info, events, folder, submit, stop, resume)
-- ``ctx.runs_dir``       its folder; ``ctx.data_dir`` a folder for uploaded and fixed data files
-- ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(run_id=...)`` -> loaded ``ChatModels`` (kept per app)
+- ``ctx.runs(request)``  the run store as the person asking sees it (``studio.user_runs.UserRuns``: list, info,
+                         events, folder, submit, stop, resume, delete, data_dir, check_path, check_model). Every
+                         handler that takes a run id, a file or a model goes through it (add ``request: gr.Request``
+                         to the handler): another person's runs read as "no such run". Never use ``ctx.store``
+                         in a tab; it is the app's one ``RunStore``, for app.py and the Admin tab only.
+- ``ctx.access``         sign-in mode, ``identity(request)`` (name, admin), the operator's ``policy``
+- ``ctx.runs_dir``       the runs folder
+- ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
 - ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
 - ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.models.describe`` dict, ``.tokenizer(source)``
 - shared per-browser-session state (``gr.State``; use as inputs/outputs, or listen to ``.change``):
@@ -23,7 +28,8 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.on_load``        append ``(fn, inputs, outputs)`` to run when a page opens
 - ``ctx.run_choices(try_tab=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns (``try_tab="chat"``:
   runs whose task is tried in the Chat tab; tabs ask the task, ``studio.tasks.get(name)``, never test its name)
-- ``ctx.owner(request)`` -> the logged-in user's name or ""
+- ``ctx.watch``          ``RunWatch``: a run's events read incrementally and its chart built once per new event,
+                         shared by every page that watches it
 
 Handlers must show errors as messages (``studio.ui.common.explain(err)``), never raise tracebacks, and
 name their events with ``api_name=`` so tests can call them. No torch imports in studio/ui; no
@@ -40,9 +46,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio import settings
 from studio.runs import RunStore
-from studio.ui import chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
-from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache
+from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
+from studio.ui.access import Access
+from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
 from studio.ui.common import error_md
 from studio.ui.presets import DEFAULT_PRESET, preset_values
 
@@ -66,10 +74,12 @@ CSS = """
 class StudioContext:
     store: RunStore
     runs_dir: Path
-    data_dir: Path
     chats: ChatCache
     infos: ModelInfoCache
+    access: Access = field(default_factory=Access)
     classifiers: ClassifierCache | None = None
+    watch: RunWatch | None = None
+    host: str = "127.0.0.1"
     model_source: gr.State | None = None
     model_info: gr.State | None = None
     data: gr.State | None = None
@@ -80,24 +90,37 @@ class StudioContext:
     on_load: list = field(default_factory=list)
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
 
-    def run_choices(self, try_tab: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
-        return runs_tab.run_choices(self.store, try_tab=try_tab, with_model=with_model)
+    def runs(self, request: gr.Request | None):
+        """The run store as the person behind ``request`` sees it (raises StudioError when sign-in is missing)."""
+        return self.access.runs(self.store, request)
 
-    @staticmethod
-    def owner(request: gr.Request | None) -> str:
-        return (getattr(request, "username", None) or "") if request is not None else ""
+    def run_choices(self, request: gr.Request | None, try_tab: str | None = None,
+                    with_model: bool = False) -> list[tuple[str, str]]:
+        """Runs for a dropdown, this person's only; none before sign-in."""
+        try:
+            runs = self.runs(request)
+        except Exception:  # noqa: BLE001 - not signed in yet: nothing to pick
+            return []
+        return runs_tab.run_choices(runs, try_tab=try_tab, with_model=with_model)
 
 
-def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
-    """The whole studio as a ``gr.Blocks``; one RunStore for everything it shows."""
+def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store: RunStore | None = None,
+              host: str = "127.0.0.1", notice: str = "") -> gr.Blocks:
+    """The whole studio as a ``gr.Blocks``; one RunStore for everything it shows. ``access``: sign-in and limits
+    (default: from STUDIO_USERS, STUDIO_POLICY and a Space's settings). ``notice``: a line under the header
+    (the hardware note on a Space)."""
     runs_dir = Path(runs_dir).resolve()
-    store = RunStore(runs_dir)
-    data_dir = runs_dir / "_data"
-    ctx = StudioContext(store=store, runs_dir=runs_dir, data_dir=data_dir, chats=ChatCache(store), infos=ModelInfoCache(),
-                         classifiers=ClassifierCache())
-    with gr.Blocks(title="Fine-tuning studio") as demo:
+    access = access or Access.from_env()
+    store = store or RunStore(runs_dir, policy=access.policy)
+    ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
+                         classifiers=ClassifierCache(), watch=RunWatch(), host=host)
+    # Shared servers: uploads and downloads in Gradio's cache are deleted after an hour.
+    with gr.Blocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)
-        ctx.model_source = gr.State("smollm2")
+        if notice:
+            gr.Markdown(notice, elem_id="studio-notice")
+        admin_tab.banner(ctx)
+        ctx.model_source = gr.State(str(access.policy.locked.get("model.source", "smollm2")))
         ctx.model_info = gr.State({})
         ctx.data = gr.State({})
         ctx.run_id = gr.State("")
@@ -116,6 +139,10 @@ def build_app(runs_dir: str | Path = "runs") -> gr.Blocks:
             with gr.Tab("Runs", id="runs") as tab:
                 ctx.tabs_by_id["runs"] = tab
                 ctx.parts["runs"] = runs_tab.build(ctx)
+            if access.shared:
+                with gr.Tab("Admin", id="admin", visible=False) as tab:
+                    ctx.tabs_by_id["admin"] = tab
+                    ctx.parts["admin"] = admin_tab.build(ctx)
         for fn, inputs, outputs in ctx.on_load:
             demo.load(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
     demo.studio = ctx  # for tests and embedding
@@ -152,23 +179,43 @@ def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str)
 
 
 def launch(host: str | None = None, port: int | None = None, runs_dir: str | Path | None = None, **kwargs):
-    """Serve the studio (blocks until stopped). Defaults from STUDIO_HOST, STUDIO_PORT, STUDIO_RUNS."""
+    """Serve the studio (blocks until stopped). Address and folders from ``studio.settings`` (STUDIO_HOST or
+    GRADIO_SERVER_NAME, STUDIO_PORT or GRADIO_SERVER_PORT, GRADIO_ROOT_PATH, STUDIO_DATA, STUDIO_RUNS); sign-in and
+    limits from STUDIO_USERS, STUDIO_POLICY and a Space's settings (``studio.ui.access``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    host = host or os.environ.get("STUDIO_HOST") or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
-    port = int(port or os.environ.get("STUDIO_PORT") or 7860)
-    runs_dir = runs_dir or os.environ.get("STUDIO_RUNS") or "runs"
+    cfg = settings.apply_env(settings.resolve(host, port, runs_dir))
+    host, port, runs_dir = cfg.host, cfg.port, cfg.runs_dir
     _quiet()
-    demo = build_app(runs_dir)
+    access = Access.from_env()
+    notice = settings.hardware_notice(cfg, _gpu_name()) if cfg.on_space else ""
+    demo = build_app(runs_dir, access=access, host=host, notice=notice)
     try:  # load the engine's libraries once before serving, and have the default model's facts ready
         demo.studio.infos.get("smollm2")
         demo.studio.infos.tokenizer("smollm2")
     except Exception as err:  # noqa: BLE001 - the Model tab will show the problem
         log.warning("the embedded model is not ready: %s", err)
     demo.queue(default_concurrency_limit=4)
-    print(f"studio: runs in {Path(runs_dir).resolve()}; open http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}",
-          flush=True)
-    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
-                       show_error=False, **kwargs)
+    print(f"studio: runs in {runs_dir}; open {cfg.url}", flush=True)
+    if access.shared:
+        print(f"studio: sign-in on ({'the users file ' + str(access.users.path) if access.users else 'Hugging Face'})"
+              + (f"; limits from {access.policy.source}" if access.policy.source else ""), flush=True)
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(admin_tab.OPEN_WARNING)
+    options = dict(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
+                   show_error=False, root_path=cfg.root_path or None)
+    if access.users is not None:
+        options.update(auth=access.users, auth_message=texts.SIGN_IN)
+    if access.policy.upload_mb:
+        options["max_file_size"] = int(access.policy.upload_mb * 1_000_000)
+    options.update(kwargs)
+    return demo.launch(**options)
+
+
+def _gpu_name() -> str | None:
+    from studio.estimate import detect_device
+
+    device = detect_device()
+    return device.name if device.kind == "cuda" else None
 
 
 def _quiet() -> None:

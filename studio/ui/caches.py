@@ -12,19 +12,20 @@ from studio.tasks.classification.predict import ClassifierCache  # noqa: F401 - 
 class ChatCache:
     """Loaded ``ChatModels`` per run (or per base model), the most recent few kept, so switching back is fast."""
 
-    def __init__(self, store, size: int = 2):
-        self.store = store
+    def __init__(self, size: int = 2):
         self.size = size
         self._items: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, run_id: str | None = None, base_source: str | None = None):
-        """ChatModels for a run (base and tuned), or for a base model alone when no run is given."""
+    def get(self, runs, run_id: str | None = None, base_source: str | None = None):
+        """ChatModels for a run (base and tuned), or for a base model alone when no run is given. ``runs``: the
+        store as the person asking sees it (``ctx.runs(request)``), so nobody loads another person's run."""
         from studio.core.generate import ChatModels
 
         if run_id:  # a resumed run saves a new model: its folder's time is part of the key
-            model_dir = self.store.folder(run_id).model_dir
+            run_dir = runs.folder(run_id).path
+            model_dir = runs.folder(run_id).model_dir
             stamp = model_dir.stat().st_mtime_ns if model_dir.exists() else 0
             key = f"run:{run_id}:{stamp}"
         else:
@@ -39,9 +40,9 @@ class ChatCache:
                 if key in self._items:
                     return self._items[key]
             if run_id:
-                chat = ChatModels.for_run(self.store.folder(run_id).path)
+                chat = ChatModels.for_run(run_dir)
             else:
-                chat = ChatModels(base_source)
+                chat = ChatModels(runs.check_model(base_source))
             with self._lock:
                 self._items[key] = chat
                 while len(self._items) > self.size:
@@ -114,3 +115,54 @@ class ModelInfoCache:
             info = models.describe(source)
             self._keep(self._items, source, info)
         return info
+
+
+class RunWatch:
+    """What every page watching a run needs, read once and shared: the run's events, read incrementally (only
+    the bytes added since the last look), and its chart as Gradio plot data, built once per new event. Twenty
+    pages polling one run cost one read of the new lines and one chart per step, not twenty."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._items: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _entry(self, folder) -> dict:
+        key = str(folder.path)
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                entry = {"offset": 0, "events": [], "figure": None, "figure_n": -1, "lock": threading.Lock()}
+                self._items[key] = entry
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            self._items.move_to_end(key)
+            return entry
+
+    def events(self, folder) -> list[dict]:
+        """All the run's events so far (a run that is resumed or restarted appends; a rewritten file is re-read)."""
+        entry = self._entry(folder)
+        with entry["lock"]:
+            try:
+                size = folder.events_file.stat().st_size
+            except OSError:
+                size = 0
+            if size < entry["offset"]:  # the file was replaced: start again
+                entry.update(offset=0, events=[], figure=None, figure_n=-1)
+            if size > entry["offset"]:
+                new, entry["offset"] = folder.read_events_from(entry["offset"])
+                entry["events"] = entry["events"] + new
+            return entry["events"]
+
+    def figure(self, folder, events: list[dict]):
+        """The training chart for these events as Gradio plot data, rebuilt only when there are new events."""
+        from gradio.components.plot import PlotData
+
+        from studio.ui.charts import training_figure
+
+        entry = self._entry(folder)
+        with entry["lock"]:
+            if entry["figure_n"] != len(events) or entry["figure"] is None:
+                entry["figure"] = PlotData(type="plotly", plot=training_figure(events).to_json())
+                entry["figure_n"] = len(events)
+            return entry["figure"]

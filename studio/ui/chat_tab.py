@@ -7,13 +7,12 @@ import gradio as gr
 from studio.core.generate import Sampling
 from studio.ui import help as texts
 from studio.ui.common import error_md, esc, explain, history_to_messages
-from studio.ui.runs_tab import run_choices
 
 BASE_ONLY = "__base__"
 
 
-def choices_for(ctx, model_source: str) -> list[tuple[str, str]]:
-    runs = run_choices(ctx.store, try_tab="chat", with_model=True)
+def choices_for(ctx, model_source: str, request=None) -> list[tuple[str, str]]:
+    runs = ctx.run_choices(request, try_tab="chat", with_model=True)
     return runs + [(f"No run: the base model alone ({model_source or 'smollm2'})", BASE_ONLY)]
 
 
@@ -27,10 +26,10 @@ def pick_default(choices: list[tuple[str, str]], current: str | None, followed: 
     return ids[0]
 
 
-def describe_pick(ctx, pick: str, model_source: str) -> str:
+def describe_pick(ctx, pick: str, model_source: str, request=None) -> str:
     if not pick or pick == BASE_ONLY:
         return f"**Base:** {esc(model_source or 'smollm2')} · **Tuned:** none (pick a finished run to compare)"
-    info = ctx.store.info(pick)
+    info = ctx.runs(request).info(pick)
     kind = "LoRA adapter: one copy of the base model serves both sides" if info.method in ("lora", "qlora") else "a full copy of the tuned weights"
     return f"**Base:** {esc(info.model)} · **Tuned:** {esc(pick)} ({esc(info.state)}, step {info.step}; {kind})"
 
@@ -69,25 +68,29 @@ def build(ctx):
     with gr.Accordion("The prompt as the model sees it (its chat template)", open=False):
         prompt_view = gr.Code(label="Rendered prompt", language=None, interactive=False)
 
-    def refresh_choices(current, followed, model_source):
-        choices = choices_for(ctx, model_source)
+    def refresh_choices(current, followed, model_source, request: gr.Request = None):
+        choices = choices_for(ctx, model_source, request)
         value = pick_default(choices, current, followed)
-        return gr.update(choices=choices, value=value), describe_pick(ctx, value, model_source)
+        try:
+            return gr.update(choices=choices, value=value), describe_pick(ctx, value, model_source, request)
+        except Exception as err:  # noqa: BLE001
+            return gr.update(choices=choices, value=value), explain(err)
 
     refresh.click(refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which], api_name="chat_runs")
     ctx.tabs_by_id["chat"].select(refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which],
                                   api_visibility="private")
     ctx.on_load.append((refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which]))
 
-    def on_pick(p, model_source):
+    def on_pick(p, model_source, request: gr.Request = None):
         try:
-            return describe_pick(ctx, p, model_source), [], []
+            return describe_pick(ctx, p, model_source, request), [], []
         except Exception as err:  # noqa: BLE001
             return explain(err), [], []
 
     pick.input(on_pick, [pick, ctx.model_source], [which, base_bot, tuned_bot], api_visibility="private")
 
-    def respond(user_text, hist_base, hist_tuned, p, model_source, sys_prompt, temp, tp, mx, rp):
+    def respond(user_text, hist_base, hist_tuned, p, model_source, sys_prompt, temp, tp, mx, rp,
+                request: gr.Request = None):
         """Stream the base reply, then the tuned one; yields (textbox, base, tuned, prompt, message)."""
         user_text = (user_text or "").strip()
         hist_base, hist_tuned = list(hist_base or []), list(hist_tuned or [])
@@ -100,19 +103,17 @@ def build(ctx):
         sides = [("base", hist_base, False)] + ([("tuned", hist_tuned, True)] if run_id else [])
         for _, hist, _ in sides:
             hist.append({"role": "user", "content": user_text})
-        yield "", hist_base, hist_tuned, gr.skip(), "⏳ Loading the models (a few seconds the first time)…"
+        yield "", hist_base, hist_tuned, gr.skip(), "◷ Loading the models (a few seconds the first time)…"
         prompt = ""
         try:
-            chat = ctx.chats.get(run_id=run_id, base_source=model_source or "smollm2")
+            chat = ctx.chats.get(ctx.runs(request), run_id=run_id, base_source=model_source or "smollm2")
             for side, hist, tuned in sides:
                 msgs = head + history_to_messages(hist)
-                from studio.core.chat_template import render_prompt
-
-                prompt = render_prompt(chat.tokenizer, msgs)
+                prompt = chat.prompt_text(msgs)
                 hist.append({"role": "assistant", "content": ""})
                 for piece in chat.stream(msgs, tuned=tuned, sampling=sampling):
                     hist[-1] = {"role": "assistant", "content": hist[-1]["content"] + piece}
-                    yield gr.skip(), hist_base, hist_tuned, prompt, f"✍️ The {side} model is writing…"
+                    yield gr.skip(), hist_base, hist_tuned, prompt, f"✎ The {side} model is writing…"
             done = "" if run_id else "Pick a finished run above to see the tuned model's reply too."
             yield "", hist_base, hist_tuned, prompt, done
         except Exception as err:  # noqa: BLE001 - shown as a message

@@ -9,7 +9,6 @@ import gradio as gr
 
 from studio.ui.charts import empty_figure
 from studio.ui.common import esc, explain
-from studio.ui.runs_tab import run_choices
 
 TITLE = "Classify"
 
@@ -33,12 +32,12 @@ def label_values(probs: dict | None) -> dict:
     return {str(k): float(v) for k, v in sorted(probs.items(), key=lambda kv: -kv[1])}
 
 
-def classify_text(ctx, run_id: str | None, text: str) -> tuple[dict, dict]:
+def classify_text(ctx, run_id: str | None, text: str, request=None) -> tuple[dict, dict]:
     """The base and tuned models' label probabilities for one text."""
     from studio.errors import StudioError
     from studio.tasks.classification.predict import predict
 
-    info = _classification_run(ctx, run_id)
+    info = _classification_run(ctx, run_id, request)
     if not (text or "").strip():
         raise StudioError("type a text to classify first")
     cache = getattr(ctx, "classifiers", None)
@@ -85,7 +84,7 @@ def summary_md(result: dict) -> str:
         lines.append(f"Always answering the most common label would score {_pct(share)}: a useful classifier beats that.")
     weak = [label for label, s in (tuned.get("per_class") or {}).items() if s.get("support") and s.get("recall", 1) < 0.5]
     if weak:
-        lines.append("⚠️ The tuned model finds fewer than half of the texts labelled "
+        lines.append("⚠ The tuned model finds fewer than half of the texts labelled "
                      + ", ".join(f"**{esc(w)}**" for w in weak)
                      + ". If that label is rare, try **Balance classes** (train.class_weights) or more examples of it.")
     skipped = result.get("skipped_unknown_label")
@@ -111,26 +110,29 @@ def figures(result: dict) -> tuple:
     return tuple(out)
 
 
-def run_view(ctx, run_id: str | None) -> tuple:
+def run_view(ctx, run_id: str | None, request=None) -> tuple:
     """(summary, metric rows, per-label rows, base chart, tuned chart) for a picked run, from its saved scores."""
     if not run_id:
         empty = empty_figure("Pick a classification run.")
         return "Pick a classification run that has a trained model.", [], [], empty, empty
     from studio.evaluate import load_saved
 
-    info = _classification_run(ctx, run_id)
+    info = _classification_run(ctx, run_id, request)
     saved = load_saved(info.path) or {}
     if not scored(saved):
         saved = {}
     return (summary_md(saved), metric_rows(saved), per_class_rows(saved), *figures(saved))
 
 
-def score(ctx, run_id: str | None, data_file, limit, progress=None) -> dict:
+def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None) -> dict:
     """Score base and tuned on held-out data (saved in the run folder like the Evaluate tab's results)."""
     from studio.evaluate import evaluate_run
 
-    info = _classification_run(ctx, run_id)
-    return evaluate_run(info.path, _file_path(data_file), int(limit or 0) or None, progress=progress,
+    info = _classification_run(ctx, run_id, request)
+    path = _file_path(data_file)
+    if path:
+        ctx.runs(request).check_path(path, "file")
+    return evaluate_run(info.path, path, int(limit or 0) or None, progress=progress,
                         models=getattr(ctx, "classifiers", None))
 
 
@@ -156,7 +158,7 @@ def build(ctx):
             limit = gr.Slider(0, 2000, value=0, step=10, label="Examples",
                               info="At most this many (0: all). Without a file: the run's eval file, else the "
                                    "examples training held out.")
-            score_btn = gr.Button("📊 Score on held-out data", elem_id="classify-score")
+            score_btn = gr.Button("Score on held-out data", elem_id="classify-score")
     summary = gr.Markdown(elem_id="classify-summary")
     metrics = gr.Dataframe(headers=METRIC_COLUMNS, value=[], interactive=False, label="Base vs tuned",
                            elem_id="classify-metrics")
@@ -168,17 +170,17 @@ def build(ctx):
 
     view_outputs = [message, summary, metrics, per_class, base_chart, tuned_chart]
 
-    def safe_view(run_id):
+    def safe_view(run_id, request: gr.Request = None):
         try:
-            return ("", *run_view(ctx, run_id))
+            return ("", *run_view(ctx, run_id, request))
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err), "", [], [], gr.skip(), gr.skip())
 
-    def refresh_choices(current, followed):
-        choices = _choices(ctx)
+    def refresh_choices(current, followed, request: gr.Request = None):
+        choices = _choices(ctx, request)
         ids = [c[1] for c in choices]
         value = next((c for c in (current, followed) if c in ids), ids[0] if ids else None)
-        return (gr.update(choices=choices, value=value), *safe_view(value))
+        return (gr.update(choices=choices, value=value), *safe_view(value, request))
 
     followed = ctx.run_id if ctx.run_id is not None else gr.State("")
     refresh.click(refresh_choices, [pick, followed], [pick, *view_outputs], api_visibility="private")
@@ -189,9 +191,9 @@ def build(ctx):
         ctx.on_load.append((refresh_choices, [pick, followed], [pick, *view_outputs]))
     pick.input(safe_view, [pick], view_outputs, api_visibility="private")
 
-    def on_classify(run_id, value):
+    def on_classify(run_id, value, request: gr.Request = None):
         try:
-            base, tuned = classify_text(ctx, run_id, value)
+            base, tuned = classify_text(ctx, run_id, value, request)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip(), gr.skip()
         return "", base, tuned
@@ -201,13 +203,14 @@ def build(ctx):
     text.submit(on_classify, [pick, text], [message, base_label, tuned_label], api_visibility="private",
                 concurrency_limit=1, concurrency_id="models")
 
-    def on_score(run_id, file, n, progress=gr.Progress()):
+    def on_score(run_id, file, n, progress=gr.Progress(), request: gr.Request = None):
         try:
-            result = score(ctx, run_id, file, n, progress=lambda fraction, desc: progress(fraction, desc=desc))
+            result = score(ctx, run_id, file, n, progress=lambda fraction, desc: progress(fraction, desc=desc),
+                           request=request)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err), *[gr.skip()] * 5)
         n_done = result.get("n_examples", result.get("examples"))
-        done = f"✅ Scored {n_done} held-out examples; saved as evaluation.json in the run folder."
+        done = f"✓ Scored {n_done} held-out examples; saved as evaluation.json in the run folder."
         return (done, summary_md(result), metric_rows(result), per_class_rows(result), *figures(result))
 
     score_btn.click(on_score, [pick, data_file, limit], view_outputs, api_name="classify_score",
@@ -218,8 +221,8 @@ def build(ctx):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
-def _choices(ctx) -> list[tuple[str, str]]:
-    return run_choices(ctx.store, try_tab="classify", with_model=True)
+def _choices(ctx, request=None) -> list[tuple[str, str]]:
+    return ctx.run_choices(request, try_tab="classify", with_model=True)
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
@@ -229,14 +232,14 @@ def _initial_choices(ctx) -> list[tuple[str, str]]:
         return []
 
 
-def _classification_run(ctx, run_id: str | None):
+def _classification_run(ctx, run_id: str | None, request=None):
     from studio.errors import StudioError
 
     if not run_id:
         raise StudioError("pick a classification run first")
     from studio import tasks
 
-    info = ctx.store.info(run_id)
+    info = ctx.runs(request).info(run_id)
     if tasks.get(info.task).try_tab != "classify":
         raise StudioError(f"run {run_id} is a {info.task} run; this tab is for classification runs (try the Chat tab)")
     if not info.has_model:

@@ -15,14 +15,14 @@ log = logging.getLogger("studio.ui")
 
 def error_md(message: str, hint: str = "") -> str:
     """A visible error: what went wrong and what to do. Never a traceback."""
-    text = f"**⚠️ {_md_escape(message)}**"
+    text = f"**⚠ {_md_escape(message)}**"
     if hint:
         text += f"\n\n**What to do:** {_md_escape(hint)}"
     return text
 
 
 def ok_md(message: str) -> str:
-    return f"✅ {message}"
+    return f"✓ {message}"
 
 
 def _md_escape(text: str) -> str:
@@ -62,7 +62,7 @@ def guarded(n_outputs: int, message_index: int = 0):
 
 
 STATE_ICONS = MappingProxyType({
-    "queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️",
+    "queued": "◷", "running": "▶", "finished": "✓", "stopped": "■", "failed": "✗", "interrupted": "⚠",
 })
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import statistics
 import time
@@ -14,18 +15,20 @@ from studio import tasks
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
 from studio.data.preview import sample_table
+from studio.ui import data_fill
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.data_view import label_chart, length_histogram, token_mask_html
 
 N_COLUMN_BOXES = 4
-SEVERITY_ICONS = MappingProxyType({"error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info"})
+SEVERITY_ICONS = MappingProxyType({"error": "✗ error", "warning": "⚠ warning", "info": "ℹ info"})
 FIX_LABELS = MappingProxyType({
     "drop_duplicates": "Drop exact duplicates", "drop_near_duplicates": "Drop near-duplicates",
     "drop_empty": "Drop empty records and ones with no answer", "drop_malformed": "Leave out unreadable rows (recorded)",
     "merge_label_variants": "Merge label spellings", "strip_markup": "Strip HTML/Markdown markup",
     "drop_leaked": "Drop records leaked into the eval data", "drop_identical_pairs": "Drop pairs with identical answers",
+    "repair_text": "Repair garbled text (ftfy)",
 })
 EXAMPLES_SHOWN = 3
 
@@ -39,6 +42,20 @@ def samples() -> list[tuple[str, str]]:
     if not folder.is_dir():
         return []
     return [(p.name, str(p)) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name, kept readable but unable to leave its folder or hide (no '/', '..', leading dot)."""
+    name = re.sub(r"[^\w.\- ]+", "_", Path(str(name)).name).strip(" .") or "upload"
+    return name[:120]
+
+
+def still_md(current: dict | None) -> str:
+    """After a failed upload: which file is still the training data."""
+    name = (current or {}).get("name")
+    if name:
+        return f"\n\nThe training data is still **{esc(name)}**."
+    return "\n\nNo training data is loaded yet: pick a sample or upload another file."
 
 
 def fields_for(fmt: str) -> list[str]:
@@ -67,7 +84,7 @@ def record_text(rec: dict, limit: int = 240) -> str:
 def report_md(report: dict) -> str:
     findings = report.get("findings") or []
     if not findings:
-        return f"✅ **No problems found** in {report.get('rows', 0)} records."
+        return f"✓ **No problems found** in {report.get('rows', 0)} records."
     rows = ["| Severity | Check | Records | What it means, and the fix |", "|---|---|---|---|"]
     for f in findings:
         msg = esc(f["message"]).replace("|", "\\|").replace("\n", " ")
@@ -91,18 +108,21 @@ def flagged_md(report: dict, ds) -> str:
 
 def summary_md(ds, path: str) -> str:
     cols = ", ".join(f"{k} ← `{esc(v)}`" for k, v in ds.columns.items()) or "—"
-    text = (f"**{esc(Path(path).name)}**: {len(ds.records)} records, format **{esc(ds.format)}** "
+    n, bad = len(ds.records) + len(ds.malformed), len(ds.malformed)
+    counts = f"{n} records: {len(ds.records)} usable, {bad} could not be read" if bad else f"{n} records"
+    text = (f"**{esc(Path(path).name)}**: {counts}, format **{esc(ds.format)}** "
             f"(columns: {cols}); encoding {esc(ds.encoding)}.")
     if ds.malformed:
-        first = "; ".join(f"line {n}: {esc(why)}" for n, why in ds.malformed[:3])
-        text += f"\n\n⚠️ {len(ds.malformed)} rows could not be read and are left out ({first})."
+        unit = "line" if ds.line_based else "record"
+        first = "; ".join(f"{unit} {n}: {esc(why)}" for n, why in ds.malformed[:3])
+        text += f"\n\n⚠ {bad} row{'s' if bad != 1 else ''} could not be read and {'are' if bad != 1 else 'is'} left out ({first})."
     return text
 
 
 def fix_choices(report: dict) -> list[tuple[str, str]]:
     out = []
     for f in report.get("findings") or []:
-        if f.get("fix") and f["fix"] != "drop_leaked":
+        if f.get("fix") and f["fix"] not in ("drop_leaked", "fill_placeholders"):  # placeholders: the form below
             out.append((f"{FIX_LABELS.get(f['fix'], f['fix'])} ({f['count']})", f["fix"]))
     return list(dict.fromkeys(out))
 
@@ -135,8 +155,9 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
         return ""
     i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
     rec = ds.records[i]
-    task = tasks.for_format(ds.format)
-    tok = ctx.infos.tokenizer(loaded.get("model") or "smollm2")
+    source = loaded.get("model") or "smollm2"
+    task = tasks.for_data_and_model(ds.format, ctx.infos.get(source))  # a T5 model: shown as seq2seq trains it
+    tok = ctx.infos.tokenizer(source)
     pieces = task.trained_pieces(tok, rec, int(max_length), train_on_prompt=train_on_prompt)
     if pieces is None:  # the task generates no text: show what it reads and what it learns to predict
         return (f'<div>The model reads the text and learns to predict its label; no text is generated.</div>'
@@ -181,6 +202,7 @@ def build(ctx):
         fixes = gr.CheckboxGroup(choices=[], label="One-click fixes (a new version of the file; the original is kept)",
                                  scale=3, elem_id="data-fixes")
         fix_btn = gr.Button("Apply fixes", scale=1, elem_id="data-apply-fixes")
+    fill_form = data_fill.build()
     with gr.Row():
         hist = gr.Plot(label="Length", elem_id="data-lengths")
         labels = gr.Plot(label="Labels", elem_id="data-labels", visible=False)
@@ -216,23 +238,35 @@ def build(ctx):
     def use_sample(path, model_source, max_length):
         if not path:
             return (gr.skip(),) * len(outputs)
+        if path not in dict(samples()).values():  # a client may send any string: only the shipped samples
+            return (error_md(f"no sample named '{Path(str(path)).name}'", "pick one from the list"),) + \
+                (gr.skip(),) * (len(outputs) - 1)
         return show(path, "auto", None, model_source, max_length)
 
     sample.input(use_sample, [sample, ctx.model_source, ctx.max_length], outputs, api_name="load_sample")
 
-    def use_upload(tmp_path, model_source, max_length):
+    def use_upload(tmp_path, model_source, max_length, current, request: gr.Request = None):
         if not tmp_path:
             return (gr.skip(),) * len(outputs)
         src = Path(tmp_path)
-        dest_dir = ctx.data_dir / "uploads"
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / src.name
-        if dest.exists():
-            dest = dest_dir / f"{src.stem}-{time.strftime('%Y%m%d-%H%M%S')}{src.suffix}"
-        shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
-        return show(str(dest), "auto", None, model_source, max_length)
+        try:
+            runs = ctx.runs(request)
+            runs.check_path(src, "file")
+            runs.policy.check_upload(src.stat().st_size, src.name)
+            dest_dir = runs.data_dir / "uploads"
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / safe_name(src.name)
+            if dest.exists():
+                dest = dest_dir / f"{dest.stem}-{time.strftime('%Y%m%d-%H%M%S')}{dest.suffix}"
+            shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return (explain(err) + still_md(current),) + (gr.skip(),) * (len(outputs) - 1)
+        out = show(str(dest), "auto", None, model_source, max_length)
+        if not isinstance(out[1], str):  # the file could not be read: no summary
+            out = (out[0] + still_md(current),) + tuple(out[1:])
+        return out
 
-    upload.upload(use_upload, [upload, ctx.model_source, ctx.max_length], outputs, api_name="load_upload")
+    upload.upload(use_upload, [upload, ctx.model_source, ctx.max_length, ctx.data], outputs, api_name="load_upload")
 
     def relabel(fmt_value, fields, *values):
         """Another format: boxes for its fields, keeping what was typed for fields that stay."""
@@ -253,13 +287,13 @@ def build(ctx):
     reload.click(do_reload, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,
                  api_name="reload_data")
 
-    def do_fix(loaded, chosen, model_source, max_length):
+    def do_fix(loaded, chosen, model_source, max_length, request: gr.Request = None):
         if not loaded.get("ds"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         if not chosen:
             return (error_md("tick at least one fix"),) + (gr.skip(),) * (len(outputs) - 1)
         try:
-            _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.data_dir / "versions")
+            _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.runs(request).data_dir / "versions")
         except Exception as err:  # noqa: BLE001
             return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
         note = ok_md(f"Fixed: {esc(record.summary())}. The new version is now the training data.")
@@ -276,6 +310,19 @@ def build(ctx):
                             api_visibility="private")
 
     fix_btn.click(do_fix, [loaded_state, fixes, ctx.model_source, ctx.max_length], outputs, api_name="apply_fixes")
+
+    def do_fill(loaded, model_source, max_length, request: gr.Request, *values):
+        if not loaded.get("ds"):
+            return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
+        try:
+            record = data_fill.fill(loaded, values, ctx.runs(request).data_dir / "versions")
+        except Exception as err:  # noqa: BLE001
+            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        return show(record.output, "auto", None, model_source, max_length, note=ok_md(data_fill.filled_note(record)))
+
+    fill_form.button.click(do_fill, [loaded_state, ctx.model_source, ctx.max_length, *fill_form.boxes],
+                           outputs, api_name="fill_placeholders")
+    loaded_state.change(data_fill.form, loaded_state, fill_form.components, api_visibility="private", show_progress="hidden")
 
     def re_preview(loaded, index, max_length):
         try:

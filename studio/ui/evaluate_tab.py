@@ -7,7 +7,6 @@ import gradio as gr
 
 from studio.ui.charts import empty_figure, training_figure
 from studio.ui.common import esc, explain
-from studio.ui.runs_tab import run_choices
 
 INTRO = """### 5 · Evaluate
 Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
@@ -29,7 +28,7 @@ def metric_rows(result: dict) -> list[list]:
 
     rows = []
     for metric, base, tuned, change, verdict in metrics_table(result):
-        mark = {"better": "✅ better", "worse": "🔻 worse"}.get(verdict, "")
+        mark = {"better": "✓ better", "worse": "▼ worse"}.get(verdict, "")
         rows.append([METRIC_NAMES.get(metric, metric), _num(base), _num(tuned), _num(change, signed=True), mark])
     return rows
 
@@ -57,7 +56,7 @@ def summary_md(result: dict) -> str:
              + (f" of {held}" if held and held != n else "")
              + (f" · {result['seconds']:.0f} s" if result.get("seconds") is not None else "")]
     if result.get("seen_in_training"):
-        lines.append(f"⚠️ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
+        lines.append(f"⚠ {result['seen_in_training']} of these {n} examples are also in the training data, so they "
                      "are not held out and the tuned scores look better than the model is.")
     task = _task(result)
     headline = task.eval_headline(result) if task else None
@@ -71,10 +70,10 @@ def overfit_md(warning: dict | None, has_evals: bool = True) -> str:
     if warning:
         hints = "\n".join(f"- {esc(h)}" for h in warning.get("hints", []))
         title = "Overfitting" if warning.get("kind") == "overfitting" else "Unstable training"
-        return f"**⚠️ {title}:** {esc(warning['message'])}.\n\n**What to try:**\n{hints}"
+        return f"**⚠ {title}:** {esc(warning['message'])}.\n\n**What to try:**\n{hints}"
     if not has_evals:
         return "The run logged no eval loss (no held-out split), so overfitting cannot be checked from its curves."
-    return "✅ No sign of overfitting: the eval loss did not turn up while the training loss fell."
+    return "✓ No sign of overfitting: the eval loss did not turn up while the training loss fell."
 
 
 def loss_figure(events: list[dict], warning: dict | None):
@@ -87,14 +86,14 @@ def loss_figure(events: list[dict], warning: dict | None):
     return fig
 
 
-def run_view(ctx, run_id: str | None) -> tuple:
+def run_view(ctx, run_id: str | None, request=None) -> tuple:
     """(summary, metrics rows, examples table, chart, overfitting text) for a picked run, from its files."""
     from studio.evaluate import load_saved
     from studio.overfit import check_run
 
     if not run_id:
         return "Pick a run that has a trained model.", [], _table(CHAT_COLUMNS, []), empty_figure("Pick a run."), ""
-    folder = ctx.store.folder(run_id)
+    folder = ctx.runs(request).folder(run_id)
     events = folder.read_events(("start", "log", "eval", "end"))
     warning = check_run(folder.path)
     saved = load_saved(folder.path) or {}
@@ -104,26 +103,27 @@ def run_view(ctx, run_id: str | None) -> tuple:
             loss_figure(events, warning), overfit_md(warning, has_evals))
 
 
-def class_view(ctx, run_id: str | None) -> tuple:
+def class_view(ctx, run_id: str | None, request=None) -> tuple:
     """(per-label table, tuned confusion matrix) for a classification run's saved evaluation; hidden otherwise."""
     from studio.evaluate import load_saved
     from studio.ui import classify_tab
 
-    saved = (load_saved(ctx.store.folder(run_id).path) or {}) if run_id else {}
+    saved = (load_saved(ctx.runs(request).folder(run_id).path) or {}) if run_id else {}
     if not classify_tab.scored(saved):  # per-label scores exist only where the task labels text
         return gr.update(value=[], visible=False), gr.update(visible=False)
     return (gr.update(value=classify_tab.per_class_rows(saved), visible=True),
             gr.update(value=classify_tab.figures(saved)[1], visible=True))
 
 
-def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None) -> dict:
+def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None, request=None) -> dict:
     """Run the evaluation (reusing the loaded chat models for a chat run)."""
     from studio.errors import StudioError
     from studio.evaluate import evaluate_run
 
     if not run_id:
         raise StudioError("pick a run first")
-    info = ctx.store.info(run_id)
+    runs = ctx.runs(request)
+    info = runs.info(run_id)
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
     from studio import tasks
@@ -133,10 +133,12 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
     if try_tab == "chat":
         if progress:
             progress(0.01, "loading the base and tuned models")
-        models = ctx.chats.get(run_id=run_id)
+        models = ctx.chats.get(runs, run_id=run_id)
     elif try_tab == "classify":
         models = getattr(ctx, "classifiers", None)
     path = _file_path(data_file)
+    if path:
+        runs.check_path(path, "file")
     return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, models=models)
 
 
@@ -171,15 +173,15 @@ def build(ctx):
         chart = gr.Plot(label="Loss curves", elem_id="eval-chart")
     overfit = gr.Markdown(elem_id="eval-overfit")
 
-    def refresh_choices(current, followed):
-        choices = run_choices(ctx.store, with_model=True)
+    def refresh_choices(current, followed, request: gr.Request = None):
+        choices = ctx.run_choices(request, with_model=True)
         ids = [c[1] for c in choices]
         value = next((c for c in (current, followed) if c in ids), ids[0] if ids else None)
-        return (gr.update(choices=choices, value=value), *_safe_view(value))
+        return (gr.update(choices=choices, value=value), *_safe_view(value, request))
 
-    def _safe_view(run_id):
+    def _safe_view(run_id, request: gr.Request = None):
         try:
-            return ("", *run_view(ctx, run_id), *class_view(ctx, run_id))
+            return ("", *run_view(ctx, run_id, request), *class_view(ctx, run_id, request))
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err), "", [], gr.skip(), empty_figure(""), "", gr.skip(), gr.skip())
 
@@ -192,17 +194,17 @@ def build(ctx):
         ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
     pick.input(_safe_view, [pick], view_outputs, api_visibility="private")
 
-    def run_eval(run_id, file, n, mx, progress=gr.Progress()):
+    def run_eval(run_id, file, n, mx, progress=gr.Progress(), request: gr.Request = None):
         try:
             result = evaluate(ctx, run_id, file, n, mx,
-                              progress=lambda fraction, text: progress(fraction, desc=text))
+                              progress=lambda fraction, text: progress(fraction, desc=text), request=request)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err),) + (gr.skip(),) * 7
-        _, _, _, figure, overfit_text = run_view(ctx, run_id)
+        _, _, _, figure, overfit_text = run_view(ctx, run_id, request)
         headers, rows = example_rows(result)
-        done = f"✅ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
+        done = f"✓ Evaluated {result.get('n_examples', '?')} examples; saved as evaluation.json in the run folder."
         return (done, summary_md(result), metric_rows(result), _table(headers, rows), figure, overfit_text,
-                *class_view(ctx, run_id))
+                *class_view(ctx, run_id, request))
 
     go.click(run_eval, [pick, data_file, limit, max_new], view_outputs, api_name="evaluate",
              concurrency_limit=1, concurrency_id="models")
@@ -238,8 +240,9 @@ __all__ = ["build", "class_view", "evaluate", "run_view", "metric_rows", "exampl
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
-    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻)."""
+    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻); none on a shared
+    studio, where the page is the same for everyone until they sign in."""
     try:
-        return run_choices(ctx.store, with_model=True)
+        return ctx.run_choices(None, with_model=True)
     except Exception:  # noqa: BLE001 - an unreadable runs folder must not stop the app from building
         return []

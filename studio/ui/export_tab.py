@@ -10,8 +10,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.ui import gguf_panel
 from studio.ui.common import esc, explain, ok_md
-from studio.ui.runs_tab import run_choices
 
 INTRO = """### 6 · Export
 Take your model with you. A **LoRA adapter** is small (megabytes) and needs the base model to run; a
@@ -27,19 +27,20 @@ def export_dir(run_path: str | Path, merged: bool) -> Path:
     return Path(run_path) / ("export-merged" if merged else "export")
 
 
-def describe(ctx, run_id: str | None) -> tuple[str, str, str]:
-    """(what this run exports as, model card markdown, replay command) for a picked run."""
+def describe(runs, run_id: str | None) -> tuple[str, str, str]:
+    """(what this run exports as, model card markdown, replay command) for a picked run; ``runs``: the runs as
+    the person asking sees them (``ctx.runs(request)``)."""
     from studio.config import StudioConfig
     from studio.export import model_card, model_kind, replay_command
 
     if not run_id:
         return "Pick a finished or stopped run.", "", ""
-    info = ctx.store.info(run_id)
-    folder = ctx.store.folder(run_id)
+    info = runs.info(run_id)
+    folder = runs.folder(run_id)
     cfg = StudioConfig.load(folder.config_file)
     command = replay_command(cfg, folder.path, str(folder.config_file))
     if not info.has_model or info.state not in EXPORTABLE:
-        return (f"⏳ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
+        return (f"◷ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
                 "", command)
     kind = model_kind(folder)
     if kind == "adapter":
@@ -62,18 +63,18 @@ def card_markdown(card: str) -> str:
     return card
 
 
-def export(ctx, run_id: str | None, merge: bool, progress=None) -> dict:
+def export(runs, run_id: str | None, merge: bool, progress=None) -> dict:
     from studio.errors import StudioError
     from studio.export import export_run
 
     if not run_id:
         raise StudioError("pick a run first")
-    folder = ctx.store.folder(run_id)
+    folder = runs.folder(run_id)
     return export_run(folder.path, export_dir(folder.path, merge), merge=bool(merge), make_zip=True, overwrite=True,
                       progress=progress)
 
 
-def push(ctx, run_id: str | None, merge: bool, repo_id: str, token: str, private: bool, progress=None) -> str:
+def push(runs, run_id: str | None, merge: bool, repo_id: str, token: str, private: bool, progress=None) -> str:
     """Export (when not done yet) and upload; returns the repository's address."""
     from studio.errors import StudioError
     from studio.export import push_to_hub
@@ -82,10 +83,10 @@ def push(ctx, run_id: str | None, merge: bool, repo_id: str, token: str, private
         raise StudioError("pick a run first")
     if not (token or "").strip():
         raise StudioError("paste a Hugging Face token with write access (huggingface.co/settings/tokens) to push")
-    folder = ctx.store.folder(run_id)
+    folder = runs.folder(run_id)
     out = export_dir(folder.path, merge)
     if not (out / "README.md").exists() or (out / "README.md").stat().st_mtime < folder.model_dir.stat().st_mtime:
-        export(ctx, run_id, merge, progress=None)
+        export(runs, run_id, merge, progress=None)
     return push_to_hub(out, repo_id, token, private=bool(private), progress=progress)
 
 
@@ -98,7 +99,7 @@ def build(ctx):
     with gr.Row():
         merge = gr.Checkbox(value=False, label="Merge the LoRA adapter into the base model (a full model)",
                             info="Bigger download; loads with AutoModelForCausalLM / pipeline alone.")
-        go = gr.Button("📦 Export", variant="primary", elem_id="export-go")
+        go = gr.Button("⬇ Export", variant="primary", elem_id="export-go")
     message = gr.Markdown(elem_id="export-message")
     download = gr.File(label="Download", interactive=False, elem_id="export-file")
     load_code = gr.Code(label="Load it with transformers / peft", language="python", interactive=False)
@@ -106,6 +107,7 @@ def build(ctx):
                       elem_id="export-command")
     with gr.Accordion("Model card (README.md)", open=True):
         card = gr.Markdown(elem_id="export-card")
+    gguf = gguf_panel.build(ctx, pick)
     with gr.Accordion("Push to the Hugging Face Hub", open=False):
         with gr.Row():
             repo = gr.Textbox(label="Repository", placeholder="your-name/my-model", scale=2)
@@ -115,18 +117,18 @@ def build(ctx):
         push_btn = gr.Button("⬆ Push", elem_id="export-push")
         push_msg = gr.Markdown(elem_id="export-push-message")
 
-    def show(run_id):
+    def show(run_id, request: gr.Request = None):
         try:
-            w, c, cmd = describe(ctx, run_id)
+            w, c, cmd = describe(ctx.runs(request), run_id)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", None, ""
         return w, c, cmd, None, ""
 
-    def refresh_choices(current, followed):
-        choices = run_choices(ctx.store, with_model=True)
+    def refresh_choices(current, followed, request: gr.Request = None):
+        choices = ctx.run_choices(request, with_model=True)
         ids = [c[1] for c in choices]
         value = next((c for c in (current, followed) if c in ids), ids[0] if ids else None)
-        return (gr.update(choices=choices, value=value), *show(value))
+        return (gr.update(choices=choices, value=value), *show(value, request))
 
     view_outputs = [what, card, command, download, message]
     refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
@@ -137,9 +139,9 @@ def build(ctx):
         ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
     pick.input(show, [pick], view_outputs, api_visibility="private")
 
-    def do_export(run_id, m, progress=gr.Progress()):
+    def do_export(run_id, m, progress=gr.Progress(), request: gr.Request = None):
         try:
-            res = export(ctx, run_id, m, progress=lambda fraction, text: progress(fraction, desc=text))
+            res = export(ctx.runs(request), run_id, m, progress=lambda fraction, text: progress(fraction, desc=text))
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip(), gr.skip(), gr.skip()
         what_kind = {"adapter": "LoRA adapter", "merged": "merged full model", "full": "full model"}[res["kind"]]
@@ -150,21 +152,22 @@ def build(ctx):
     go.click(do_export, [pick, merge], [message, download, load_code, card], api_name="export",
              concurrency_limit=1, concurrency_id="models")
 
-    def do_push(run_id, m, repo_id, tok, priv, progress=gr.Progress()):
+    def do_push(run_id, m, repo_id, tok, priv, progress=gr.Progress(), request: gr.Request = None):
         try:
-            url = push(ctx, run_id, m, repo_id, tok, priv, progress=lambda fraction, text: progress(fraction, desc=text))
+            url = push(ctx.runs(request), run_id, m, repo_id, tok, priv, progress=lambda fraction, text: progress(fraction, desc=text))
         except Exception as err:  # noqa: BLE001 - shown as a message; the token is not part of it
             return explain(err), ""
         return ok_md(f"Pushed to [{esc(url)}]({esc(url)})."), ""
 
     push_btn.click(do_push, [pick, merge, repo, token, private], [push_msg, token], api_visibility="private")
     return {"pick": pick, "merge": merge, "go": go, "download": download, "card": card, "command": command,
-            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg}
+            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg, **gguf}
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
-    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻)."""
+    """The runs with a model when the page is built (refreshed on load, on tab select and by ↻); none on a shared
+    studio, where the page is the same for everyone until they sign in."""
     try:
-        return run_choices(ctx.store, with_model=True)
+        return ctx.run_choices(None, with_model=True)
     except Exception:  # noqa: BLE001 - an unreadable runs folder must not stop the app from building
         return []

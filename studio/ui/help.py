@@ -1,6 +1,6 @@
 """Words on the page: what each step is for, in plain language."""
 
-HEADER = """# 🛠️ Fine-tuning studio
+HEADER = """# ⚙ Fine-tuning studio
 **Model → Data → Train → Chat.** Pick a base model, give it examples, train, and compare it with the original.
 Everything runs on this machine; runs are kept in folders and survive a page reload or a restart."""
 
@@ -31,3 +31,7 @@ off by a restart, or get the command that replays it without a browser."""
 
 TRAINED_TOKENS = ("Highlighted tokens are the ones the model learns to write (the answers); grey ones are "
                   "context it reads but is not trained on.")
+
+SIGN_IN = ("<b>Fine-tuning studio</b>: sign in with the name and password you were given. At a workshop: choose "
+           "a name (letters, digits, . _ -) and type your join code as the password; use the same name and code "
+           "to come back.")

@@ -36,7 +36,7 @@ def suited_task(info: dict):
 def facts_md(info: dict) -> str:
     params = info.get("parameters") or 0
     size = f"{params / 1e9:.2f} B" if params >= 1e9 else f"{params / 1e6:.1f} M"
-    template = {True: "✅ yes (chat data is rendered with it)", False: "— none: a simple Question/Answer format is used",
+    template = {True: "✓ yes (chat data is rendered with it)", False: "— none: a simple Question/Answer format is used",
                 None: "? (tokenizer not found)"}[info.get("chat_template")]
     rows = [
         ("Model", esc(info.get("title") or info.get("source"))),
@@ -45,7 +45,8 @@ def facts_md(info: dict) -> str:
         ("Layers × hidden size", f"{info.get('layers')} × {info.get('hidden_size')}"),
         ("Vocabulary", f"{info.get('vocab_size'):,}" if info.get("vocab_size") else "?"),
         ("Longest input", f"{info.get('max_positions'):,} tokens" if info.get("max_positions") else "?"),
-        ("Chat template", template),
+        ("Chat template", template if not info.get("encoder_decoder") else
+         "— not used: an encoder-decoder model reads the prompt as plain text"),
         ("Suited to", esc(suited_task(info).purpose)),
     ]
     return "| Model facts | |\n|---|---|\n" + "\n".join(f"| **{k}** | {v} |" for k, v in rows)
@@ -65,7 +66,7 @@ def estimate_md(info: dict, method: str, data: dict | None = None, device: est.D
         e = est.estimate(shape, m, batch_size=8, seq_len=seq, steps=100, device=device)
         if m == method:
             chosen = e
-        fit = {"yes": "✅ yes", "tight": "⚠️ tight", "no": "❌ no"}[e.fits]
+        fit = {"yes": "✓ yes", "tight": "⚠ tight", "no": "✗ no"}[e.fits]
         name = f"**{m}** ◀" if m == method else m
         lines.append(f"| {name} | {est.fmt_bytes(e.total_bytes)} | {fit} | {est.fmt_seconds(e.step_seconds)} | "
                      f"{e.trainable_parameters / 1e6:.1f} M weights |")
@@ -74,7 +75,7 @@ def estimate_md(info: dict, method: str, data: dict | None = None, device: est.D
         parts = " + ".join(f"{k.lower()} {v}" for k, v in chosen.rows()[:5])
         out += f"\n\n*{esc(method)}:* {parts}. *Precision:* {esc(chosen.precision_reason or chosen.precision)}."
         for w in chosen.warnings:
-            out += f"\n\n⚠️ {esc(w)}"
+            out += f"\n\n⚠ {esc(w)}"
     return out + f"\n\n<small>{texts.METHOD_TABLE_NOTE}</small>"
 
 
@@ -90,7 +91,9 @@ def build(ctx):
             local = gr.Textbox(label="Folder or .gguf file", placeholder="/models/my-model or /models/model.Q4_K_M.gguf",
                                visible=False, info="A folder with config.json, or one .gguf file.")
             use = gr.Button("Use this model", variant="primary")
-            method = widget(knob_spec(StudioConfig, "method"), value="lora", elem_id="model-method")
+            locked_method = ctx.access.policy.locked.get("method")
+            method = widget(knob_spec(StudioConfig, "method"), value=locked_method or "lora", elem_id="model-method",
+                            **({"interactive": False} if locked_method else {}))
         with gr.Column(scale=1):
             message = gr.Markdown(elem_id="model-message")
             facts = gr.Markdown(elem_id="model-facts")
@@ -101,13 +104,19 @@ def build(ctx):
 
     where.change(show_source, where, [embedded, hub, local], api_visibility="private", show_progress="hidden")
 
-    def choose(w, emb, hub_id, path, m, data):
-        source = source_of(w, emb, hub_id, path)
+    fixed = ctx.access.policy.locked.get("model.source")
+    if fixed:  # the instructor fixed the model: no choosing here
+        for box in (where, embedded, hub, local, use):
+            box.interactive = False
+
+    def choose(w, emb, hub_id, path, m, data, request: gr.Request = None):
+        source = str(fixed) if fixed else source_of(w, emb, hub_id, path)
         try:
+            source = ctx.runs(request).check_model(source)
             info = ctx.infos.get(source)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", gr.skip(), gr.skip()
-        note = ok_md(f"Using **{esc(source)}**.")
+        note = ok_md(f"Using **{esc(source)}**{' (fixed by the instructor)' if fixed else ''}.")
         task = suited_task(info)
         if task.name != tasks.names()[0]:  # not the default task: say which one it is for
             note += f" It is meant for the *{esc(task.name)}* task: {esc(task.help)}."

@@ -14,10 +14,12 @@ from studio.ui.runview import snapshot
 COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")
 
 
-def runs_table(store, owner: str | None = None) -> list[list]:
+def runs_table(store) -> list[list]:
+    """``store``: the runs as the person asking sees them (``ctx.runs(request)``)."""
     rows = []
-    for r in store.list(owner=owner):
-        rows.append([r.id, f"{STATE_ICONS.get(r.state, '')} {r.state}", f"{r.step}/{r.max_steps}" if r.max_steps else str(r.step),
+    for r in store.list():
+        place = store.queue_position(r.id) if r.state == "queued" else None
+        rows.append([r.id, f"{STATE_ICONS.get(r.state, '')} {r.state}" + (f" (#{place})" if place else ""), f"{r.step}/{r.max_steps}" if r.max_steps else str(r.step),
                      r.task, r.method, short_model(r.model), when(r.created), (r.message or "")[:80]])
     return rows
 
@@ -50,8 +52,8 @@ def build(ctx):
                          label="All runs (click a row to open it)")
     with gr.Row():
         resume = gr.Button("▶ Resume", interactive=False, elem_id="runs-resume")
-        stop = gr.Button("⏹ Stop", variant="stop", interactive=False, elem_id="runs-stop")
-        to_chat = gr.Button("💬 Chat with this run", interactive=False, elem_id="runs-chat")
+        stop = gr.Button("■ Stop", variant="stop", interactive=False, elem_id="runs-stop")
+        to_chat = gr.Button("Chat with this run", interactive=False, elem_id="runs-chat")
     message = gr.Markdown(elem_id="runs-message")
     progress = gr.HTML()
     chart = gr.Plot(empty_figure("Pick a run to see its chart."), label="Loss and learning rate", elem_id="runs-chart")
@@ -61,20 +63,25 @@ def build(ctx):
         config_view = gr.Code(language="yaml", label="config.yaml", interactive=False)
     timer = gr.Timer(2.0, active=False)
 
-    def list_runs(current, followed):
-        choices = run_choices(ctx.store)
+    def list_runs(current, followed, request: gr.Request = None):
+        try:
+            runs = ctx.runs(request)
+        except Exception:  # noqa: BLE001 - not signed in
+            return [], gr.update(choices=[], value=None)
+        choices = run_choices(runs)
         ids = [c[1] for c in choices]
         value = current if current in ids else (followed if followed in ids else (ids[0] if ids else None))
-        return runs_table(ctx.store), gr.update(choices=choices, value=value)
+        return runs_table(runs), gr.update(choices=choices, value=value)
 
-    def show(run_id):
+    def show(run_id, request: gr.Request = None):
         if not run_id:
             return "", gr.skip(), "Nothing picked yet.", "", "", gr.update(interactive=False), gr.update(interactive=False), \
                 gr.update(interactive=False), gr.Timer(active=False)
         try:
-            view = snapshot(ctx.store, run_id)
-            cfg = ctx.store.folder(run_id).config_file.read_text(encoding="utf-8")
-            cmd = command_md(ctx.store, run_id)
+            runs = ctx.runs(request)
+            view = snapshot(runs, run_id, watch=ctx.watch)
+            cfg = runs.folder(run_id).config_file.read_text(encoding="utf-8")
+            cmd = command_md(runs, run_id)
         except Exception as err:  # noqa: BLE001
             return "", gr.skip(), explain(err), "", "", gr.update(interactive=False), gr.update(interactive=False), \
                 gr.update(interactive=False), gr.Timer(active=False)
@@ -85,8 +92,12 @@ def build(ctx):
     refresh.click(list_runs, [pick, ctx.run_id], [table, pick], api_name="list_runs")
     pick.change(show, pick, view_outputs, api_name="show_run", show_progress="hidden")
 
-    def tick(run_id):
-        return show(run_id) + (runs_table(ctx.store),)
+    def tick(run_id, request: gr.Request = None):
+        try:
+            table_rows = runs_table(ctx.runs(request))
+        except Exception:  # noqa: BLE001
+            table_rows = gr.skip()
+        return show(run_id, request) + (table_rows,)
 
     timer.tick(tick, pick, view_outputs + [table], api_visibility="private", show_progress="hidden",
                concurrency_limit=None)
@@ -102,7 +113,7 @@ def build(ctx):
 
     def do_resume(run_id, request: gr.Request = None):
         try:
-            ctx.store.resume(run_id, owner=getattr(request, "username", None) or None)
+            ctx.runs(request).resume(run_id)
         except Exception as err:  # noqa: BLE001
             return explain(err), gr.skip()
         return ok_md(f"Resumed **{esc(run_id)}** from its last checkpoint."), run_id
@@ -112,12 +123,12 @@ def build(ctx):
 
     def do_stop(run_id, request: gr.Request = None):
         try:
-            ctx.store.stop(run_id, owner=getattr(request, "username", None) or None)
+            ctx.runs(request).stop(run_id)
         except Exception as err:  # noqa: BLE001
             return explain(err)
         return ok_md(f"Stopping **{esc(run_id)}** after its current step.")
 
-    stop.click(do_stop, pick, message, api_visibility="private")
+    stop.click(do_stop, pick, message, api_name="stop_listed_run")
 
     def chat_with(run_id):
         return run_id, gr.Tabs(selected="chat")
@@ -125,7 +136,11 @@ def build(ctx):
     to_chat.click(chat_with, pick, [ctx.run_id, ctx.tabs], api_visibility="private")
 
     # A run started or resumed from another tab becomes the one shown here.
-    ctx.run_id.change(lambda followed: list_runs(followed, followed), ctx.run_id, [table, pick], api_visibility="private")
-    ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private")
+    def follow(followed, request: gr.Request = None):
+        return list_runs(followed, followed, request)
+
+    ctx.run_id.change(follow, ctx.run_id, [table, pick], api_visibility="private")
+    ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private").then(
+        show, pick, view_outputs, api_visibility="private", show_progress="hidden")  # the picked run as it is now
     ctx.on_load.append((list_runs, [pick, ctx.run_id], [table, pick]))
     return {"pick": pick, "table": table, "resume": resume}

@@ -29,6 +29,13 @@ class RunView:
     can_stop: bool
     has_model: bool
     events: list
+    folder: object = None
+
+    def chart(self, watch=None):
+        """The training chart (shared plot data when a ``RunWatch`` is given)."""
+        if watch is not None and self.folder is not None:
+            return watch.figure(self.folder, self.events)
+        return training_figure(self.events)
 
 
 # Where a finished run is tried, by its task's ``try_tab``.
@@ -92,7 +99,7 @@ def progress_html(p: dict, state: str) -> str:
     )
 
 
-def status_markdown(info, events: list[dict], position: int | None = None) -> str:
+def status_markdown(info, events: list[dict], position: int | None = None, wait: float | None = None) -> str:
     """What happened and what to do next, in words."""
     lines = []
     errors = [e for e in events if e.get("type") == "error"]
@@ -101,27 +108,28 @@ def status_markdown(info, events: list[dict], position: int | None = None) -> st
     if info.state == "failed":
         return error_md(info.message or "training failed", "see error.log in the run folder")
     if info.state == "interrupted":
-        lines.append("⚠️ **Interrupted**: the process training it ended without finishing (the app or the machine stopped). "
+        lines.append("⚠ **Interrupted**: the process training it ended without finishing (the app or the machine stopped). "
                      "Press **Resume** (in the **Runs** tab) to continue from its last checkpoint.")
     elif info.state == "queued":
         where = f" number **{position}** in the queue," if position else ""
-        lines.append(f"⏳ **Queued**:{where} waiting for a free device (people's runs take turns; each trains in a "
-                     "process of its own).")
+        when = f" It should start in about **{fmt_seconds(wait)}**." if wait is not None else ""
+        lines.append(f"{STATE_ICONS['queued']} **Queued**:{where} waiting for a free device (people's runs take turns; "
+                     f"each trains in a process of its own).{when}")
     elif info.state == "running":
         start = [e for e in events if e.get("type") == "start"]
         if not start:
-            lines.append("🏃 **Starting**: loading the data and the model…")
+            lines.append("▶ **Starting**: loading the data and the model…")
         else:
             s = start[-1]
-            lines.append(f"🏃 **Training** {esc(s.get('model'))} with {esc(s.get('method'))} on {esc(s.get('device_name') or s.get('device'))} "
+            lines.append(f"▶ **Training** {esc(s.get('model'))} with {esc(s.get('method'))} on {esc(s.get('device_name') or s.get('device'))} "
                          f"({s.get('train_examples')} training / {s.get('eval_examples')} eval examples).")
     elif info.state == "stopped":
-        lines.append("⏹️ **Stopped** on request. The model so far is saved; **Resume** (in the **Runs** tab) continues training.")
+        lines.append("■ **Stopped** on request. The model so far is saved; **Resume** (in the **Runs** tab) continues training.")
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
         where = TRY_WHERE.get(try_tab_of(info.task), TRY_WHERE["chat"])
-        lines.append(f"✅ **Finished**{runtime}. Try it in {where}.")
+        lines.append(f"✓ **Finished**{runtime}. Try it in {where}.")
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
     if evals:
         first, last = evals[0], evals[-1]
@@ -138,32 +146,41 @@ def status_markdown(info, events: list[dict], position: int | None = None) -> st
 
     turn = detect_overfitting(*curves_from_events(events)) if len(evals) >= 2 else None
     if turn is not None:  # said while the run goes on, so it can be stopped at the right point
-        lines.append(f"⚠️ **{'Overfitting' if turn.kind == 'overfitting' else 'Unstable'}**: {esc(turn.message)}. "
+        lines.append(f"⚠ **{'Overfitting' if turn.kind == 'overfitting' else 'Unstable'}**: {esc(turn.message)}. "
                      f"Try: {esc('; '.join(turn.hints[:3]))}.")
     for w in [e for e in events if e.get("type") == "warning"][-3:]:
-        lines.append(f"⚠️ {esc(w.get('message', ''))}")
+        lines.append(f"⚠ {esc(w.get('message', ''))}")
     if info.has_model and info.state in ("finished", "stopped"):
         lines.append(f"Model saved in `{esc(info.path)}/model`.")
     return "\n\n".join(lines)
 
 
-def snapshot(store, run_id: str | None, figure: bool = True) -> RunView:
-    """Everything the UI shows about one run (the chart only with ``figure``). No run: an empty view."""
+def snapshot(store, run_id: str | None, figure: bool = True, watch=None) -> RunView:
+    """Everything the UI shows about one run (the chart only with ``figure``). No run: an empty view. ``store``: the
+    runs as the person asking sees them; ``watch``: a ``RunWatch`` shared by every page (events read incrementally,
+    the chart built once per new event)."""
     if not run_id:
         return RunView("", "", empty_figure(), "", "Start a run, or pick one in the **Runs** tab.", 0, False, False, False,
                        False, [])
     info = store.info(run_id)
-    events = store.events(run_id)
+    folder = store.folder(run_id)
+    events = watch.events(folder) if watch is not None else folder.read_events()
     p = progress(events, info.state, info.step, info.max_steps)
-    return RunView(
-        run_id=run_id, state=info.state, figure=training_figure(events) if figure else None,
+    view = RunView(
+        run_id=run_id, state=info.state, figure=None,
         progress_html=progress_html(p, info.state),
-        status_md=status_markdown(info, events, _position(store, run_id) if info.state == "queued" else None),
+        status_md=status_markdown(info, events, *(_position(store, run_id) if info.state == "queued" else (None, None))),
         n_events=len(events), active=info.state in ACTIVE,
         can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
+        folder=folder,
     )
+    if figure:
+        view.figure = view.chart(watch)
+    return view
 
 
-def _position(store, run_id: str) -> int | None:
+def _position(store, run_id: str) -> tuple[int | None, float | None]:
+    """(place in the queue, estimated seconds to start) of a queued run."""
     position = getattr(store, "queue_position", None)
-    return position(run_id) if position else None
+    wait = getattr(store, "estimated_wait", None)
+    return (position(run_id) if position else None), (wait(run_id) if wait else None)

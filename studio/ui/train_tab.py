@@ -11,7 +11,7 @@ import gradio as gr
 from studio import estimate as est
 from studio.config import StudioConfig
 from studio.ui import help as texts
-from studio.ui.charts import empty_figure, training_figure
+from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
@@ -55,13 +55,13 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
     shape = est.ModelShape.from_describe(info)
     e = est.estimate_for_config(cfg, shape, n_train=int((data or {}).get("train_records") or (data or {}).get("records") or 0),
                                 avg_tokens=float((data or {}).get("avg_tokens") or 0))
-    fit = {"yes": "✅ fits", "tight": "⚠️ tight", "no": "❌ will not fit"}[e.fits]
+    fit = {"yes": "✓ fits", "tight": "⚠ tight", "no": "✗ will not fit"}[e.fits]
     lines = [f"**Estimate:** about **{est.fmt_bytes(e.total_bytes)}** of {est.fmt_bytes(e.available_bytes)} free "
              f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "
              f"**~{est.fmt_seconds(e.total_seconds)}** for {e.steps} steps including loading."
              f" Trains {e.trainable_parameters / 1e6:.2f} M weights; {esc(e.precision_reason or e.precision)}."]
     for w in e.warnings + advice(cfg, info):
-        lines.append(f"⚠️ **{esc(w)}**")
+        lines.append(f"⚠ **{esc(w)}**")
     display = cfg.to_dict()
     display["output_dir"] = "(a new folder in the runs directory)"
     return "\n\n".join(lines), StudioConfig.from_dict(display).to_yaml()
@@ -100,12 +100,17 @@ def build(ctx):
                           info="A starting point; every knob below can still be changed.")
         about = gr.Markdown(PRESETS[DEFAULT_PRESET]["about"], elem_id="preset-about")
     start_values = initial_values()
+    locked = ctx.access.policy.locked  # the instructor's fixed settings: shown, not editable, applied by the server
     widgets: dict[str, gr.components.Component] = {}
 
     def make(section: str, name: str):
         key = key_of(section, name)
-        widgets[key] = widget(knob_spec(section_class(section), name), value=start_values[key],
-                              elem_id=f"knob-{key.replace('.', '-')}")
+        spec = knob_spec(section_class(section), name)
+        if key in locked:
+            spec = dict(spec, help=f"Fixed by the instructor. {spec['help']}")
+            widgets[key] = widget(spec, value=locked[key], interactive=False, elem_id=f"knob-{key.replace('.', '-')}")
+            return
+        widgets[key] = widget(spec, value=start_values[key], elem_id=f"knob-{key.replace('.', '-')}")
 
     with gr.Row(equal_height=False):
         for section, name in BASIC[:4]:
@@ -118,7 +123,7 @@ def build(ctx):
             with gr.Row(equal_height=False):
                 for section, name in ADVANCED[i:i + 4]:
                     make(section, name)
-    devices = getattr(ctx.store, "devices", None)
+    devices = ctx.store.devices
     gpus = len(devices.gpus) if devices is not None else 0
     cluster = os.environ.get("STUDIO_RAY_ADDRESS", "")
     if cluster:
@@ -134,7 +139,7 @@ def build(ctx):
     with gr.Row():
         run_name = gr.Textbox(label="Run name (optional)", placeholder="pirate-style", scale=3)
         start = gr.Button("▶ Start training", variant="primary", scale=1, elem_id="start-training")
-        stop = gr.Button("⏹ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
+        stop = gr.Button("■ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
     message = gr.Markdown(elem_id="train-message")
     progress = gr.HTML(elem_id="train-progress")
     chart = gr.Plot(empty_figure(), label="Loss and learning rate", elem_id="train-chart")
@@ -148,8 +153,10 @@ def build(ctx):
     def apply_preset(name, task):
         values = preset_values(name)
         model = PRESETS[name]["model"]
-        model = _default_model(task) if model else gr.skip()
-        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) for k in KEYS]
+        model = (_default_model(task) or gr.skip()) if model else gr.skip()  # "": none embedded, keep the person's
+        if "model.source" in locked:
+            model = gr.skip()
+        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in KEYS]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
                  api_name="apply_preset", show_progress="hidden")
@@ -164,12 +171,12 @@ def build(ctx):
           show_progress="hidden", trigger_mode="always_last")
 
     def task_from(data, info):
-        task = (data or {}).get("task")
-        if not task and info:
-            from studio import tasks
+        from studio import tasks
 
-            task = tasks.for_model(info).name
-        return task or gr.skip()
+        fmt = (data or {}).get("format")
+        if fmt:  # the data's task, or one that also suits the model (chat data and a T5 model: seq2seq)
+            return tasks.for_data_and_model(fmt, info).name
+        return tasks.for_model(info).name if info else gr.skip()
 
     gr.on([ctx.data.change, ctx.model_info.change], task_from, [ctx.data, ctx.model_info], widgets["task"],
           api_visibility="private", show_progress="hidden")
@@ -178,14 +185,13 @@ def build(ctx):
                                       api_visibility="private", show_progress="hidden")
 
     # ---- start, watch, stop ------------------------------------------------------------------
-    def start_run(model_source, data, name, *vals, request: gr.Request = None):
+    def start_run(model_source, data, name, request: gr.Request, *vals):  # (Gradio passes the request only before *vals)
         values = dict(zip(KEYS, vals))
         if not (data or {}).get("path"):
             return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
         try:
             cfg = build_config(values, model_source, data, task=values.get("task"))
-            owner = getattr(request, "username", None) or ""
-            run_id = ctx.store.submit(cfg, name=name or Path(data["path"]).stem, owner=owner)
+            run_id = ctx.runs(request).submit(cfg, name=name or Path(data["path"]).stem)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip(), gr.skip(), gr.skip()
         return ok_md(f"Started **{esc(run_id)}**. It trains in the background; reloading the page does not stop it."), \
@@ -194,17 +200,17 @@ def build(ctx):
     start.click(start_run, [ctx.model_source, ctx.data, run_name] + inputs, [message, ctx.run_id, timer, seen],
                 api_name="start_training")
 
-    def poll(run_id, seen_key):
-        """Read the run folder; redraw the chart only when new events arrived."""
+    def poll(run_id, seen_key, request: gr.Request = None):
+        """Read the run folder; redraw the chart only when new events arrived (built once for all watchers)."""
         try:
-            view = snapshot(ctx.store, run_id, figure=False)
+            view = snapshot(ctx.runs(request), run_id, figure=False, watch=ctx.watch)
         except Exception as err:  # noqa: BLE001
             return gr.skip(), "", explain(err), gr.Timer(active=False), seen_key, gr.update(interactive=False)
         key = view_key(view)
         if key == seen_key:  # nothing new: leave the chart (and the person's zoom) alone
             figure = gr.skip()
         else:
-            figure = training_figure(view.events) if run_id else view.figure
+            figure = view.chart(ctx.watch) if run_id else view.figure
         return (figure, view.progress_html, view.status_md, gr.Timer(active=view.active), key,
                 gr.update(interactive=view.can_stop))
 
@@ -217,7 +223,7 @@ def build(ctx):
         if not run_id:
             return error_md("no run to stop")
         try:
-            ctx.store.stop(run_id, owner=getattr(request, "username", None) or None)
+            ctx.runs(request).stop(run_id)
         except Exception as err:  # noqa: BLE001
             return explain(err)
         return ok_md(f"Stopping **{esc(run_id)}** after its current step; the model so far will be saved.")
@@ -225,10 +231,13 @@ def build(ctx):
     stop.click(stop_run, ctx.run_id, message, api_name="stop_run")
 
     # On page load: follow the run that is training now (a reload or a second tab sees it), else the newest.
-    def follow_latest(current):
+    def follow_latest(current, request: gr.Request = None):
         if current:
             return gr.skip()
-        runs = ctx.store.list()
+        try:
+            runs = ctx.runs(request).list()
+        except Exception:  # noqa: BLE001 - not signed in yet
+            return gr.skip()
         active = [r for r in runs if r.state in ("running", "queued")]
         pick = (active or runs or [None])[0]
         return pick.id if pick else gr.skip()

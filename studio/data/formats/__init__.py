@@ -6,6 +6,11 @@ Normalised records (what training consumes):
 - text -> ``{"text": ...}``
 - classification -> ``{"text": ..., "label": ...}`` (labels are always strings)
 - preference -> ``{"messages": [prompt turns], "chosen": ..., "rejected": ...}``
+- feedback -> ``{"messages": [prompt turns], "completion": ..., "verdict": True/False}`` (one answer judged
+  good or bad, e.g. a ``label``/``kto_tag`` of true/false next to a prompt and completion or messages)
+
+Chat-like records may also hold tool calling (assistant turns with ``tool_calls``, ``tool`` turns, and
+``"tools"``: the tools offered), and ``"media"``: how many images, audio or video items were left out.
 
 A format is found from the column names of the first records (case and surrounding spaces do not
 matter), and, when the names say nothing (a CSV without a header, unusual names), from the values:
@@ -17,9 +22,9 @@ columns of a file), ``normalise`` (a normaliser per format) and ``values`` (read
 """
 
 from studio.data.formats.detection import detect
-from studio.data.formats.fields import ALIASES, CHAT_LIKE, FIELDS, FORMATS, ROLE_NAMES, RowError
+from studio.data.formats.fields import ABOUT, ALIASES, CHAT_LIKE, FIELDS, FORMATS, ROLE_NAMES, RowError
 from studio.data.formats.normalise import normaliser
 from studio.data.formats.values import as_label, as_text, content_text, message_list
 
-__all__ = ["ALIASES", "CHAT_LIKE", "FIELDS", "FORMATS", "ROLE_NAMES", "RowError", "as_label", "as_text", "content_text",
+__all__ = ["ABOUT", "ALIASES", "CHAT_LIKE", "FIELDS", "FORMATS", "ROLE_NAMES", "RowError", "as_label", "as_text", "content_text",
            "detect", "message_list", "normaliser"]

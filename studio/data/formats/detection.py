@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from studio.data.formats.by_values import _guess_by_values, _label_by_values
-from studio.data.formats.feedback import feedback_label_column
 from studio.data.formats.fields import ALIASES, FIELDS, FORMATS
+from studio.data.formats.values import is_verdict
 from studio.errors import StudioError
 
 
@@ -48,18 +48,9 @@ def _message_style(rows: list[dict], col: str) -> str | None:
     return None
 
 
-def _is_feedback(rows: list[dict], names: dict[str, str]) -> bool:
-    """A prompt (or a conversation) and an answer, next to a column of thumbs-up/down judgements."""
-    if feedback_label_column(rows, names) is None:
-        return False
-    conversation = any(_message_style(rows, names[a]) for a in ALIASES["messages"] if a in names)
-    prompt = any(a in names for a in ("prompt", "question", "query", "instruction", "input"))
-    return conversation or (prompt and _find("completion", names, set()) is not None)
-
-
 def _format_from_columns(columns: dict) -> str | None:
     roles = set(columns)
-    for fmt, role in (("preference", "chosen"), ("classification", "label"), ("alpaca", "instruction"),
+    for fmt, role in (("feedback", "verdict"), ("preference", "chosen"), ("classification", "label"), ("alpaca", "instruction"),
                       ("sharegpt", "conversations"), ("chat", "messages"), ("prompt_completion", "completion"),
                       ("prompt_completion", "prompt")):
         if role in roles:
@@ -106,11 +97,11 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
             cols[field] = columns[field]
             continue
         col = _find(field, names, taken)
-        if field == "label" and fmt == "feedback":
-            col = feedback_label_column(rows, {k: v for k, v in names.items() if v not in taken}) or col
         if field == "prompt" and fmt == "preference":  # instruction (+ input) before a lone input, then turns
             col = next((names[a] for a in ("prompt", "question", "query", "instruction", "instructions", "input")
                         if a in names and names[a] not in taken), None) or _find("messages", names, taken)
+        if col is None and field == "prompt" and fmt == "feedback":
+            col = _find("messages", names, taken)
         if col is not None:
             cols[field] = col
             taken.add(col)
@@ -124,11 +115,24 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
     return fmt, cols
 
 
+def _verdict_column(rows: list[dict], names: dict[str, str]) -> str | None:
+    """A column that holds a true/false verdict on every record (by its name and its values)."""
+    for alias in ALIASES["verdict"]:
+        col = names.get(alias)
+        values = [r.get(col) for r in rows if r.get(col) is not None] if col is not None else []
+        if values and all(is_verdict(v) for v in values) and any(isinstance(v, bool) or isinstance(v, str) for v in values):
+            return col
+    return None
+
+
 def _guess(rows: list[dict], names: dict[str, str]) -> str | None:
     if _find("chosen", names, set()) and _find("rejected", names, set()):
         return "preference"
-    if _is_feedback(rows, names):
-        return "feedback"
+    verdict = _verdict_column(rows, names)
+    if verdict is not None:  # an answer (a completion, or a conversation's last turn) judged good or bad
+        taken = {verdict}
+        if _find("completion", names, taken) or any(_message_style(rows, names[a]) for a in ALIASES["messages"] if a in names):
+            return "feedback"
     for alias in ALIASES["messages"]:
         col = names.get(alias)
         if col is not None:

@@ -7,14 +7,21 @@ CHAT_LIKE = ("chat", "sharegpt", "alpaca", "prompt_completion")
 
 # For each format: the fields it needs, and optional ones.
 FIELDS = {
-    "chat": (("messages",), ("system",)),
-    "sharegpt": (("conversations",), ("system",)),
+    "chat": (("messages",), ("system", "tools")),
+    "sharegpt": (("conversations",), ("system", "tools")),
     "alpaca": (("instruction",), ("input", "output", "system")),
     "prompt_completion": (("prompt",), ("completion", "system")),
     "text": (("text",), ()),
     "classification": (("text", "label"), ()),
     "preference": (("chosen", "rejected"), ("prompt", "input", "system")),
-    "feedback": (("prompt", "label"), ("completion", "system")),  # one answer, thumbs up or down (formats.feedback)
+    # single-answer feedback: one answer (or a conversation) with a true/false verdict on it (KTO-style data)
+    "feedback": (("prompt", "verdict"), ("completion", "system")),
+}
+
+# What a format is, in words, for formats no task trains on yet (see ``untrainable``).
+ABOUT = {
+    "feedback": ("single-answer feedback data: each record is one answer with a true/false (thumbs up/down) verdict "
+                 "on it, not a pair of answers. Train it with the feedback task (KTO); training it as chat would teach the bad answers too"),
 }
 
 # Column names recognised for each field, best first.
@@ -35,13 +42,24 @@ ALIASES = {
                "better_response", "accepted", "response_j"),
     "rejected": ("rejected", "rejected_response", "response_rejected", "dispreferred", "dispreferred_response",
                  "worse", "worse_response", "response_k"),
+    "verdict": ("kto_tag", "label", "thumbs", "thumbs_up", "feedback", "is_good", "good", "desirable", "approved",
+                "accepted"),
+    "tools": ("tools", "functions"),
 }
+
+# Columns that hold images, audio or video next to the text: the studio trains on text only and says so.
+MEDIA_COLUMNS = {"images": "image", "image": "image", "audios": "audio", "audio": "audio", "videos": "video",
+                 "video": "video"}
 
 ROLE_NAMES = {
     "system": "system",
     "user": "user", "human": "user",
     "assistant": "assistant", "gpt": "assistant", "bot": "assistant", "model": "assistant", "chatgpt": "assistant",
+    # tool calling: the assistant's calls and what the tools answered
+    "function_call": "assistant", "tool_call": "assistant", "tool_calls": "assistant",
+    "observation": "tool", "tool": "tool", "function": "tool", "ipython": "tool", "tool_response": "tool",
 }
+CALL_ROLES = ("function_call", "tool_call", "tool_calls")  # ShareGPT turns whose value is a call (JSON)
 
 
 class RowError(ValueError):

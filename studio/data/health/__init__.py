@@ -13,8 +13,9 @@ Checks (names are stable; the web UI and ``python -m studio check --json`` use t
 - ``missing_answer``: conversations without an assistant turn (nothing to learn from).
 - ``empty``: blank text, prompt or answer, or a blank label.
 - ``duplicate``: exact repeats of an earlier record (count = the extra copies).
-- ``near_duplicate``: repeats once case, spaces and punctuation are ignored (exact repeats are not
-  counted again). Found by hashing a normalised form, so it is linear in the number of records.
+- ``near_duplicate``: repeats once case, spaces and punctuation are ignored (found by hashing a normalised
+  form), and nearly the same text: a Jaccard similarity of at least 0.8 between the records' sets of word
+  pairs, found with MinHash LSH and confirmed exactly (``similar``). Exact repeats are not counted again.
 - ``conflicting_labels``: the same text (normalised as above) with different labels.
 - ``leakage``: training records that also appear in the eval data (compared in normalised form).
 - ``imbalance``: a warning when the most common label has more than 3 times the records of the
@@ -32,6 +33,11 @@ Checks (names are stable; the web UI and ``python -m studio check --json`` use t
 - ``identical_pair``, ``no_prompt``, ``conflicting_pairs``, ``prompt_leakage``, ``length_bias``: preference
   pairs with nothing to learn, without a prompt, reversing another pair, whose prompt is in the eval data, and
   chosen answers that are nearly always the longer (or shorter) one (``pairs``).
+- ``placeholder``: template placeholders left in (``{{name}}``, ``<NAME>``, ``[INSERT NAME]``, ``{name}``),
+  outside code; the finding's ``details`` list them for the fill form (``fill_placeholders``).
+- ``media``: images, audio or video (content parts, ``images`` columns) left out of training, with counts.
+- ``tool_calls``: tool-calling conversations, and whether the model's chat template renders tools.
+- ``feedback``: single-answer feedback data, which no task trains on (an error that says what to use).
 - ``encoding``: mojibake (UTF-8 read as Windows-1252: "Ã©", "â€™"), replacement characters and
   control characters; an info note when the file was not UTF-8, or when some of its lines were not.
 
@@ -40,7 +46,8 @@ records, so ``check_dataset(open_records(path))`` reports on a file of any size 
 
 One module per family of checks: ``completeness`` (malformed, missing_answer, empty), ``duplicates``
 (duplicate, near_duplicate, leakage), ``labels`` (conflicting_labels, imbalance, label_variants), ``pii``,
-``cleanliness`` (markup, encoding), ``lengths`` (too_long) and ``pairs`` (preference pairs); ``check`` drives them over the records
+``cleanliness`` (markup, encoding), ``placeholders``, ``contents`` (media, tool_calls, feedback),
+``lengths`` (too_long) and ``pairs`` (preference pairs); ``check`` drives them over the records
 (``scan`` reads them in chunks), ``report`` has the types and ``keys`` the record digests.
 """
 

@@ -7,19 +7,23 @@ from collections import Counter
 from studio.data.formats import CHAT_LIKE
 from studio.data.health.cleanliness import EncodingCheck, MarkupCheck, clean_text_finders
 from studio.data.health.completeness import CompletenessCheck
+from studio.data.health.contents import ContentsCheck
 from studio.data.health.duplicates import RepeatCheck, _eval_keys
 from studio.data.health.pairs import PairCheck, eval_prompt_keys
 from studio.data.health.labels import LabelCheck
 from studio.data.health.lengths import LENGTH_SAMPLE, LengthCheck
 from studio.data.health.pii import _PII_FINDERS, PiiCheck
+from studio.data.health.placeholders import PlaceholderCheck, placeholder_finder
 from studio.data.health.report import Report
 from studio.data.health.keys import norm_key
 from studio.data.health.scan import _chunks, _scan_all
 
 
 def check_dataset(ds, eval_ds=None, tokenizer=None, max_length: int | None = None,
-                  length_sample: int = LENGTH_SAMPLE) -> Report:
+                  length_sample: int = LENGTH_SAMPLE, model: str = "") -> Report:
     """Run every check on a dataset (and its eval set, for leakage); see the module docs.
+
+    ``model`` names the model whose ``tokenizer`` is given, in messages (e.g. about its chat template).
 
     ``ds`` and ``eval_ds`` are ``Dataset`` objects, or ``RecordStream`` objects from ``open_records``:
     a stream is read once, in chunks, and the report keeps only digests and line numbers of what it
@@ -36,7 +40,7 @@ def check_dataset(ds, eval_ds=None, tokenizer=None, max_length: int | None = Non
     checker = _Checker(ds, eval_keys, length_sample if tokenizer is not None else 0, eval_prompts)
     for lines, records in _chunks(ds):
         checker.feed(records, lines)
-    return checker.finish(ds, tokenizer, max_length)
+    return checker.finish(ds, tokenizer, max_length, model)
 
 
 class _Checker:
@@ -52,8 +56,10 @@ class _Checker:
         self.labels = LabelCheck(what) if ds.format == "classification" else None
         self.pairs = PairCheck(eval_prompts, what) if ds.format == "preference" else None
         # the content checks share one scan of the text per chunk
-        self.finders = dict(_PII_FINDERS()) | clean_text_finders(ds.format)
+        self.finders = dict(_PII_FINDERS()) | clean_text_finders(ds.format) | {"placeholder": placeholder_finder}
         self.pii = PiiCheck(what)
+        self.placeholders = PlaceholderCheck(what)
+        self.contents = ContentsCheck(ds.format, what)
         self.markup = MarkupCheck(chat_like, what)
         self.encoding = EncodingCheck(what)
         self.lengths = LengthCheck(ds.format, chat_like, what, length_sample)
@@ -62,6 +68,7 @@ class _Checker:
         base = self.n
         self.n += len(records)
         self.completeness.feed(records, lines)
+        self.contents.feed(records, lines)
         self.repeats.feed(records, lines)
         if self.labels is not None:
             self.labels.feed(records, lines)
@@ -71,12 +78,14 @@ class _Checker:
         self.pii.take(scans, lines)
         self.markup.take(scans, records, lines)
         self.encoding.take(scans, lines)
+        self.placeholders.take(scans, lines)
         if self.lengths.sample_size:
             self.lengths.feed(records, lines, base)
 
-    def finish(self, ds, tokenizer, max_length) -> Report:
-        report = Report(format=self.format, rows=self.n, source=ds.source)
+    def finish(self, ds, tokenizer, max_length, model: str = "") -> Report:
+        report = Report(format=self.format, rows=self.n, source=ds.source, malformed=len(ds.malformed))
         findings = report.findings
+        findings += self.contents.findings(tokenizer, model)
         findings += self.completeness.findings(ds, self.n)
         findings += self.repeats.duplicate_findings()
         if self.labels is not None:
@@ -87,7 +96,7 @@ class _Checker:
         if self.labels is not None:
             report.labels = dict(self.labels.label_counts.most_common())
             findings += self.labels.findings()
-        findings += self.pii.findings() + self.markup.findings() + self.encoding.findings(ds)
+        findings += self.pii.findings() + self.placeholders.findings() + self.markup.findings() + self.encoding.findings(ds)
         if self.lengths.sample_size and tokenizer is not None:
             self.lengths.measure(report, self.n, tokenizer, max_length)
         return report

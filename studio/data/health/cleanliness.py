@@ -101,9 +101,11 @@ class EncodingCheck:
                 parts.append(f"{self.n_repl} replacement character{'s' if self.n_repl > 1 else ''} (\ufffd, text lost in a failed decoding)")
             if self.n_ctrl:
                 parts.append(f"{self.n_ctrl} control character{'s' if self.n_ctrl > 1 else ''}")
+            fix = ("Fix: repair garbled text (ftfy undoes the mis-decoding), or export the data again from its source as UTF-8."
+                   if self.moj_examples else "Fix: export the data again from its source as UTF-8.")
             return [Finding("encoding", "warning", len(idx), idx,
-                            f"{len(idx)} record{_s(idx)} ({where(self.what, idx)}) {_have(idx)} {'; '.join(parts)}. Fix: export "
-                            "the data again from its source as UTF-8, or repair the text (e.g. with the ftfy package) before training.")]
+                            f"{len(idx)} record{_s(idx)} ({where(self.what, idx)}) {_have(idx)} {'; '.join(parts)}. {fix}",
+                            "repair_text" if self.moj_examples else None)]
         if legacy:
             k = len(legacy)
             shown = ", ".join(map(str, legacy[:3])) + (", ..." if k > 3 else "")

@@ -19,13 +19,15 @@ class CompletenessCheck:
         if self.chat_like:
             for n, rec in zip(lines, records):
                 msgs = rec["messages"]
-                if "chosen" in rec:
-                    if not rec["chosen"].strip() or not rec["rejected"].strip() or any(not m["content"].strip() for m in msgs):
+                blank = any(not m["content"].strip() and not m.get("tool_calls") for m in msgs)
+                if "chosen" in rec or "completion" in rec:
+                    answers = (rec["chosen"], rec["rejected"]) if "chosen" in rec else (rec["completion"],)
+                    if blank or any(not a.strip() for a in answers):
                         empty.append(n)
                     continue
                 if not any(m["role"] == "assistant" for m in msgs):
                     missing.append(n)
-                elif any(not m["content"].strip() for m in msgs):
+                elif blank:
                     empty.append(n)
         else:
             for n, rec in zip(lines, records):

@@ -1,8 +1,8 @@
-"""Repeats: exact (``duplicate``) and once case, spaces and punctuation are ignored (``near_duplicate``), and
-training records that are also in the eval data (``leakage``).
+"""Repeats: exact (``duplicate``), once case, spaces and punctuation are ignored or nearly the same text
+(``near_duplicate``), and training records that are also in the eval data (``leakage``).
 
 Records are compared by digests of their normalised form, so the checks are linear in the number of
-records and keep 16 bytes per distinct record.
+records and keep 16 bytes per distinct record; nearly the same text is found with MinHash (``similar``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections import Counter
 from studio.data.health.keys import _digest, _flat, _norm, norm_key
 from studio.data.health.report import Finding, _are_in, _repeat, _s, where
 from studio.data.health.scan import _chunks
+from studio.data.health.similar import NEAR_THRESHOLD, NearIndex, similarity_text
 
 
 def _eval_keys(eval_ds) -> Counter:
@@ -33,6 +34,8 @@ class RepeatCheck:
         self.dup_example: tuple[int, int] | None = None
         self.near: list[int] = []
         self.near_example: tuple[int, int] | None = None
+        self.similar = NearIndex()
+        self.n_similar = 0
         self.leaked: list[int] = []
         self.leaked_keys: set[bytes] = set()
 
@@ -52,6 +55,13 @@ class RepeatCheck:
                 self.near.append(n)
                 if self.near_example is None:
                     self.near_example = (n, j)
+            elif j == n:  # a new text: nearly the same as an earlier one?
+                j = self.similar.add(n, similarity_text(rec))
+                if j is not None:
+                    self.near.append(n)
+                    self.n_similar += 1
+                    if self.near_example is None:
+                        self.near_example = (n, j)
             if eval_keys and k in eval_keys:
                 self.leaked.append(n)
                 self.leaked_keys.add(k)
@@ -69,11 +79,23 @@ class RepeatCheck:
                         "Fix: drop duplicates.", "drop_duplicates"))
         if near:
             n, j = self.near_example
+            k_sim, k_norm = self.n_similar, len(near) - self.n_similar
+            parts = []
+            if k_norm:
+                parts.append(f"{k_norm} the same once case, spaces and punctuation are ignored")
+            if k_sim:
+                parts.append(f"{k_sim} nearly the same text")
+            limit = (f" (only the first {self.similar.limit:,} records were compared for nearly the same text)"
+                     if self.similar.full else "")
             add(Finding("near_duplicate", "warning", len(near), near,
-                        f"{len(near)} record{_s(near)} {_repeat(near)} an earlier record once case, spaces and punctuation are "
-                        f"ignored (e.g. {what[:-1]} {n} and {what[:-1]} {j}). "
-                        "Fix: drop near duplicates.", "drop_near_duplicates"))
+                        f"{len(near)} record{_s(near)} nearly {_repeat(near)} an earlier record: {' and '.join(parts)} "
+                        f"(e.g. {what[:-1]} {n} and {what[:-1]} {j}). Nearly the same text means a Jaccard similarity of "
+                        f"at least {NEAR_THRESHOLD} between the records' sets of word pairs (MinHash, system turns left "
+                        f"out){limit}. Near repeats weigh one example more and blur the eval split. "
+                        "Fix: drop near duplicates (the first of each group is kept).", "drop_near_duplicates",
+                        {"threshold": NEAR_THRESHOLD, "method": "MinHash over word pairs (datasketch)"}))
         self.exact_first = self.near_first = {}
+        self.similar = None
         return out
 
     def leakage_findings(self) -> list[Finding]:

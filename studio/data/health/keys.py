@@ -10,11 +10,11 @@ def _flat(rec: dict) -> str:
     """Everything in a record, with its structure, as one string (for exact comparison)."""
     msgs = rec.get("messages")
     if msgs is not None:
-        s = "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in msgs)
+        s = "\x1e".join(f"{m['role']}\x1f{m['content']}{_calls(m)}" for m in msgs)
         if "chosen" in rec:
             s += f"\x1dchosen\x1f{rec['chosen']}\x1drejected\x1f{rec['rejected']}"
-        if "label" in rec:  # feedback: the same answer with thumbs up and down is not a repeat
-            s += f"\x1dlabel\x1f{rec['label']}"
+        if "completion" in rec:
+            s += f"\x1dcompletion\x1f{rec['completion']}\x1dverdict\x1f{rec.get('verdict')}"
         return s
     if "label" in rec:
         return f"{rec.get('text', '')}\x1dlabel\x1f{rec['label']}"
@@ -25,11 +25,23 @@ def _texts(rec: dict) -> str:
     """The text content of a record (for scanning), turns separated by blank lines."""
     msgs = rec.get("messages")
     if msgs is not None:
-        s = "\n\n".join(m["content"] for m in msgs)
+        s = "\n\n".join(m["content"] + _calls(m) for m in msgs)
         if "chosen" in rec:
             s += f"\n\n{rec['chosen']}\n\n{rec['rejected']}"
+        if "completion" in rec:
+            s += f"\n\n{rec['completion']}"
         return s
     return rec.get("text", "")
+
+
+def _calls(m: dict) -> str:
+    """A message's tool calls as text (for comparing and scanning records); '' for most messages."""
+    calls = m.get("tool_calls")
+    if not calls:
+        return ""
+    import json
+
+    return "\n" + "\n".join(json.dumps(c.get("function", c), ensure_ascii=False, sort_keys=True) for c in calls)
 
 
 _PUNCT_SPACE = re.compile(r"[\W_]+")

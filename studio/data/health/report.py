@@ -16,25 +16,42 @@ class Finding:
     records: list[int]  # lines (line-based files) or 1-based record numbers, all of them
     message: str
     fix: str | None = None  # the name of the fix in studio.data.fixes that resolves it, if there is one
+    details: dict | None = None  # what a fix needs to know (e.g. the placeholders found), for the page and the CLI
 
     def to_dict(self) -> dict:
-        return {"check": self.check, "severity": self.severity, "count": self.count,
-                "records": list(self.records[:MAX_LISTED]), "message": self.message, "fix": self.fix}
+        out = {"check": self.check, "severity": self.severity, "count": self.count,
+               "records": list(self.records[:MAX_LISTED]), "message": self.message, "fix": self.fix}
+        if self.details:
+            out["details"] = self.details
+        return out
 
 
 @dataclass
 class Report:
     format: str
-    rows: int
+    rows: int  # usable records
     findings: list[Finding] = field(default_factory=list)
     labels: dict[str, int] | None = None
     source: str = ""
     lengths: list[int] | None = None  # tokens per example (record order; a sample for large sets)
     length_sampled: bool = False
+    malformed: int = 0  # rows that could not be read: malformed + rows = the records in the file
+
+    @property
+    def records(self) -> int:
+        """Every record in the file, usable or not."""
+        return self.rows + self.malformed
+
+    def counts_line(self) -> str:
+        """'147 records: 140 usable, 7 could not be read' (the same sum on the page, in the CLI and the card)."""
+        n = self.records
+        if not self.malformed:
+            return f"{n} record{'' if n == 1 else 's'}, all usable"
+        return f"{n} record{'' if n == 1 else 's'}: {self.rows} usable, {self.malformed} could not be read"
 
     def to_dict(self) -> dict:
-        return {"format": self.format, "rows": self.rows, "findings": [f.to_dict() for f in self.findings],
-                "labels": self.labels}
+        return {"format": self.format, "rows": self.rows, "records": self.records, "usable": self.rows,
+                "malformed": self.malformed, "findings": [f.to_dict() for f in self.findings], "labels": self.labels}
 
     def get(self, check: str) -> Finding | None:
         return next((f for f in self.findings if f.check == check), None)

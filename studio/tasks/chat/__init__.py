@@ -23,6 +23,7 @@ class ChatTask(Task):
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     pipeline_tag = "text-generation"
     purpose = "chat / instruction following"
+    gguf_ok = True
 
     def setup(self, config, hw, train_records, eval_records):
         from studio.tasks.chat.setup import setup_chat
@@ -54,6 +55,16 @@ class ChatTask(Task):
 
         return load_snippet(kind, path)
 
+    def check_prompts(self, config, limit):
+        from studio.tasks.chat.export import check_prompts
+
+        return check_prompts(config, limit)
+
+    def system_prompt(self, config):
+        from studio.tasks.chat.export import system_prompt
+
+        return system_prompt(config)
+
     def card_data_lines(self, config):
         learned = "learned from prompts and answers" if config.data.train_on_prompt else "learned from the answers only"
         return [f"- Max length: {config.data.max_length} tokens; {learned}"]
@@ -67,11 +78,13 @@ class ChatTask(Task):
         return views.card_examples(result)
 
     def suits_model(self, info):
-        return not models.is_encoder(info)
+        return not models.is_encoder(info) and not models.is_seq2seq(info)
 
     def model_advice(self, config, info):
         if info and models.is_encoder(info):
             return [f"{config.model.source} is a text encoder: it cannot learn to chat; pick a chat model or classification data"]
+        if info and models.is_seq2seq(info):
+            return [f"{config.model.source} is an encoder-decoder model: train it with the seq2seq task"]
         return []
 
     def eval_headline(self, result):

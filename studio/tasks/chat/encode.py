@@ -19,7 +19,7 @@ def encode_example(tokenizer, record: dict, max_length: int, train_on_prompt: bo
                         truncation=True, max_length=max_length)
         ids = list(enc["input_ids"])
         return {"input_ids": ids, "labels": list(ids)}
-    text, spans = trained_spans(tokenizer, msgs)
+    text, spans = trained_spans(tokenizer, msgs, record.get("tools"))
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=True, max_length=max_length)
     ids = list(enc["input_ids"])
     if train_on_prompt:

@@ -69,7 +69,10 @@ def refuse_format(fmt: str) -> str | None:
     return None
 
 
-def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max_new_tokens, report, chat=None) -> dict:
+def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max_new_tokens, report, chat=None,
+                  encode=None, loss=teacher_forced_loss) -> dict:
+    """``encode(tokenizer, records) -> examples`` and ``loss(chat, examples, tuned)``: how the teacher-forced
+    loss is taken (a causal LM's by default; the seq2seq task passes an encoder-decoder's)."""
     from studio import metrics
     from studio.core.generate import ChatModels, Sampling
     from studio.tasks.chat.encode import encode_example
@@ -80,14 +83,17 @@ def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max
     if chat is None:
         chat = ChatModels(config.model.source, folder.path, config.model.trust_remote_code)
     tok = chat.tokenizer
-    encoded = [encode_example(tok, r, config.data.max_length, config.data.train_on_prompt) for r in records]
+    if encode is None:
+        encoded = [encode_example(tok, r, config.data.max_length, config.data.train_on_prompt) for r in records]
+    else:
+        encoded = encode(tok, records)
     report(0.08, "teacher-forced loss")
     scores: dict[str, dict] = {}
     n_tokens = 0
     for side, tuned in (("base", False), ("tuned", True)):
-        loss, n_tokens = teacher_forced_loss(chat, encoded, tuned)
-        scores[side] = {"eval_loss": None if loss is None else round(loss, 5),
-                        "perplexity": None if loss is None else round(metrics.perplexity(loss), 4)}
+        mean, n_tokens = loss(chat, encoded, tuned)
+        scores[side] = {"eval_loss": None if mean is None else round(mean, 5),
+                        "perplexity": None if mean is None else round(metrics.perplexity(mean), 4)}
     pairs = [(r, split_prompt(r)) for r in records]
     pairs = [(r, p) for r, p in pairs if p is not None]
     rows, preds = [], {"base": [], "tuned": []}

@@ -14,6 +14,9 @@ from studio.tasks.chat.model import load_for_training, make_collator
 
 
 def setup_chat(config: StudioConfig, hw, train_records: list, eval_records: list) -> TaskSetup:
+    if getattr(models.load_config(config.model.source, config.model.trust_remote_code), "is_encoder_decoder", False):
+        raise StudioError(f"model.source: {config.model.source} is an encoder-decoder (sequence-to-sequence) model "
+                          "such as T5; the chat task trains causal models: use task: seq2seq for it")
     tokenizer = models.load_tokenizer(config.model.source, config.model.trust_remote_code)
     own_template = ensure_chat_template(tokenizer)
     train, dropped = encode_records(tokenizer, train_records, config.data.max_length, config.data.train_on_prompt)

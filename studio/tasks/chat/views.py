@@ -11,8 +11,8 @@ def eval_headline(result: dict) -> str | None:
     if change.get("eval_loss") is None:
         return None
     better = change["eval_loss"] < 0
-    return (("✅ The tuned model fits the reference answers better" if better else
-             "⚠️ The tuned model fits the reference answers worse")
+    return (("✓ The tuned model fits the reference answers better" if better else
+             "⚠ The tuned model fits the reference answers worse")
             + f" (eval loss {_num(result['base']['eval_loss'])} → {_num(result['tuned']['eval_loss'])}).")
 
 

@@ -1,6 +1,6 @@
 """The feedback task: teach a causal language model from single answers marked thumbs-up or thumbs-down (KTO).
 
-Data: ``studio.data`` format "feedback" (a prompt or conversation, one answer, a true/false or 👍/👎 label).
+Data: ``studio.data`` format "feedback" (a prompt or conversation, one answer, a true/false or thumbs up/down label).
 Training: TRL's ``KTOTrainer`` on the model prepared as for chat (``setup``). Evaluation: the mean log-probability
 of thumbs-up and thumbs-down answers under the base and the tuned model, and replies (``evaluate``). The result is
 a chat model: tried in the Chat tab, exported as a chat run is.
@@ -46,8 +46,9 @@ class FeedbackTask(Task):
     def trained_pieces(self, tokenizer, record, max_length, train_on_prompt=False):
         from studio.tasks.chat.encode import trained_pieces
 
-        mark = "👍 made more likely" if record.get("label") == "true" else "👎 made less likely"
-        return trained_pieces(tokenizer, record, max_length) + [(f"\n[{mark}]", False)]
+        mark = "✓ made more likely" if record.get("verdict") else "✗ made less likely"
+        whole = {"messages": list(record.get("messages") or []) + [{"role": "assistant", "content": record.get("completion", "")}]}
+        return trained_pieces(tokenizer, whole, max_length) + [(f"\n[{mark}]", False)]
 
     def merged_model(self, folder, config):
         from studio.tasks.chat.export import merged_model

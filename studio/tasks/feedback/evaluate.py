@@ -51,7 +51,7 @@ def evaluate_feedback(folder, config, data_path, limit, max_new_tokens, report, 
     for i, (_, e) in enumerate(items):
         answer = e["completion"][0]["content"]
         sampling = Sampling(max_new_tokens=min(max_new_tokens, 2 * len(tok(answer)["input_ids"]) + 16), temperature=0.0)
-        row = {"prompt": _prompt_text(e["prompt"]), "answer": answer, "label": "👍" if e["label"] else "👎"}
+        row = {"prompt": _prompt_text(e["prompt"]), "answer": answer, "label": "✓ good" if e["label"] else "✗ bad"}
         for side, tuned in (("base", False), ("tuned", True)):
             report(0.55 + 0.44 * (2 * i + tuned) / (2 * len(items)), f"generating {side} reply {i + 1}/{len(items)}")
             row[side] = chat.reply(e["prompt"], tuned=tuned, sampling=sampling).strip()

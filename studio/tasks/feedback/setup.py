@@ -19,13 +19,16 @@ LOG_METRICS = {"rewards/margins": "reward_margin", "kl": "kl"}
 
 
 def example_of(record: dict) -> dict | None:
-    """A normalised feedback record as TRL's conversational KTO example; None when it has no prompt or answer."""
+    """A normalised feedback record (prompt turns, ``completion``, ``verdict``) as TRL's conversational KTO example;
+    None when it has no prompt or answer."""
     msgs = [{"role": m["role"], "content": m["content"]} for m in record.get("messages") or []]
+    if "completion" in record:
+        msgs.append({"role": "assistant", "content": str(record.get("completion") or "")})
     if len(msgs) < 2 or msgs[-1]["role"] != "assistant" or not msgs[-1]["content"].strip():
         return None
-    if not any(m["role"] == "user" for m in msgs[:-1]) or record.get("label") not in ("true", "false"):
+    if not any(m["role"] == "user" for m in msgs[:-1]) or not isinstance(record.get("verdict"), bool):
         return None
-    return {"prompt": msgs[:-1], "completion": [msgs[-1]], "label": record["label"] == "true"}
+    return {"prompt": msgs[:-1], "completion": [msgs[-1]], "label": record["verdict"]}
 
 
 def examples_of(records: list[dict]) -> tuple[list[dict], int]:

@@ -9,8 +9,8 @@ def eval_headline(result: dict) -> str | None:
     base, tuned = (result.get("base") or {}).get("feedback_gap"), (result.get("tuned") or {}).get("feedback_gap")
     if base is None or tuned is None:
         return None
-    verdict = ("✅ The tuned model tells thumbs-up answers from thumbs-down ones better" if tuned > base else
-               "⚠️ The tuned model does not tell thumbs-up answers from thumbs-down ones better")
+    verdict = ("✓ The tuned model tells thumbs-up answers from thumbs-down ones better" if tuned > base else
+               "⚠ The tuned model does not tell thumbs-up answers from thumbs-down ones better")
     return f"{verdict}: log-prob gap per token {base:+.3f} → {tuned:+.3f}."
 
 

@@ -12,9 +12,9 @@ def eval_headline(result: dict) -> str | None:
     if base is None or tuned is None:
         return None
     n = result.get("n_examples") or 0
-    verdict = ("✅ The tuned model prefers the chosen answer more often" if tuned > base else
+    verdict = ("✓ The tuned model prefers the chosen answer more often" if tuned > base else
                "➖ The tuned model prefers the chosen answer as often as the base" if tuned == base else
-               "⚠️ The tuned model prefers the chosen answer less often")
+               "⚠ The tuned model prefers the chosen answer less often")
     return f"{verdict}: {_pct(base)} → {_pct(tuned)} of {n} held-out pairs."
 
 

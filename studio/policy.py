@@ -1,0 +1,144 @@
+"""Limits an operator sets for a shared studio, in one YAML file (``STUDIO_POLICY=FILE``).
+
+Every key is optional; a missing key means no limit. A workshop's file might read:
+
+    upload_mb: 20            # largest file one upload may be, in MB
+    queued_per_user: 3       # runs one person may have waiting or training at once
+    running_per_user: 1      # runs one person may have training at once (the others wait their turn)
+    max_steps: 200           # the most optimizer steps one run may take
+    max_minutes: 20          # wall-clock limit per run: a run still training then is stopped (it keeps its model)
+    models: [smollm2]        # base models people may pick (sources as typed on the Model tab); empty: any
+    methods: [lora]          # lora, qlora, full; empty: any
+    disk_gb_per_user: 2      # one person's runs and uploads together
+    admins: [teacher]        # who sees the Admin tab (besides users marked admin in the users file)
+    locked:                  # the instructor's preset: these settings are fixed for everyone
+      model.source: smollm2
+      method: lora
+      train.max_steps: 60
+
+``locked`` keys are config keys (as in ``--set``: ``method``, ``model.source``, ``train.max_steps``, ...); the page shows them fixed and the server
+applies them to every run. Each refusal names the limit and says that the operator sets it in this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.errors import StudioError
+
+KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
+        "disk_gb_per_user", "admins", "locked")
+
+
+@dataclass
+class Policy:
+    upload_mb: float = 0
+    queued_per_user: int = 0
+    running_per_user: int = 0
+    max_steps: int = 0
+    max_minutes: float = 0
+    models: list = field(default_factory=list)
+    methods: list = field(default_factory=list)
+    disk_gb_per_user: float = 0
+    admins: list = field(default_factory=list)
+    locked: dict = field(default_factory=dict)
+    source: str = ""  # the file it came from, for messages
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Policy:
+        if not path:
+            return cls()
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise StudioError(f"cannot read the policy file {path}: {err}") from err
+        if not isinstance(data, dict):
+            raise StudioError(f"the policy file {path} must be a mapping of limits (key: value)")
+        unknown = sorted(set(data) - set(KEYS))
+        if unknown:
+            raise StudioError(f"the policy file {path} has unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
+        policy = cls(source=str(path))
+        for key, value in data.items():
+            default = getattr(policy, key)
+            try:
+                if isinstance(default, list):
+                    value = [str(v) for v in (value or [])]
+                elif isinstance(default, dict):
+                    value = dict(value or {})
+                else:
+                    value = type(default)(value or 0)
+            except (TypeError, ValueError) as err:
+                raise StudioError(f"the policy file {path}: {key} has a bad value {value!r}") from err
+            setattr(policy, key, value)
+        if policy.locked:
+            from studio.config import StudioConfig
+
+            policy.apply_locked(StudioConfig())  # an unknown key fails here, at start-up, naming the key
+        return policy
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, k) for k in KEYS)
+
+    def who(self) -> str:
+        return f"the operator sets this in the policy file {Path(self.source).name}" if self.source else "the operator"
+
+    def refuse(self, what: str) -> StudioError:
+        return StudioError(f"{what} ({self.who()})")
+
+    # ---- runs ---------------------------------------------------------------------------------
+    def apply_locked(self, config):
+        """``config`` (a StudioConfig) with the instructor's fixed settings."""
+        if not self.locked:
+            return config
+        try:
+            return config.with_overrides([f"{k}={v}" for k, v in self.locked.items()])
+        except StudioError as err:
+            raise StudioError(f"the policy file {self.source}, locked: {err}") from err
+
+    def check_run(self, config, queued: int, disk_bytes: float) -> None:
+        """Refuse a new run that breaks a limit. ``queued``: the person's runs waiting or training now."""
+        if self.models and config.model.source not in self.models:
+            raise self.refuse(f"the model '{config.model.source}' is not offered here; pick one of: {', '.join(self.models)}")
+        if self.methods and config.method not in self.methods:
+            raise self.refuse(f"the method '{config.method}' is not offered here; pick one of: {', '.join(self.methods)}")
+        if self.max_steps and config.train.max_steps > self.max_steps:
+            raise self.refuse(f"{config.train.max_steps} steps is over the limit of {self.max_steps} per run; "
+                              f"set Max steps to {self.max_steps} or fewer")
+        if self.max_steps and config.train.max_steps <= 0:
+            raise self.refuse(f"runs here are limited to {self.max_steps} steps; set Max steps (not epochs)")
+        if self.queued_per_user and queued >= self.queued_per_user:
+            raise self.refuse(f"you already have {queued} run(s) waiting or training, the most allowed at once; "
+                              "wait for one to finish or stop one")
+        if self.disk_gb_per_user and disk_bytes >= self.disk_gb_per_user * 1e9:
+            raise self.refuse(f"your runs and uploads use {disk_bytes / 1e9:.1f} GB of the {self.disk_gb_per_user:g} GB "
+                              "allowed per person; delete runs you no longer need")
+
+    def check_upload(self, size_bytes: int, name: str) -> None:
+        if self.upload_mb and size_bytes > self.upload_mb * 1e6:
+            raise self.refuse(f"{name} is {size_bytes / 1e6:.1f} MB, over the {self.upload_mb:g} MB upload limit; "
+                              "upload a smaller file (a sample of the rows)")
+
+    def check_model(self, source: str) -> None:
+        if self.models and source not in self.models:
+            raise self.refuse(f"the model '{source}' is not offered here; pick one of: {', '.join(self.models)}")
+
+    def lines(self) -> list[str]:
+        """The limits in words, for the page."""
+        out = []
+        if self.locked:
+            out.append("fixed by the instructor: " + ", ".join(f"{k.split('.')[-1]} = {v}" for k, v in self.locked.items()))
+        words = {"upload_mb": "uploads up to {} MB", "queued_per_user": "{} run(s) waiting or training per person",
+                 "running_per_user": "{} run(s) training at once per person", "max_steps": "up to {} steps per run",
+                 "max_minutes": "up to {} minutes per run", "disk_gb_per_user": "{} GB of disk per person"}
+        out += [w.format(f"{getattr(self, k):g}" if isinstance(getattr(self, k), float) else getattr(self, k))
+                for k, w in words.items() if getattr(self, k)]
+        if self.models:
+            out.append("models: " + ", ".join(self.models))
+        if self.methods:
+            out.append("methods: " + ", ".join(self.methods))
+        return out

@@ -1,0 +1,131 @@
+"""The run store as one person sees it: only their runs, their files, within the operator's limits.
+
+Every request from a web page goes through a ``UserRuns`` (``RunStore.for_user``), never the store itself, so
+isolation holds for every endpoint whatever a client sends. Another person's run reads exactly like a run that
+does not exist ("no run named ..."): its name, files and metrics never show, not even whether it exists.
+
+``owner=None`` sees everything: a single-user studio (no sign-in) and the Admin tab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.config import StudioConfig
+from studio.errors import StudioError
+
+
+class UserRuns:
+    def __init__(self, store, owner: str | None, admin: bool = False):
+        self.store = store
+        self.owner = owner
+        self.admin = admin
+
+    @property
+    def shared(self) -> bool:
+        """True when runs are kept apart per person (someone is signed in)."""
+        return self.owner is not None
+
+    def _missing(self, run_id: str) -> StudioError:
+        return StudioError(f"no run named '{run_id}'; pick one from your runs (the Runs tab lists them)")
+
+    def _check(self, run_id: str):
+        try:
+            info = self.store.info(run_id)
+        except StudioError:
+            if self.shared:
+                raise self._missing(run_id) from None
+            raise
+        if self.shared and info.owner != self.owner:
+            raise self._missing(run_id)
+        return info
+
+    # ---- looking --------------------------------------------------------------------------------
+    def list(self):
+        return self.store.list(owner=self.owner)
+
+    def info(self, run_id: str):
+        return self._check(run_id)
+
+    def folder(self, run_id: str):
+        self._check(run_id)
+        return self.store.folder(run_id)
+
+    def events(self, run_id: str, types: tuple[str, ...] | None = None) -> list[dict]:
+        return self.folder(run_id).read_events(types)
+
+    def queue_position(self, run_id: str) -> int | None:
+        self._check(run_id)
+        return self.store.queue_position(run_id)
+
+    def estimated_wait(self, run_id: str) -> float | None:
+        self._check(run_id)
+        return self.store.estimated_wait(run_id)
+
+    @property
+    def devices(self):
+        return self.store.devices
+
+    @property
+    def policy(self):
+        return self.store.policy
+
+    # ---- files ----------------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        """This person's uploads and fixed data versions."""
+        return self.store.user_dir(self.owner or "")
+
+    def check_path(self, path: str | Path, what: str = "file") -> Path:
+        """A file path a client sent: refused when it lies in the runs folder but not in this person's own runs or
+        data folder (someone else's run, model or upload). Paths outside the runs folder (the shipped samples,
+        Gradio's upload cache, a model folder on the server) are the operator's business and allowed."""
+        resolved = Path(path).expanduser().resolve()
+        if not self.shared:
+            return resolved
+        root = self.store.root
+        try:
+            rel = resolved.relative_to(root)
+        except ValueError:
+            return resolved
+        mine = [self.data_dir.resolve()] + [Path(r.path).resolve() for r in self.list()]
+        if any(resolved == m or m in resolved.parents for m in mine):
+            return resolved
+        raise StudioError(f"no {what} named '{rel.name}'; upload it again or pick one of yours")
+
+    def check_model(self, source: str) -> str:
+        """A base model a client picked: within the policy's list, and not someone else's run folder."""
+        source = (source or "").strip()
+        self.policy.check_model(source)
+        if self.shared and ("/" in source or "\\" in source) and Path(source).expanduser().exists():
+            self.check_path(source, "model")
+        return source
+
+    # ---- changing -------------------------------------------------------------------------------
+    def submit(self, config: StudioConfig, name: str = "") -> str:
+        policy = self.policy
+        config = policy.apply_locked(config)
+        owner = self.owner or ""
+        if policy.active:
+            policy.check_run(config, queued=self.store.active_count(owner),
+                             disk_bytes=self.store.disk_use(owner) if policy.disk_gb_per_user else 0)
+        self.check_model(config.model.source)
+        for path in (config.data.train, config.data.eval):
+            if path:
+                self.check_path(config.resolve_path(path), "data file")
+        return self.store.submit(config, name=name, owner=owner)
+
+    def stop(self, run_id: str) -> None:
+        self._check(run_id)
+        self.store.stop(run_id)
+
+    def resume(self, run_id: str) -> str:
+        self._check(run_id)
+        if self.policy.queued_per_user and self.store.active_count(self.owner or "") >= self.policy.queued_per_user:
+            raise self.policy.refuse(f"you already have {self.policy.queued_per_user} run(s) waiting or training, the "
+                                     "most allowed at once; wait for one to finish or stop one")
+        return self.store.resume(run_id)
+
+    def delete(self, run_id: str) -> None:
+        self._check(run_id)
+        self.store.delete(run_id)
