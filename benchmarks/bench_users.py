@@ -217,6 +217,7 @@ def main() -> None:
     values.update({"train.max_steps": args.steps, "train.batch_size": 4, "data.max_length": 64, "train.eval_steps": 0})
     ordered = [values[k] for k in KEYS]
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the studio below
     port = free_port()
     env = dict(os.environ, STUDIO_USERS=str(work / "users.json"), TOKENIZERS_PARALLELISM="false")
     log = open(work / "studio.log", "w")
