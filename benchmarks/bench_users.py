@@ -256,7 +256,7 @@ def main() -> None:
         figures["sign_in_seconds"] = round(time.time() - t0, 2)
         for p in people:
             p.start()
-        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout,)) for p in people]
+        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout,), daemon=True) for p in people]
         for t in threads:
             t.start()
         for t in threads:
