@@ -113,7 +113,7 @@ class Task:
                 "your own held-out examples before relying on it.")
 
     def card_examples(self, result: dict) -> list[str]:
-        return []
+        return self._view("card_examples", result, [])
 
     # ---- models -----------------------------------------------------------------------------------
     def suits_model(self, info: dict) -> bool:
@@ -123,17 +123,25 @@ class Task:
         return []
 
     # ---- what is shown of a result ----------------------------------------------------------------
+    # A task with a ``views`` module (plain data, see above) gets these from it: define ``eval_headline``,
+    # ``eval_notes``, ``example_table``, ``example_lines`` or ``card_examples`` there; whatever it lacks stays empty.
+    views = None
+
+    def _view(self, name: str, result: dict, empty):
+        fn = getattr(self.views, name, None) if self.views is not None else None
+        return fn(result) if fn is not None else empty
+
     def eval_headline(self, result: dict) -> str | None:
-        return None
+        return self._view("eval_headline", result, None)
 
     def eval_notes(self, result: dict) -> list[str]:
-        return []
+        return self._view("eval_notes", result, [])
 
     def example_table(self, result: dict) -> tuple[list[str], list[list]]:
-        return [], []
+        return self._view("example_table", result, ([], []))
 
     def example_lines(self, result: dict) -> list[str]:
-        return []
+        return self._view("example_lines", result, [])
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -14,6 +14,7 @@ from studio.tasks.chat import views
 
 
 class ChatTask(Task):
+    views = views
     name = "chat"
     title = "Chat / instructions"
     help = "teach a model to answer (chat, instructions, completions, plain text)"
@@ -74,9 +75,6 @@ class ChatTask(Task):
                 "limitations: it can state wrong facts confidently and can reflect biases of its data. "
                 "Not for medical, legal, financial or other high-stakes advice without human review.")
 
-    def card_examples(self, result):
-        return views.card_examples(result)
-
     def suits_model(self, info):
         return not models.is_encoder(info) and not models.is_seq2seq(info)
 
@@ -86,18 +84,6 @@ class ChatTask(Task):
         if info and models.is_seq2seq(info):
             return [f"{config.model.source} is an encoder-decoder model: train it with the seq2seq task"]
         return []
-
-    def eval_headline(self, result):
-        return views.eval_headline(result)
-
-    def eval_notes(self, result):
-        return views.eval_notes(result)
-
-    def example_table(self, result):
-        return views.example_table(result)
-
-    def example_lines(self, result):
-        return views.example_lines(result)
 
 
 TASK = ChatTask()

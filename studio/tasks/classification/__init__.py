@@ -25,6 +25,7 @@ from studio.tasks.classification.training import encode, make_collator, make_com
 
 
 class ClassificationTask(Task):
+    views = views
     name = "classification"
     title = "Text classification"
     help = "teach a model to label text"
@@ -71,12 +72,6 @@ class ClassificationTask(Task):
         if info and not models.is_encoder(info):
             return [f"classification with {config.model.source}: a small encoder such as minilm is faster and usually as good"]
         return []
-
-    def eval_headline(self, result):
-        return views.eval_headline(result)
-
-    def example_table(self, result):
-        return views.example_table(result)
 
 
 TASK = ClassificationTask()

@@ -15,6 +15,7 @@ from studio.tasks.feedback import views
 
 
 class FeedbackTask(Task):
+    views = views
     name = "feedback"
     title = "Feedback tuning (KTO)"
     help = "teach a chat model from single answers marked thumbs-up or thumbs-down (KTO)"
@@ -71,18 +72,6 @@ class FeedbackTask(Task):
         if info and models.is_encoder(info):
             return [f"{config.model.source} is a text encoder: it cannot generate answers; pick a chat model"]
         return []
-
-    def eval_headline(self, result):
-        return views.eval_headline(result)
-
-    def eval_notes(self, result):
-        return views.eval_notes(result)
-
-    def example_table(self, result):
-        return views.example_table(result)
-
-    def example_lines(self, result):
-        return views.example_lines(result)
 
 
 TASK = FeedbackTask()

@@ -15,6 +15,7 @@ from studio.tasks.preference import views
 
 
 class PreferenceTask(Task):
+    views = views
     name = "preference"
     title = "Preference tuning (DPO)"
     help = "teach a chat model to prefer the chosen answers of prompt/chosen/rejected pairs (DPO)"
@@ -77,9 +78,6 @@ class PreferenceTask(Task):
                 "wrong facts confidently and can reflect biases of its data. Check it on held-out pairs and in "
                 "conversation before relying on it.")
 
-    def card_examples(self, result):
-        return views.card_examples(result)
-
     def suits_model(self, info):
         return False  # a chat model suits chat first; preference tuning is picked by its data
 
@@ -87,18 +85,6 @@ class PreferenceTask(Task):
         if info and models.is_encoder(info):
             return [f"{config.model.source} is a text encoder: it cannot generate answers; pick a chat model"]
         return []
-
-    def eval_headline(self, result):
-        return views.eval_headline(result)
-
-    def eval_notes(self, result):
-        return views.eval_notes(result)
-
-    def example_table(self, result):
-        return views.example_table(result)
-
-    def example_lines(self, result):
-        return views.example_lines(result)
 
 
 TASK = PreferenceTask()

@@ -15,6 +15,7 @@ from studio.tasks.chat import views
 
 
 class Seq2SeqTask(Task):
+    views = views
     name = "seq2seq"
     title = "Sequence to sequence (T5, Flan-T5)"
     help = "teach an encoder-decoder model such as T5 or Flan-T5 to answer (instructions, prompt/completion, chat)"
@@ -70,9 +71,6 @@ class Seq2SeqTask(Task):
                 "limitations: it can state wrong facts confidently and can reflect biases of its data. "
                 "Not for medical, legal, financial or other high-stakes advice without human review.")
 
-    def card_examples(self, result):
-        return views.card_examples(result)
-
     def suits_model(self, info):
         return models.is_seq2seq(info)
 
@@ -92,18 +90,6 @@ class Seq2SeqTask(Task):
         if config.data.train_on_prompt:
             out.append("train on prompt has no effect with seq2seq: the encoder reads the prompt, only answers are written")
         return out
-
-    def eval_headline(self, result):
-        return views.eval_headline(result)
-
-    def eval_notes(self, result):
-        return views.eval_notes(result)
-
-    def example_table(self, result):
-        return views.example_table(result)
-
-    def example_lines(self, result):
-        return views.example_lines(result)
 
 
 TASK = Seq2SeqTask()
