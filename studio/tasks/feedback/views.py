@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from studio.tasks.chat.views import _short  # the same cell formatting as chat
+
 COLUMNS = ["Prompt", "Answer", "Label", "Base reply", "Tuned reply", "Base log-prob/token", "Tuned log-prob/token"]
 
 
@@ -30,8 +32,3 @@ def example_lines(result: dict, show: int = 5) -> list[str]:
         lines += [f"[{i}] prompt: {_short(r.get('prompt', ''))}", f"    answer ({r.get('label')}): {_short(r.get('answer', ''))}",
                   f"    base:   {_short(r.get('base', ''))}", f"    tuned:  {_short(r.get('tuned', ''))}"]
     return lines
-
-
-def _short(text: str, limit: int = 100) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -3,6 +3,8 @@ Plain data and text only; the UI and the CLI lay it out."""
 
 from __future__ import annotations
 
+from studio.tasks.chat.views import _short, _cell  # the same cell formatting as chat
+
 COLUMNS = ["Prompt", "Chosen", "Rejected", "Base reply", "Tuned reply", "Base prefers chosen", "Tuned prefers chosen"]
 
 
@@ -64,13 +66,3 @@ def _pct(x: float) -> str:
 
 def _yes(value) -> str:
     return "–" if value is None else ("yes" if value else "no")
-
-
-def _short(text: str, limit: int = 100) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cell(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
