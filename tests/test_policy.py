@@ -1,6 +1,7 @@
 """An operator's limits (STUDIO_POLICY) and the users file (STUDIO_USERS): refusals that name the limit and who
 sets it, the instructor's locked settings, runs training at once per person, minutes per run, join codes."""
 
+import json
 import subprocess
 import sys
 import time
@@ -159,3 +160,47 @@ def test_who_is_asking_in_each_sign_in_mode(tmp_path):
     with pytest.raises(StudioError, match="only an admin"):
         hf.all_runs(store, signed)
     assert {n for n, _ in users.signed_in()} == {"ana", "bob", "cy"}
+
+
+def test_a_queued_run_knows_its_place_and_about_when_it_starts(tmp_path):
+    from studio.runfolder import RunFolder
+
+    store = RunStore(tmp_path / "runs", launcher="inline", devices=Devices(gpus=[], cpu_runs=1))
+
+    def run(name, events, state, owner=""):
+        folder = RunFolder(store.root / name)
+        folder.path.mkdir(parents=True)
+        StudioConfig().with_overrides([f"owner={owner}"]).save(folder.config_file)
+        for e in events:
+            folder.emit(e)
+        folder.write_status(state=state, owner=owner, started=time.time())
+
+    run("done", [{"type": "end", "runtime": 30.0}], "finished")
+    run("training", [{"type": "log", "step": s, "max_steps": 10, "elapsed": float(s)} for s in (1, 3)], "running")
+    run("first", [], "queued", owner="ann")
+    run("second", [], "queued", owner="bob")
+    store._running["training"] = {}
+    store._pending += [(name, StudioConfig.load(store.root / name / "config.yaml"), False) for name in ("first", "second")]
+    assert store.queue_position("first") == 1 and store.queue_position("second") == 2
+    assert store.estimated_wait("first") == pytest.approx(7.0)  # 7 steps left at 1 s a step
+    assert store.estimated_wait("second") == pytest.approx(37.0)  # then one typical run (30 s) ahead of it
+    assert store.estimated_wait("done") is None
+
+
+def test_watching_pages_share_one_incremental_read_and_one_chart(tmp_path):
+    from studio.runfolder import RunFolder
+    from studio.ui.caches import RunWatch
+
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir()
+    watch = RunWatch()
+    folder.emit({"type": "log", "step": 1, "loss": 2.0, "learning_rate": 1e-3, "elapsed": 1.0})
+    first = watch.events(folder)
+    chart = watch.figure(folder, first)
+    assert len(first) == 1 and watch.figure(folder, watch.events(folder)) is chart  # nothing new: the same chart
+    folder.emit({"type": "log", "step": 2, "loss": 1.0, "learning_rate": 1e-3, "elapsed": 2.0})
+    events = watch.events(folder)
+    assert [e["step"] for e in events] == [1, 2] and watch.figure(folder, events) is not chart
+    assert '"y":[2.0,1.0]' in watch.figure(folder, events).plot.replace(" ", "")
+    folder.events_file.write_text(json.dumps({"type": "log", "step": 9, "loss": 0.5}) + "\n")  # replaced: read anew
+    assert [e["step"] for e in watch.events(folder)] == [9]
