@@ -1,6 +1,6 @@
 """Many people on one shared studio, measured through the same HTTP API the page uses.
 
-    python benchmarks/bench_users.py [--users 20] [--steps 8] [--json FILE] [--poll-only]
+    python benchmarks/bench_users.py [--users 20] [--steps 8] [--client http|gradio] [--json FILE] [--poll-only]
 
 First, in this process, the server's time per poll with N pages on one run, the old way (every page re-reads the
 events and builds its own chart) against the handler now; then, unless ``--poll-only``:
@@ -9,7 +9,9 @@ Starts the studio in its own process on 127.0.0.1 with a users file (sign-in on)
 
 1. **Alone**: one person trains a short run on the embedded model with nobody watching (the baseline tokens/s).
 2. **Everyone**: N people sign in (Gradio's client API, each with their own session), each uploads a small file,
-   starts a short run and watches it once a second (the page's poll) until it ends, then chats with it once.
+   starts a short run and watches it once a second (the page's poll, sent as plain HTTP calls on the person's
+   session as a browser sends it; ``--client gradio`` polls through the client library) until it ends, then
+   chats with it once.
    Runs queue and train one at a time, so at any moment one run trains while everyone polls.
 3. **Leaks**: every person tries every other person's run ids (show, stop, export, chat) and lists their own runs.
 
@@ -99,11 +101,37 @@ class Person:
         ids = [row[0] for row in (out[0] if out else {}).get("data", [])]
         self.run_id = ids[0] if ids else ""
 
-    def watch(self, stop_at: float) -> None:
+    def http_poll(self):
+        """The page's poll as a browser sends it: one POST to Gradio's call API and one read of its event stream, on
+        this person's session and sign-in cookie (far lighter on this machine than the client library's protocol,
+        so that the load generator does not take the CPU the studio needs)."""
+        import urllib.request
+
+        headers = {"Content-Type": "application/json",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.client.cookies.items())}
+        base = self.client.src.rstrip("/") + "/gradio_api/call/poll_run"
+        t = time.perf_counter()
+        try:
+            body = json.dumps({"data": [], "session_hash": self.client.session_hash}).encode()
+            with urllib.request.urlopen(urllib.request.Request(base, data=body, headers=headers), timeout=60) as r:
+                event = json.loads(r.read())["event_id"]
+            with urllib.request.urlopen(urllib.request.Request(f"{base}/{event}", headers=headers), timeout=60) as r:
+                text = r.read().decode("utf-8", "replace")
+        except Exception as err:  # noqa: BLE001 - counted, the person goes on
+            self.errors.append(f"/poll_run (http): {type(err).__name__}: {str(err)[:160]}")
+            return None, time.perf_counter() - t
+        seconds = time.perf_counter() - t
+        if "event: complete" not in text:
+            self.errors.append(f"/poll_run (http): {text[-160:]}")
+            return None, seconds
+        data = text.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0]
+        return json.loads(data), seconds
+
+    def watch(self, stop_at: float, light: bool = False) -> None:
         """Poll once a second, as the page does, until the run ends; then chat once."""
         while time.time() < stop_at:
             t0 = time.time()
-            out, seconds = self.call(api_name="/poll_run")
+            out, seconds = self.http_poll() if light else self.call(api_name="/poll_run")
             self.polls.append(seconds)
             progress = str(out[1]) if out else ""
             if self.started is None and "running" in progress and "step" in progress:
@@ -119,6 +147,15 @@ class Person:
             self.chat_seconds = seconds
             if out is None or not (out[2] and out[2][-1].get("content")):
                 self.errors.append(f"chat: no tuned reply ({str(out)[:120]})")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (its own threads; not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def try_leaks(people: list[Person]) -> tuple[int, int]:
@@ -194,6 +231,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds (default 1800)")
     ap.add_argument("--poll-only", action="store_true", help="only the in-process cost of a poll (seconds, no training)")
+    ap.add_argument("--client", choices=("http", "gradio"), default="http",
+                    help="how watchers poll: plain HTTP calls as a browser makes them (default), or Gradio's client "
+                         "library, which costs this machine far more CPU per poll than the studio does")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cost = poll_cost(args.users)
@@ -224,7 +264,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "studio", "ui", "--port", str(port), "--runs-dir", str(runs_dir)],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    figures: dict = {"users": args.users, "steps": args.steps, **cost}
+    figures: dict = {"users": args.users, "steps": args.steps, "client": args.client, **cost}
     try:
         import urllib.request
 
@@ -246,7 +286,7 @@ def main() -> None:
         # 1. alone
         solo = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
         solo.start()
-        solo.watch(time.time() + args.timeout)
+        solo.watch(time.time() + args.timeout, light=args.client == "http")
         figures["alone_tokens_per_second"] = training_speed(runs_dir, solo.run_id)
         figures["alone_poll_ms_p50"] = 1000 * pct(solo.polls, 0.5)
 
@@ -256,11 +296,17 @@ def main() -> None:
         figures["sign_in_seconds"] = round(time.time() - t0, 2)
         for p in people:
             p.start()
-        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout,), daemon=True) for p in people]
+        cpu0, wall0 = _cpu_seconds(os.getpid()), time.time()
+        server_cpu0 = _cpu_seconds(server.pid)
+        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout, args.client == "http"), daemon=True)
+                   for p in people]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        wall = max(time.time() - wall0, 1e-6)
+        figures["load_generator_cpu_share"] = round((_cpu_seconds(os.getpid()) - cpu0) / wall, 3)
+        figures["studio_process_cpu_share"] = round((_cpu_seconds(server.pid) - server_cpu0) / wall, 3)
         polls = [s for p in people for s in p.polls]
         watched = [x for x in (training_speed(runs_dir, p.run_id) for p in people) if x]
         figures.update(
@@ -289,6 +335,8 @@ def main() -> None:
     print(f"users {args.users}, {args.steps} steps each; sign-in of all took {figures.get('sign_in_seconds')} s")
     print(f"poll latency: p50 {figures.get('poll_ms_p50')} ms, p95 {figures.get('poll_ms_p95')} ms, "
           f"max {figures.get('poll_ms_max')} ms over {figures.get('polls')} polls (alone: p50 {figures.get('alone_poll_ms_p50', 0):.0f} ms)")
+    print(f"CPU while everyone watched (cores' worth): load generator {figures.get('load_generator_cpu_share')}, "
+          f"studio web process {figures.get('studio_process_cpu_share')} (training runs in processes of their own)")
     alone, watched = figures.get("alone_tokens_per_second"), figures.get("watched_tokens_per_second")
     print(f"training: {alone and round(alone, 1)} tokens/s alone, {watched} tokens/s watched by {args.users} "
           f"(slowed by {100 * figures.get('slowdown', float('nan')):.1f}%)")

@@ -1,4 +1,5 @@
-"""GPU figures in one go (under 5 minutes on one H100/H200): LoRA on a Llama-3.2-1B-shaped model and QLoRA on a
+"""GPU figures in one go (under 5 minutes on one H100/H200): LoRA on a Llama-3.2-1B-shaped model (as the studio
+runs it, with gradient checkpointing, and with Liger kernels where liger-kernel is installed) and QLoRA on a
 Llama-3.1-8B-shaped model, both built from configs with random weights (speed and memory do not depend on the
 weights' values, and nothing is downloaded), each with tokens/s, MFU against the bf16 matmul peak measured here,
 peak memory, and the studio's memory estimate next to it.
@@ -8,7 +9,8 @@ peak memory, and the studio's memory estimate next to it.
 
 The model is prepared by the studio's own loading (``studio.core.loading``: the frozen base in bf16, LoRA on all
 linear layers, adapters in fp32; QLoRA through bitsandbytes when it is installed) and trained for a few steps
-with the studio's loss at learned positions, on batches where half the tokens are learned from.
+with the studio's loss at learned positions, on batches where half the tokens are learned from, with the attention
+``studio.core.attention`` picks (FlashAttention 2 where flash-attn is installed, else SDPA).
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_steps(model, cfg, device: str, batch: int, seq: int, steps: int) -> dict:
+def train_steps(model, cfg, device: str, batch: int, seq: int, steps: int, fused_loss: bool = False) -> dict:
+    """``fused_loss``: the model computes its own loss from the labels (Liger's fused linear cross-entropy, which
+    never builds the logits) instead of the studio's loss at learned positions."""
     import torch
 
     from studio.core.trained_positions import loss_at_trained_positions
@@ -84,7 +88,7 @@ def train_steps(model, cfg, device: str, batch: int, seq: int, steps: int) -> di
     for _ in range(steps):
         sync(device)
         t = time.perf_counter()
-        loss, _ = loss_at_trained_positions(model, inputs)
+        loss = model(**inputs).loss if fused_loss else loss_at_trained_positions(model, inputs)[0]
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -95,7 +99,9 @@ def train_steps(model, cfg, device: str, batch: int, seq: int, steps: int) -> di
     return {"step_s": round(step, 4), "tokens_per_s": round(batch * seq / step, 1), "peak_memory_gb": round(peak / 2**30, 2)}
 
 
-def one(shape: str, method: str, device: str, batch: int, seq: int, steps: int, peak: float) -> dict:
+def one(shape: str, method: str, device: str, batch: int, seq: int, steps: int, peak: float, variant: str = "") -> dict:
+    """One training measurement. ``variant``: "" (the studio's defaults), "checkpointing" (gradient checkpointing
+    on) or "liger" (Liger kernels, when the liger-kernel package is installed)."""
     import torch
 
     from studio import estimate as est
@@ -109,23 +115,43 @@ def one(shape: str, method: str, device: str, batch: int, seq: int, steps: int, 
         model, cfg = build(shape, dtype, device, quant="nf4" if method == "qlora" else None)
     except ImportError as err:
         return {"shape": shape, "method": method, "skipped": f"{err}; pip install bitsandbytes"}
+    from studio.core.attention import plan
+
     config = StudioConfig().with_overrides([f"method={method}", "lora.r=16", "lora.alpha=32", "lora.dropout=0"])
     model.config.use_cache = False
+    attention = plan("auto", "off", device, "bf16" if device == "cuda" else "fp32")
+    impl = attention.for_length(seq)
+    try:
+        model.set_attn_implementation(impl)  # checks that the kernels exist (flash-attn) before it is used
+    except (ImportError, ValueError) as err:
+        impl = f"sdpa ({impl} failed: {str(err).splitlines()[0][:80]})"
+        model.set_attn_implementation("sdpa")
+    if variant == "liger":
+        try:
+            from liger_kernel.transformers import _apply_liger_kernel_to_instance
+        except ImportError:
+            return {"shape": shape, "method": method, "variant": variant, "skipped": "pip install liger-kernel"}
+        _apply_liger_kernel_to_instance(model=model)
+    if variant == "checkpointing":
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     if method == "qlora":
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model = attach_lora(model, config)
     total, trainable = count_parameters(model)
-    out = {"shape": shape, "method": method, "batch": batch, "seq": seq, "parameters": total, "trainable": trainable}
-    out.update(train_steps(model, cfg, device, batch, seq, steps))
+    out = {"shape": shape, "method": method, "variant": variant or "default", "attention": impl, "batch": batch,
+           "seq": seq, "parameters": total, "trainable": trainable}
+    out.update(train_steps(model, cfg, device, batch, seq, steps, fused_loss=variant == "liger"))
     flops_per_token = 4.0 * total + 2.0 * trainable
     out["mfu"] = round(out["tokens_per_s"] * flops_per_token / peak, 4)
     hw = Hardware(device, "bf16" if device == "cuda" else "fp32")
     shape_ = est.ModelShape(parameters=total, layers=cfg.num_hidden_layers, hidden_size=cfg.hidden_size,
                             vocab_size=cfg.vocab_size, intermediate_size=cfg.intermediate_size)
     dev = est.detect_device()
-    e = est.estimate(shape_, method, precision=hw.precision, batch_size=batch, seq_len=seq, steps=steps, device=dev)
+    e = est.estimate(shape_, method, precision=hw.precision, batch_size=batch, seq_len=seq, steps=steps, device=dev,
+                     gradient_checkpointing=variant == "checkpointing")
     out["estimate_gb"] = round(e.total_bytes / 2**30, 2)
     out["estimate_over_measured"] = round(e.total_bytes / 2**30 / out["peak_memory_gb"], 2) if out["peak_memory_gb"] else None
     del model
@@ -149,11 +175,13 @@ def main() -> None:
     peak = matmul_peak("bf16" if device == "cuda" else "fp32")
     results = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
                "bf16_matmul_peak_tflops": round(peak / 1e12, 1), "runs": []}
-    plan = [("tiny", "lora", 2, 64, 3), ("tiny", "qlora", 2, 64, 3)] if args.smoke else [("llama-3.2-1b", "lora", 8, 1024, 8),
-                                                          ("llama-3.1-8b", "qlora", 1, 1024, 4)]
-    for shape, method, batch, seq, steps in plan:
+    runs = [("tiny", "lora", 2, 64, 3, ""), ("tiny", "lora", 2, 64, 3, "checkpointing"), ("tiny", "qlora", 2, 64, 3, "")]
+    if not args.smoke:
+        runs = [("llama-3.2-1b", "lora", 8, 1024, 8, ""), ("llama-3.2-1b", "lora", 8, 1024, 8, "checkpointing"),
+                ("llama-3.2-1b", "lora", 8, 1024, 8, "liger"), ("llama-3.1-8b", "qlora", 1, 1024, 4, "")]
+    for shape, method, batch, seq, steps, variant in runs:
         t = time.time()
-        r = one(shape, method, device, batch, seq, steps, peak)
+        r = one(shape, method, device, batch, seq, steps, peak, variant)
         r["seconds"] = round(time.time() - t, 1)
         results["runs"].append(r)
         print(json.dumps(r), flush=True)

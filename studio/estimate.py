@@ -368,20 +368,45 @@ def _memory_advice(method: str, batch_size: int, seq_len: int, gc: bool, cuda: b
     return "; ".join(tips)
 
 
+def checkpointing_choice(config, shape: ModelShape, device: Device | None = None) -> tuple[bool, str]:
+    """Whether a run uses gradient checkpointing, and why in words. ``auto`` turns it on only when the estimate says
+    the longest batch a run can meet (batch size x data.max_length tokens) would not fit comfortably without it."""
+    tc = config.train
+    if tc.gradient_checkpointing in ("on", "off"):
+        return tc.gradient_checkpointing == "on", f"gradient checkpointing {tc.gradient_checkpointing}, as the config asks"
+    device = device or detect_device()
+    kw = dict(precision=tc.precision, batch_size=tc.batch_size, seq_len=config.data.max_length, lora_r=config.lora.r,
+              target_modules=config.lora.target_modules, device=device, vocab_logits=_vocab_logits(config.task))
+    plain = estimate(shape, config.method, gradient_checkpointing=False, **kw)
+    longest = f"{tc.batch_size} x {config.data.max_length} tokens"
+    if plain.fits == "yes":
+        return False, (f"gradient checkpointing off (auto): the longest batch ({longest}) needs about "
+                       f"{fmt_bytes(plain.total_bytes)} of {fmt_bytes(device.available_bytes)} free")
+    saved = estimate(shape, config.method, gradient_checkpointing=True, **kw)
+    return True, (f"gradient checkpointing on (auto): the longest batch ({longest}) would need about "
+                  f"{fmt_bytes(plain.total_bytes)} of {fmt_bytes(device.available_bytes)} free without it, "
+                  f"about {fmt_bytes(saved.total_bytes)} with it")
+
+
 def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_tokens: float = 0.0,
                         device: Device | None = None) -> Estimate:
     """The estimate for a ``StudioConfig``: steps from the data size, tokens from the data when known."""
     tc = config.train
+    device = device or detect_device()
+    checkpointing, why = checkpointing_choice(config, shape, device)
     seq = int(avg_tokens) if avg_tokens else min(config.data.max_length, 128)
     seq = max(8, min(seq, config.data.max_length))
     steps = planned_steps(tc.max_steps, tc.epochs, n_train or 100, tc.batch_size, tc.grad_accum)
     n_eval = int(round((n_train or 100) * config.data.eval_fraction)) if not config.data.eval else max(n_train // 10, 1)
-    return estimate(
+    e = estimate(
         shape, config.method, precision=tc.precision, batch_size=tc.batch_size, seq_len=seq,
         grad_accum=tc.grad_accum, steps=steps, lora_r=config.lora.r, target_modules=config.lora.target_modules,
-        gradient_checkpointing=tc.gradient_checkpointing, device=device, eval_tokens=n_eval * seq,
+        gradient_checkpointing=checkpointing, device=device, eval_tokens=n_eval * seq,
         vocab_logits=_vocab_logits(config.task),
     )
+    if checkpointing and tc.gradient_checkpointing == "auto":
+        e.warnings.append(why)
+    return e
 
 
 def planned_steps(max_steps: int, epochs: float, n_train: int, batch_size: int, grad_accum: int) -> int:

@@ -191,9 +191,10 @@ def load_config(source: str, trust_remote_code: bool = False):
         raise _hub_error(source, err) from err
 
 
-def load_causal_lm(source: str, trust_remote_code: bool = False, dtype=None, quantization_config=None, device_map=None):
+def load_causal_lm(source: str, trust_remote_code: bool = False, dtype=None, quantization_config=None, device_map=None,
+                   attn_implementation: str | None = None):
     return _load_lm("AutoModelForCausalLM", "a text-generation", source, trust_remote_code, dtype, quantization_config,
-                    device_map)
+                    device_map, attn_implementation)
 
 
 def load_seq2seq_lm(source: str, trust_remote_code: bool = False, dtype=None, quantization_config=None, device_map=None):
@@ -208,11 +209,14 @@ def load_generator(source: str, trust_remote_code: bool = False, dtype=None):
     return (load_seq2seq_lm if seq2seq else load_causal_lm)(source, trust_remote_code, dtype=dtype)
 
 
-def _load_lm(auto_class: str, what: str, source, trust_remote_code, dtype, quantization_config, device_map):
+def _load_lm(auto_class: str, what: str, source, trust_remote_code, dtype, quantization_config, device_map,
+             attn_implementation: str | None = None):
     import transformers
 
     r = resolve(source)
     kwargs = {"trust_remote_code": trust_remote_code}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     if dtype is not None:
         kwargs["dtype"] = dtype
     if quantization_config is not None:

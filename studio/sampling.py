@@ -55,7 +55,11 @@ def make_trainer_class():
         group_by_length = True
         loss_at_trained_positions = False  # output layer and loss only where tokens are learned from (causal LMs)
 
+        attention_plan = None  # studio.core.attention.AttentionPlan: the attention for each batch's length
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.attention_plan is not None and "input_ids" in inputs:
+                self.attention_plan.apply(model, inputs["input_ids"].shape[-1])
             if not self.loss_at_trained_positions or "labels" not in inputs:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             from studio.core.trained_positions import loss_at_trained_positions

@@ -217,6 +217,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     task = tasks.get(config.task)
     set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
     hw = detect_hardware(config.train.precision)
+    checkpointing, checkpointing_reason = _checkpointing(config)
+    config.train.gradient_checkpointing = "on" if checkpointing else "off"  # decided; the saved config keeps auto
     train_records, eval_records, data_info = load_splits(config)
     _refuse_untrained_format(data_info["format"], config.data.train, config.task)
     setup = task.setup(config, hw, train_records, eval_records)
@@ -242,10 +244,13 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         # would cost more than its matmuls gain
         bf16=hw.precision == "bf16" and hw.device == "cuda",
         fp16=hw.precision == "fp16",
-        gradient_checkpointing=tc.gradient_checkpointing,
+        gradient_checkpointing=checkpointing,
+        use_liger_kernel=tc.liger_kernels,
+        torch_compile=tc.compile,
         # length-sorted batches come from studio.sampling when the task asks; else transformers' own grouping
         train_sampling_strategy="group_by_length" if tc.group_by_length and not setup.length_sorted_batches else "random",
-        include_num_input_tokens_seen="non_padding",
+        # a packed batch has no padding, and its pad token may be a real one (SmolLM2 pads with <|im_end|>)
+        include_num_input_tokens_seen="all" if setup.attention is not None and setup.attention.packing else "non_padding",
         logging_strategy="steps",
         logging_steps=tc.logging_steps,
         eval_strategy="steps" if has_eval else "no",
@@ -278,6 +283,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         trainer = make_trainer_class()(args=TrainingArguments(**args), compute_loss_func=setup.loss_func, **common)
         trainer.group_by_length = tc.group_by_length and setup.length_sorted_batches
         trainer.loss_at_trained_positions = setup.loss_at_trained_positions
+        trainer.attention_plan = setup.attention
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
@@ -289,6 +295,10 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         "device_name": hw.name,
         "precision": _effective_precision(hw, setup.model),
         "precision_reason": hw.reason,
+        "gradient_checkpointing": checkpointing,
+        "gradient_checkpointing_reason": checkpointing_reason,
+        **(setup.attention.to_event() if setup.attention is not None else {}),
+        "liger_kernels": tc.liger_kernels,
         "train_examples": len(setup.train_dataset),
         "eval_examples": len(setup.eval_dataset),
         "max_steps": total,
@@ -320,6 +330,19 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)
+
+
+def _checkpointing(config: StudioConfig) -> tuple[bool, str]:
+    """Gradient checkpointing on or off for this run, and why (``auto``: by the memory estimate)."""
+    if config.train.gradient_checkpointing in ("on", "off"):
+        return config.train.gradient_checkpointing == "on", f"gradient checkpointing {config.train.gradient_checkpointing}, as the config asks"
+    from studio import estimate, models
+
+    try:
+        shape = estimate.ModelShape.from_describe(models.describe(config.model.source))
+    except Exception as err:  # noqa: BLE001 - a model the estimate cannot size trains as it would have before
+        return False, f"gradient checkpointing off: the model's size could not be read for the estimate ({type(err).__name__})"
+    return estimate.checkpointing_choice(config, shape)
 
 
 def _refuse_untrained_format(fmt: str, path: str, task_name: str = "") -> None:

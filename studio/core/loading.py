@@ -16,6 +16,7 @@ import os
 from typing import Any, Callable
 
 from studio.config import StudioConfig
+from studio.core.attention import plan_for
 from studio.core.hardware import frozen_dtype
 from studio.errors import StudioError
 
@@ -33,6 +34,11 @@ def load_for_training(config: StudioConfig, hw, load: Loader, task_type: str = "
     """
     import torch
 
+    attention = {}  # a causal LM loads with the attention its plan names (a per-length plan switches per batch)
+    if task_type == "CAUSAL_LM":
+        impl = plan_for(config, hw).implementation
+        if impl != "by_length":
+            attention["attn_implementation"] = impl
     if config.method == "qlora":
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
@@ -41,17 +47,18 @@ def load_for_training(config: StudioConfig, hw, load: Loader, task_type: str = "
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=compute)
         model = load(dtype=compute, quantization_config=quant,
-                     device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if hw.device == "cuda" else {"": "cpu"})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.train.gradient_checkpointing)
+                     device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if hw.device == "cuda" else {"": "cpu"},
+                     **attention)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.train.gradient_checkpointing == "on")
     else:  # LoRA: the frozen base in half precision where it pays (studio.core.hardware.frozen_dtype)
-        model = load(dtype=frozen_dtype(hw, config.method, task_type))
+        model = load(dtype=frozen_dtype(hw, config.method, task_type), **attention)
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False
     if config.method in ("lora", "qlora"):
         targets = all_linear(model) if callable(all_linear) else all_linear
         keep = modules_to_save(model) if callable(modules_to_save) else modules_to_save
         model = attach_lora(model, config, task_type, targets, keep)
-    if config.train.gradient_checkpointing and config.method != "qlora" and getattr(model, "supports_gradient_checkpointing", True):
+    if config.train.gradient_checkpointing == "on" and config.method != "qlora" and getattr(model, "supports_gradient_checkpointing", True):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if config.method == "lora":
             model.enable_input_require_grads()

@@ -17,7 +17,8 @@ class TaskSetup:
     next to the saved model; ``loss_func`` is the Trainer's ``compute_loss_func(outputs, labels, num_items)``;
     ``length_sorted_batches`` asks for the studio's length-bucketed sampler (else transformers' own grouping);
     ``loss_at_trained_positions`` computes the output layer and loss of a causal LM only where tokens are learned
-    from (``studio.core.trained_positions``).
+    from (``studio.core.trained_positions``); ``attention`` (a causal LM's ``AttentionPlan``) lets the trainer pick
+    the attention for each batch's length, and says whether the collator packs batches.
 
     A task whose training is not plain supervised learning (preference tuning, ...) brings its own trainer:
     ``trainer_factory(args, **trainer_kwargs)`` gets the ``TrainingArguments`` keywords the studio chose (a dict
@@ -41,3 +42,4 @@ class TaskSetup:
     loss_at_trained_positions: bool = False  # causal LMs: output layer and loss only where tokens are learned from
     trainer_factory: Callable[..., Any] | None = None  # trainer_factory(args: dict, **trainer_kwargs) -> Trainer
     log_metrics: dict[str, str] = field(default_factory=dict)  # trainer log key -> event key
+    attention: Any = None  # a causal LM's studio.core.attention.AttentionPlan: switched per batch, packed batches

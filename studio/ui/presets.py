@@ -17,7 +17,7 @@ PRESETS = MappingProxyType({
         "values": MappingProxyType({
             "method": "lora", "train.max_steps": 30, "train.epochs": 3.0, "train.learning_rate": 2e-3,
             "train.batch_size": 4, "train.grad_accum": 1, "train.warmup_ratio": 0.0, "train.scheduler": "linear",
-            "train.logging_steps": 1, "train.eval_steps": 0, "train.save_steps": 0, "train.gradient_checkpointing": False,
+            "train.logging_steps": 1, "train.eval_steps": 0, "train.save_steps": 0, "train.gradient_checkpointing": "auto",
             "lora.r": 16, "lora.alpha": 32, "lora.dropout": 0.0,
             "lora.target_modules": ("q_proj", "k_proj", "v_proj", "o_proj"),
             "data.max_length": 256, "data.eval_fraction": 0.1,
@@ -31,21 +31,21 @@ PRESETS = MappingProxyType({
         "values": MappingProxyType({
             "method": "lora", "train.max_steps": -1, "train.epochs": 3.0, "train.learning_rate": 2e-4,
             "train.batch_size": 8, "train.grad_accum": 2, "train.warmup_ratio": 0.05, "train.scheduler": "cosine",
-            "train.logging_steps": 5, "train.eval_steps": 0, "train.save_steps": 0,
+            "train.logging_steps": 5, "train.eval_steps": 0, "train.save_steps": 0, "train.gradient_checkpointing": "auto",
             "lora.r": 16, "lora.alpha": 32, "lora.dropout": 0.05, "lora.target_modules": ("all-linear",),
             "data.max_length": 512, "data.eval_fraction": 0.1,
         }),
     }),
     THOROUGH: MappingProxyType({
         "about": "Five passes, a gentle learning rate (1e-4), a larger adapter (rank 64 on every linear layer), "
-                 "longer examples (1024 tokens) and gradient checkpointing to fit them. The best quality on "
+                 "longer examples (1024 tokens), with gradient checkpointing where the memory estimate says they need it. The best quality on "
                  "larger data, at several times the time and memory of Balanced: meant for a GPU.",
         "model": None,
         "values": MappingProxyType({
             "method": "lora", "train.max_steps": -1, "train.epochs": 5.0, "train.learning_rate": 1e-4,
             "train.batch_size": 8, "train.grad_accum": 4, "train.warmup_ratio": 0.1, "train.scheduler": "cosine",
             "train.logging_steps": 10, "train.eval_steps": 0, "train.save_steps": 0,
-            "train.gradient_checkpointing": True,
+            "train.gradient_checkpointing": "auto",
             "lora.r": 64, "lora.alpha": 128, "lora.dropout": 0.05, "lora.target_modules": ("all-linear",),
             "data.max_length": 1024, "data.eval_fraction": 0.1,
         }),

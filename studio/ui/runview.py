@@ -123,6 +123,7 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
             s = start[-1]
             lines.append(f"▶ **Training** {esc(s.get('model'))} with {esc(s.get('method'))} on {esc(s.get('device_name') or s.get('device'))} "
                          f"({s.get('train_examples')} training / {s.get('eval_examples')} eval examples).")
+            lines.append(_how_it_computes(s))
     elif info.state == "stopped":
         lines.append("■ **Stopped** on request. The model so far is saved; **Resume** (in the **Runs** tab) continues training.")
     elif info.state == "finished":
@@ -184,3 +185,18 @@ def _position(store, run_id: str) -> tuple[int | None, float | None]:
     position = getattr(store, "queue_position", None)
     wait = getattr(store, "estimated_wait", None)
     return (position(run_id) if position else None), (wait(run_id) if wait else None)
+
+
+def _how_it_computes(start: dict) -> str:
+    """One line on the speed choices a run made: precision, attention, batches, checkpointing (the start event,
+    in the run folder, says why each was chosen)."""
+    parts = [f"computes in {esc(start.get('precision') or '?')}"]
+    if start.get("attention"):
+        parts.append(f"attention: {esc(start['attention'])}")
+    if "packing" in start:
+        parts.append("padding-free batches" if start["packing"] else "padded, length-sorted batches")
+    if "gradient_checkpointing" in start:
+        parts.append("gradient checkpointing " + ("on" if start["gradient_checkpointing"] else "off"))
+    if start.get("liger_kernels"):
+        parts.append("Liger kernels")
+    return "⚙ " + "; ".join(parts) + "."

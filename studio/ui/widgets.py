@@ -57,7 +57,8 @@ BASIC = (("", "task"), ("", "method"), ("train", "max_steps"), ("train", "epochs
          ("train", "batch_size"), ("lora", "r"), ("data", "max_length"))
 ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_ratio"), ("train", "weight_decay"),
             ("train", "max_grad_norm"), ("train", "precision"), ("train", "gradient_checkpointing"),
-            ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
+            ("train", "attention"), ("train", "packing"), ("train", "compile"),
+            ("train", "liger_kernels"), ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
             ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
             ("train", "class_weights"), ("train", "beta"), ("train", "seed"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from studio import models
 from studio.config import StudioConfig
+from studio.core.attention import plan_for
 from studio.core.chat_template import ensure_chat_template
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
@@ -36,7 +37,10 @@ def setup_chat(config: StudioConfig, hw, train_records: list, eval_records: list
         "real_tokens": sum(len(e["input_ids"]) for e in train),
         "trained_tokens": sum(sum(1 for x in e["labels"] if x != -100) for e in train),
     }
-    sliced = supports(model) and not config.data.train_on_prompt  # with prompts learned too, nothing to leave out
+    # with prompts learned too there is nothing to leave out; Liger's fused loss never builds the logits at all
+    sliced = supports(model) and not config.data.train_on_prompt and not config.train.liger_kernels
     info["loss_at_trained_positions"] = sliced
-    return TaskSetup(model, tokenizer, train, evals, make_collator(tokenizer, hw), info, length_sorted_batches=True,
-                     loss_at_trained_positions=sliced)
+    attention = plan_for(config, hw)
+    collator = make_collator(tokenizer, hw, attention.packing, attention.implementation == "flash_attention_2")
+    return TaskSetup(model, tokenizer, train, evals, collator, info, length_sorted_batches=True,
+                     loss_at_trained_positions=sliced, attention=attention)
