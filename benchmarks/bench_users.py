@@ -53,13 +53,17 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def training_speed(runs_dir: Path, run_id: str) -> float | None:
-    """Mean tokens/s over the run's logged steps after the first (which includes loading)."""
+def training_speed(runs_dir: Path, run_id: str, busy: list[tuple[float, float]] = ()) -> float | None:
+    """Mean tokens/s over the run's logged steps after the first (which includes loading). ``busy``: time windows
+    to leave out (chats answered by the studio process at the same time); a step that overlaps one is not counted."""
     path = runs_dir / run_id / "events.jsonl"
     if not path.exists():
         return None
     logs = [e for e in map(json.loads, path.read_text().splitlines()) if e.get("type") == "log"]
-    speeds = [e["tokens_per_second"] for e in logs[1:] if e.get("tokens_per_second")]
+    speeds = []
+    for before, e in zip(logs, logs[1:]):
+        if e.get("tokens_per_second") and not any(a < e["time"] and before["time"] < b for a, b in busy):
+            speeds.append(e["tokens_per_second"])
     return statistics.mean(speeds) if speeds else None
 
 
@@ -75,6 +79,7 @@ class Person:
         self.submitted = self.started = self.finished = None
         self.state = ""
         self.chat_seconds = None
+        self.chat_window: tuple[float, float] | None = None  # when this person's chat kept the studio busy
         self.steps = steps
 
     def call(self, *args, api_name: str):
@@ -102,33 +107,30 @@ class Person:
         self.run_id = ids[0] if ids else ""
 
     def http_poll(self):
-        """The page's poll as a browser sends it: one POST to Gradio's call API and one read of its event stream, on
-        this person's session and sign-in cookie (far lighter on this machine than the client library's protocol,
-        so that the load generator does not take the CPU the studio needs)."""
+        """The page's poll as a browser sends it: the poll skips Gradio's queue, so one POST with this person's
+        session and sign-in cookie and one JSON answer (far lighter on this machine than the client library's
+        protocol, so that the load generator does not take the CPU the studio needs)."""
         import urllib.request
 
         headers = {"Content-Type": "application/json",
                    "Cookie": "; ".join(f"{k}={v}" for k, v in self.client.cookies.items())}
-        base = self.client.src.rstrip("/") + "/gradio_api/call/poll_run"
+        url = self.client.src.rstrip("/") + "/gradio_api/run/poll_run"
         t = time.perf_counter()
         try:
-            body = json.dumps({"data": [], "session_hash": self.client.session_hash}).encode()
-            with urllib.request.urlopen(urllib.request.Request(base, data=body, headers=headers), timeout=60) as r:
-                event = json.loads(r.read())["event_id"]
-            with urllib.request.urlopen(urllib.request.Request(f"{base}/{event}", headers=headers), timeout=60) as r:
-                text = r.read().decode("utf-8", "replace")
+            body = json.dumps({"data": [None, None], "session_hash": self.client.session_hash}).encode()
+            with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=60) as r:
+                answer = json.loads(r.read())
         except Exception as err:  # noqa: BLE001 - counted, the person goes on
             self.errors.append(f"/poll_run (http): {type(err).__name__}: {str(err)[:160]}")
             return None, time.perf_counter() - t
         seconds = time.perf_counter() - t
-        if "event: complete" not in text:
-            self.errors.append(f"/poll_run (http): {text[-160:]}")
+        if "data" not in answer:
+            self.errors.append(f"/poll_run (http): {str(answer)[:160]}")
             return None, seconds
-        data = text.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0]
-        return json.loads(data), seconds
+        return answer["data"], seconds
 
-    def watch(self, stop_at: float, light: bool = False) -> None:
-        """Poll once a second, as the page does, until the run ends; then chat once."""
+    def watch(self, stop_at: float, light: bool = False, chat: bool = True) -> None:
+        """Poll once a second, as the page does, until the run ends; then chat once (unless not ``chat``)."""
         while time.time() < stop_at:
             t0 = time.time()
             out, seconds = self.http_poll() if light else self.call(api_name="/poll_run")
@@ -141,10 +143,12 @@ class Person:
                 self.state = next(s for s in ("finished", "failed", "stopped", "interrupted") if s in progress)
                 break
             time.sleep(max(0.0, 1.0 - (time.time() - t0)))
-        if self.state == "finished":
+        if self.state == "finished" and chat:
+            self.chat_window = (time.time(), float("inf"))
             self.call(None, api_name="/chat_runs")
             out, seconds = self.call("Say hello.", [], [], self.run_id, "", 0.0, 0.9, 16, 1.0, api_name="/chat")
             self.chat_seconds = seconds
+            self.chat_window = (self.chat_window[0], time.time())
             if out is None or not (out[2] and out[2][-1].get("content")):
                 self.errors.append(f"chat: no tuned reply ({str(out)[:120]})")
 
@@ -231,6 +235,8 @@ def main() -> None:
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds (default 1800)")
     ap.add_argument("--poll-only", action="store_true", help="only the in-process cost of a poll (seconds, no training)")
+    ap.add_argument("--no-chat", action="store_true",
+                    help="people only watch (no chat after their run): the training slowdown is the watching alone")
     ap.add_argument("--client", choices=("http", "gradio"), default="http",
                     help="how watchers poll: plain HTTP calls as a browser makes them (default), or Gradio's client "
                          "library, which costs this machine far more CPU per poll than the studio does")
@@ -254,7 +260,10 @@ def main() -> None:
         book.add(name, f"{name}-pass-word")
     rows = [{"prompt": f"Question {i}: what is {i} plus {i}?", "completion": f"Arr, {2 * i}, matey!"} for i in range(40)]
     values = initial_values()
-    values.update({"train.max_steps": args.steps, "train.batch_size": 4, "data.max_length": 64, "train.eval_steps": 0})
+    # no held-out share and no checkpoint before the end: every logged step is training alone, so that the speed
+    # with and without watchers compares steps of the same kind
+    values.update({"train.max_steps": args.steps, "train.batch_size": 4, "data.max_length": 64, "train.eval_steps": 0,
+                   "data.eval_fraction": 0.0, "train.save_steps": args.steps + 1})
     ordered = [values[k] for k in KEYS]
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the studio below
@@ -264,7 +273,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "studio", "ui", "--port", str(port), "--runs-dir", str(runs_dir)],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    figures: dict = {"users": args.users, "steps": args.steps, "client": args.client, **cost}
+    figures: dict = {"users": args.users, "steps": args.steps, "client": args.client, "chat": not args.no_chat, **cost}
     try:
         import urllib.request
 
@@ -287,7 +296,7 @@ def main() -> None:
         solo = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
         solo.start()
         solo.watch(time.time() + args.timeout, light=args.client == "http")
-        figures["alone_tokens_per_second"] = training_speed(runs_dir, solo.run_id)
+        alone = [training_speed(runs_dir, solo.run_id)]
         figures["alone_poll_ms_p50"] = 1000 * pct(solo.polls, 0.5)
 
         # 2. everyone
@@ -298,8 +307,8 @@ def main() -> None:
             p.start()
         cpu0, wall0 = _cpu_seconds(os.getpid()), time.time()
         server_cpu0 = _cpu_seconds(server.pid)
-        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout, args.client == "http"), daemon=True)
-                   for p in people]
+        threads = [threading.Thread(target=p.watch, args=(time.time() + args.timeout, args.client == "http", not args.no_chat),
+                                    daemon=True) for p in people]
         for t in threads:
             t.start()
         for t in threads:
@@ -316,10 +325,27 @@ def main() -> None:
             runs=[{"user": p.name, "run": p.run_id, "state": p.state,
                    "wait_s": round(p.started - p.submitted, 1) if p.started and p.submitted else None,
                    "finish_s": round(p.finished - p.submitted, 1) if p.finished and p.submitted else None,
-                   "chat_s": round(p.chat_seconds, 2) if p.chat_seconds else None} for p in people],
+                   "chat_s": round(p.chat_seconds, 2) if p.chat_seconds else None,
+                   "chat_window": [round(x - t0, 1) for x in p.chat_window] if p.chat_window else None}
+                  for p in people],
         )
+        chats = [p.chat_window for p in people if p.chat_window]
+        quiet = [x for x in (training_speed(runs_dir, p.run_id, chats) for p in people) if x]
+        figures["watched_no_chat_tokens_per_second"] = round(statistics.mean(quiet), 1) if quiet else None
+        figures["runs_counted_without_chat"] = len(quiet)
+
+        # the baseline again, now that everyone is done: the machine's speed drifts, so alone is the mean of both
+        again = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
+        again.start()
+        again.watch(time.time() + args.timeout, light=args.client == "http", chat=False)
+        alone.append(training_speed(runs_dir, again.run_id))
+        alone = [x for x in alone if x]
+        figures["alone_runs_tokens_per_second"] = [round(x, 1) for x in alone]
+        figures["alone_tokens_per_second"] = statistics.mean(alone) if alone else None
         if figures.get("alone_tokens_per_second") and watched:
             figures["slowdown"] = round(1 - statistics.mean(watched) / figures["alone_tokens_per_second"], 3)
+        if figures.get("alone_tokens_per_second") and quiet:
+            figures["slowdown_no_chat"] = round(1 - statistics.mean(quiet) / figures["alone_tokens_per_second"], 3)
 
         # 3. leaks
         figures["leak_attempts"], figures["leaks"] = try_leaks(people)
@@ -338,8 +364,12 @@ def main() -> None:
     print(f"CPU while everyone watched (cores' worth): load generator {figures.get('load_generator_cpu_share')}, "
           f"studio web process {figures.get('studio_process_cpu_share')} (training runs in processes of their own)")
     alone, watched = figures.get("alone_tokens_per_second"), figures.get("watched_tokens_per_second")
-    print(f"training: {alone and round(alone, 1)} tokens/s alone, {watched} tokens/s watched by {args.users} "
-          f"(slowed by {100 * figures.get('slowdown', float('nan')):.1f}%)")
+    print(f"training: {alone and round(alone, 1)} tokens/s alone (runs before and after: "
+          f"{figures.get('alone_runs_tokens_per_second')}), {watched} tokens/s watched by {args.users} "
+          f"(slowed by {100 * figures.get('slowdown', float('nan')):.1f}%, everyone's chats included)")
+    print(f"  counting only steps while no chat was being answered: {figures.get('watched_no_chat_tokens_per_second')} "
+          f"tokens/s over {figures.get('runs_counted_without_chat')} runs (slowed by "
+          f"{100 * figures.get('slowdown_no_chat', float('nan')):.1f}%): the cost of the watching itself")
     for r in figures.get("runs", []):
         print(f"  {r['user']}: {r['state'] or 'unfinished'}; started after {r['wait_s']} s, ended after {r['finish_s']} s, "
               f"chat {r['chat_s']} s")

@@ -352,19 +352,32 @@ class RunStore:
         position = self.queue_position(run_id)
         if position is None:
             return None
+        first, typical, slots = self._wait_basis()
+        if first is None and typical is None:
+            return None
+        if position > 1 and typical is None:
+            return None
+        return (first or 0.0) + (position - 1) * (typical or 0.0) / slots
+
+    WAIT_BASIS_SECONDS = 2.0  # how long the queue's timing is reused: every queued page asks for it once a second
+
+    def _wait_basis(self) -> tuple[float | None, float | None, int]:
+        """(soonest end among running runs, typical length of a finished run, parallel slots), read from the run
+        folders at most every WAIT_BASIS_SECONDS: with 20 people queued, each page's poll would otherwise read every
+        run's status and end events."""
+        now = time.monotonic()
+        cached = getattr(self, "_wait_cache", None)
+        if cached is not None and now - cached[0] < self.WAIT_BASIS_SECONDS:
+            return cached[1]
         with self._cond:
             running = [r for r in self._running]
         left = [x for x in (self._time_left(r) for r in running) if x is not None]
         lengths = [e["runtime"] for r in self.list()[:20] if r.state == "finished"
                    for e in self.folder(r.id).read_events(("end",))[-1:] if e.get("runtime")]
-        typical = sum(lengths) / len(lengths) if lengths else None
-        slots = max(1, len(self.devices.gpus) or self.devices.cpu_runs)
-        if not left and typical is None:
-            return None
-        first = min(left) if left else 0.0
-        if position > 1 and typical is None:
-            return None
-        return first + (position - 1) * (typical or 0.0) / slots
+        basis = (min(left) if left else None, sum(lengths) / len(lengths) if lengths else None,
+                 max(1, len(self.devices.gpus) or self.devices.cpu_runs))
+        self._wait_cache = (now, basis)
+        return basis
 
     def _time_left(self, run_id: str) -> float | None:
         logs = self.folder(run_id).read_events(("log",))

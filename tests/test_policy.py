@@ -185,6 +185,15 @@ def test_a_queued_run_knows_its_place_and_about_when_it_starts(tmp_path):
     assert store.estimated_wait("first") == pytest.approx(7.0)  # 7 steps left at 1 s a step
     assert store.estimated_wait("second") == pytest.approx(37.0)  # then one typical run (30 s) ahead of it
     assert store.estimated_wait("done") is None
+    reads = []
+    real_list = store.list
+    store.list = lambda *a, **k: reads.append(1) or real_list(*a, **k)
+    for _ in range(20):  # twenty queued pages polling within a second read the run folders once
+        assert store.estimated_wait("second") == pytest.approx(37.0)
+    assert len(reads) == 0  # the basis read above is still fresh
+    store._wait_cache = (store._wait_cache[0] - store.WAIT_BASIS_SECONDS - 1, store._wait_cache[1])
+    store.estimated_wait("second")
+    assert len(reads) == 1  # an old basis is read again
 
 
 def test_watching_pages_share_one_incremental_read_and_one_chart(tmp_path):

@@ -100,7 +100,7 @@ def build(ctx):
         return show(run_id, request) + (table_rows,)
 
     timer.tick(tick, pick, view_outputs + [table], api_visibility="private", show_progress="hidden",
-               concurrency_limit=None)
+               concurrency_limit=None, queue=False)  # as the Train tab's poll: no queue, no event stream
 
     def select_row(evt: gr.SelectData, rows):
         try:

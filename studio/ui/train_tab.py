@@ -215,8 +215,10 @@ def build(ctx):
                 gr.update(interactive=view.can_stop))
 
     watch_outputs = [chart, progress, status, timer, seen, stop]
+    # queue=False: a poll takes about a millisecond, so it skips Gradio's queue and its event stream (one plain
+    # request and response, a fraction of the web process's time per poll when 20 pages watch)
     timer.tick(poll, [ctx.run_id, seen], watch_outputs, api_name="poll_run", show_progress="hidden",
-               concurrency_limit=None)
+               concurrency_limit=None, queue=False)
     ctx.run_id.change(poll, [ctx.run_id, gr.State("")], watch_outputs, api_visibility="private", show_progress="hidden")
 
     def stop_run(run_id, request: gr.Request = None):
