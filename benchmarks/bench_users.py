@@ -53,17 +53,13 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def training_speed(runs_dir: Path, run_id: str, busy: list[tuple[float, float]] = ()) -> float | None:
-    """Mean tokens/s over the run's logged steps after the first (which includes loading). ``busy``: time windows
-    to leave out (chats answered by the studio process at the same time); a step that overlaps one is not counted."""
+def training_speed(runs_dir: Path, run_id: str) -> float | None:
+    """Mean tokens/s over the run's logged steps after the first (which includes loading)."""
     path = runs_dir / run_id / "events.jsonl"
     if not path.exists():
         return None
     logs = [e for e in map(json.loads, path.read_text().splitlines()) if e.get("type") == "log"]
-    speeds = []
-    for before, e in zip(logs, logs[1:]):
-        if e.get("tokens_per_second") and not any(a < e["time"] and before["time"] < b for a, b in busy):
-            speeds.append(e["tokens_per_second"])
+    speeds = [e["tokens_per_second"] for e in logs[1:] if e.get("tokens_per_second")]
     return statistics.mean(speeds) if speeds else None
 
 
@@ -329,10 +325,6 @@ def main() -> None:
                    "chat_window": [round(x - t0, 1) for x in p.chat_window] if p.chat_window else None}
                   for p in people],
         )
-        chats = [p.chat_window for p in people if p.chat_window]
-        quiet = [x for x in (training_speed(runs_dir, p.run_id, chats) for p in people) if x]
-        figures["watched_no_chat_tokens_per_second"] = round(statistics.mean(quiet), 1) if quiet else None
-        figures["runs_counted_without_chat"] = len(quiet)
 
         # the baseline again, now that everyone is done: the machine's speed drifts, so alone is the mean of both
         again = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
@@ -344,8 +336,6 @@ def main() -> None:
         figures["alone_tokens_per_second"] = statistics.mean(alone) if alone else None
         if figures.get("alone_tokens_per_second") and watched:
             figures["slowdown"] = round(1 - statistics.mean(watched) / figures["alone_tokens_per_second"], 3)
-        if figures.get("alone_tokens_per_second") and quiet:
-            figures["slowdown_no_chat"] = round(1 - statistics.mean(quiet) / figures["alone_tokens_per_second"], 3)
 
         # 3. leaks
         figures["leak_attempts"], figures["leaks"] = try_leaks(people)
@@ -366,10 +356,8 @@ def main() -> None:
     alone, watched = figures.get("alone_tokens_per_second"), figures.get("watched_tokens_per_second")
     print(f"training: {alone and round(alone, 1)} tokens/s alone (runs before and after: "
           f"{figures.get('alone_runs_tokens_per_second')}), {watched} tokens/s watched by {args.users} "
-          f"(slowed by {100 * figures.get('slowdown', float('nan')):.1f}%, everyone's chats included)")
-    print(f"  counting only steps while no chat was being answered: {figures.get('watched_no_chat_tokens_per_second')} "
-          f"tokens/s over {figures.get('runs_counted_without_chat')} runs (slowed by "
-          f"{100 * figures.get('slowdown_no_chat', float('nan')):.1f}%): the cost of the watching itself")
+          f"(slowed by {100 * figures.get('slowdown', float('nan')):.1f}%"
+          + (")" if figures.get("chat") else ": the watching alone, no chats)"))
     for r in figures.get("runs", []):
         print(f"  {r['user']}: {r['state'] or 'unfinished'}; started after {r['wait_s']} s, ended after {r['finish_s']} s, "
               f"chat {r['chat_s']} s")

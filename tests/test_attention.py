@@ -137,3 +137,25 @@ def test_a_compiled_model_keeps_one_attention():
                               Hardware("cpu", "bf16"))
     assert long.implementation == "sdpa"
     assert attention.plan_for(StudioConfig(), Hardware("cpu", "bf16")).implementation == "by_length"
+
+
+def test_the_trainer_picks_the_attention_for_each_batch(tiny_model_dir, chat_file, tmp_path):
+    """The studio's Trainer applies the run's plan to every batch it computes a loss for."""
+    from transformers import TrainingArguments
+
+    from studio.sampling import make_trainer_class
+
+    model, tok, hw, examples = _model_and_examples(tiny_model_dir, chat_file)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", remove_unused_columns=False)
+    trainer = make_trainer_class()(model=model, args=args, train_dataset=examples)
+    trainer.attention_plan = attention.plan("auto", "auto", "cpu", "bf16")
+    trainer.loss_at_trained_positions = True
+    config = model.get_base_model().config
+    short = make_collator(tok, hw)(examples)
+    assert short["input_ids"].shape[1] <= attention.CPU_EAGER_UP_TO
+    config._attn_implementation = "sdpa"
+    trainer.compute_loss(model, short)
+    assert config._attn_implementation == "eager"
+    long = {k: v.repeat(1, attention.CPU_EAGER_UP_TO // v.shape[1] + 1) for k, v in short.items()}
+    trainer.compute_loss(model, long)
+    assert config._attn_implementation == "sdpa"
