@@ -2,18 +2,19 @@
 # /data (STUDIO_DATA: runs, uploads, hub downloads), a non-root user with uid 1000 (as Hugging Face Spaces
 # require), port 7860.
 #
-#   docker build -t studio .                                   # CPU PyTorch (small; the embedded models train fine)
-#   docker build --build-arg TORCH_INDEX=https://pypi.org/simple -t studio:cuda .   # CUDA PyTorch for GPU hosts
+#   docker build -t studio .                                   # PyTorch from the package index pip is set up to use
+#   docker build --build-arg TORCH_INDEX=URL -t studio:cpu .   # URL: PyTorch's own index of CPU-only wheels (small)
 #   docker run -p 7860:7860 -v studio-data:/data studio        # add --gpus all for the CUDA image
 #
 # Build arguments: BASE_IMAGE (any Debian-like image with Python >= 3.11 and venv), TORCH_INDEX (where torch
-# comes from; empty: from the same place as everything else), TORCH_SPEC (e.g. torch==2.13.0), PIP_FLAGS
+# comes from; empty, the default: from the same index as everything else, which gives the CUDA build on Linux;
+# PyTorch's installation page names its index of CPU-only wheels, a much smaller image), TORCH_SPEC (e.g. torch==2.13.0), PIP_FLAGS
 # (e.g. "--no-index --find-links DIR_OR_URL" for a wheel folder). Never pass tokens as build arguments:
 # give HF_TOKEN to `docker run -e` (or as a Space secret) so that no layer holds it.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG TORCH_INDEX=""
 ARG TORCH_SPEC=torch
 ARG PIP_FLAGS=""
 

@@ -6,8 +6,8 @@
 #     && git push --force https://huggingface.co/spaces/OWNER/NAME main
 # The Space's README.md is space/README.md (its YAML header is the Space's settings: sdk docker, port 7860,
 # sign-in with Hugging Face, suggested hardware); the repository's README.md stays for GitHub readers.
-# The Space's Dockerfile installs PyPI's torch (the CUDA build, which also runs on CPU hardware); set
-# TORCH_INDEX=https://download.pytorch.org/whl/cpu as a Space variable for a smaller CPU-only image.
+# The Space's Dockerfile installs torch from the default package index (the CUDA build, which also runs on CPU
+# hardware); set TORCH_INDEX as a Space variable to PyTorch's index of CPU-only wheels for a smaller image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build/space}
@@ -16,9 +16,8 @@ rm -rf "$TMP" && mkdir -p "$TMP"
 cp -r pyproject.toml app.py Dockerfile .dockerignore studio assets examples "$TMP"/
 cp space/README.md "$TMP/README.md"
 find "$TMP" -name __pycache__ -type d -prune -exec rm -rf {} +
-sed -i 's|^ARG TORCH_INDEX=.*|ARG TORCH_INDEX=https://pypi.org/simple|' "$TMP/Dockerfile"
-grep -q '^ARG TORCH_INDEX=https://pypi.org/simple$' "$TMP/Dockerfile" \
-  || { echo "make-space: the Dockerfile has no 'ARG TORCH_INDEX=' line to set" >&2; exit 1; }
+grep -q '^ARG TORCH_INDEX=""$' "$TMP/Dockerfile" \
+  || { echo "make-space: the Dockerfile's TORCH_INDEX must default to empty (the default index)" >&2; exit 1; }
 head -1 "$TMP/README.md" | grep -q '^---$' || { echo "make-space: space/README.md lacks its YAML header" >&2; exit 1; }
 rm -rf "$OUT" && mv "$TMP" "$OUT"
 echo "make-space: the Space is in $OUT ($(du -sh "$OUT" | cut -f1)); push it to the Space's repository"
