@@ -13,30 +13,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
+from studio.core.quiet import quiet
 from studio.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
 PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli",
                    "studio.users_cli")
-
-
-def _quiet() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # optional CPU kernels it cannot fetch offline
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def cmd_chat(args) -> int:
@@ -116,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet()
+    quiet()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

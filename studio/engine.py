@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
 
-    from studio.cli import _quiet
+    from studio.core.quiet import quiet
     from studio.config import StudioConfig
     from studio.errors import StudioError
     from studio.runfolder import RunFolder
     from studio.train import run_training
 
-    _quiet()
+    quiet()
     stop = threading.Event()
 
     def on_signal(signum, frame):

@@ -22,10 +22,10 @@ cores: 1.9 s a step; full fine-tuning of it measured 3.6 s a step.
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+
+from studio.core.hardware import Device, cpu_cores, detect_device  # noqa: F401 - the estimate's device, re-exported
+from studio.core.splits import planned_steps
 
 GB = 1024**3
 
@@ -89,19 +89,6 @@ class ModelShape:
             vocab_size=int(info.get("vocab_size") or 0),
             intermediate_size=int(info.get("intermediate_size") or 0),
         )
-
-
-@dataclass
-class Device:
-    kind: str  # cpu | cuda
-    name: str
-    cores: int
-    total_bytes: int
-    available_bytes: int
-    bf16_units: tuple = ()  # a CPU's bf16 instruction sets (amx_bf16, avx512_bf16)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -171,48 +158,6 @@ def fmt_seconds(s: float) -> str:
 
 
 # ---- the machine --------------------------------------------------------------------------------
-def _meminfo() -> tuple[int, int]:
-    try:
-        import psutil
-
-        vm = psutil.virtual_memory()
-        return int(vm.total), int(vm.available)
-    except ImportError:
-        pass
-    values = {}
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            key, rest = line.split(":", 1)
-            values[key] = int(rest.split()[0]) * 1024
-    except (OSError, ValueError):
-        return 8 * GB, 4 * GB
-    return values.get("MemTotal", 8 * GB), values.get("MemAvailable", values.get("MemFree", 4 * GB))
-
-
-def cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def detect_device() -> Device:
-    """The device training will use and its free memory now. Imports torch only where a GPU driver is."""
-    if Path("/proc/driver/nvidia/version").exists() or os.environ.get("CUDA_VISIBLE_DEVICES", "").strip():
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                free, total = torch.cuda.mem_get_info(0)
-                return Device("cuda", torch.cuda.get_device_name(0), cpu_cores(), int(total), int(free))
-        except Exception:  # noqa: BLE001 - no usable GPU: the CPU is the device
-            pass
-    from studio.core.hardware import cpu_bf16_units
-
-    total, available = _meminfo()
-    return Device("cpu", f"CPU ({cpu_cores()} cores)", cpu_cores(), total, available, tuple(cpu_bf16_units()))
-
-
 def gpu_flops(name: str) -> float:
     key = name.lower().replace(" ", "")
     for tag, flops in sorted(GPU_FLOPS.items(), key=lambda kv: -len(kv[0])):
@@ -396,7 +341,7 @@ def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_toke
     checkpointing, why = checkpointing_choice(config, shape, device)
     seq = int(avg_tokens) if avg_tokens else min(config.data.max_length, 128)
     seq = max(8, min(seq, config.data.max_length))
-    steps = planned_steps(tc.max_steps, tc.epochs, n_train or 100, tc.batch_size, tc.grad_accum)
+    steps = planned_steps(config, n_train or 100, world=config.launch.processes * config.launch.nodes)
     n_eval = int(round((n_train or 100) * config.data.eval_fraction)) if not config.data.eval else max(n_train // 10, 1)
     e = estimate(
         shape, config.method, precision=tc.precision, batch_size=tc.batch_size, seq_len=seq,
@@ -407,14 +352,6 @@ def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_toke
     if checkpointing and tc.gradient_checkpointing == "auto":
         e.warnings.append(why)
     return e
-
-
-def planned_steps(max_steps: int, epochs: float, n_train: int, batch_size: int, grad_accum: int) -> int:
-    """The optimizer steps a run will take (as the trainer counts them)."""
-    if max_steps and max_steps > 0:
-        return int(max_steps)
-    per_epoch = math.ceil(max(n_train, 1) / (max(batch_size, 1) * max(grad_accum, 1)))
-    return max(1, math.ceil(per_epoch * epochs))
 
 
 def _vocab_logits(task_name: str) -> bool:

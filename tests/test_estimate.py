@@ -96,8 +96,17 @@ def test_for_config_uses_data_size_and_max_steps():
 
 
 def test_planned_steps_and_formatting():
-    assert est.planned_steps(-1, 3.0, 54, 8, 1) == 21
-    assert est.planned_steps(10, 3.0, 54, 8, 1) == 10
+    from studio.config import StudioConfig
+    from studio.core.splits import planned_steps
+
+    cfg = StudioConfig().with_overrides(["train.max_steps=-1", "train.epochs=3", "train.batch_size=8",
+                                         "train.grad_accum=1"])
+    assert planned_steps(cfg, 54) == 21
+    assert planned_steps(cfg, 54, world=2) == 12  # two processes each take a batch per step
+    assert planned_steps(cfg.with_overrides(["train.max_steps=10"]), 54) == 10
+    # the estimate plans the steps as the trainer does, processes included
+    two = cfg.with_overrides(["launch.processes=2"])
+    assert est.estimate_for_config(two, SMOLLM2, n_train=54, device=CPU2).steps == 12
     assert est.fmt_bytes(2.5 * GB) == "2.5 GB" and est.fmt_bytes(3 * 1024**2) == "3.0 MB"
     assert est.fmt_seconds(1.93) == "1.9 s" and est.fmt_seconds(150) == "2 min" and est.fmt_seconds(7200) == "2.0 h"
 

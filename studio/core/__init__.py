@@ -3,7 +3,8 @@
 Nothing here imports a task, the trainer, the run store or the UI: imports go one way,
 ``studio.tasks.* -> studio.core -> studio.config / studio.models / studio.data / studio.errors``.
 
-- ``hardware``      the device and precision a run trains on, and its peak memory
+- ``hardware``      the device (with its free memory) and precision a run trains on, and its peak memory
+- ``quiet``         library warnings and progress bars off, once per process
 - ``setup``         ``TaskSetup``: what a task hands the trainer
 - ``params``        parameter counts (4-bit weights counted as they were)
 - ``splits``        training / held-out records from a config, planned steps, held-out data for evaluation

@@ -9,7 +9,10 @@ and the optimizer state stay fp32; a full fine-tune trains fp32 weights (``froze
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+GB = 1024**3
 
 
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -52,7 +55,7 @@ def detect_hardware(requested: str = "auto") -> Hardware:
         if torch.cuda.is_bf16_supported():
             return Hardware("cuda", "bf16", name, "bf16: the GPU supports it (mixed precision, fp32 master weights)")
         return Hardware("cuda", "fp16", name, "fp16: this GPU has no bf16 (mixed precision, fp32 master weights)")
-    name = f"CPU ({os.cpu_count()} cores)"
+    name = f"CPU ({cpu_cores()} cores)"
     units = cpu_bf16_units()
     if requested in ("fp32", "bf16"):
         return Hardware("cpu", requested, name, f"{requested}, as the config asks")
@@ -84,3 +87,57 @@ def peak_memory_mb(hw: Hardware) -> float:
     if hw.device == "cuda":
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ---- the device and its free memory now (estimates, the Model tab, the Space's notice) ----------------------
+@dataclass
+class Device:
+    kind: str  # cpu | cuda
+    name: str
+    cores: int
+    total_bytes: int
+    available_bytes: int
+    bf16_units: tuple = ()  # a CPU's bf16 instruction sets (amx_bf16, avx512_bf16)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _meminfo() -> tuple[int, int]:
+    try:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        return int(vm.total), int(vm.available)
+    except ImportError:
+        pass
+    values = {}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, rest = line.split(":", 1)
+            values[key] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError):
+        return 8 * GB, 4 * GB
+    return values.get("MemTotal", 8 * GB), values.get("MemAvailable", values.get("MemFree", 4 * GB))
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def detect_device() -> Device:
+    """The device training will use and its free memory now. Imports torch only where a GPU driver is."""
+    if Path("/proc/driver/nvidia/version").exists() or os.environ.get("CUDA_VISIBLE_DEVICES", "").strip():
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                free, total = torch.cuda.mem_get_info(0)
+                return Device("cuda", torch.cuda.get_device_name(0), cpu_cores(), int(total), int(free))
+        except Exception:  # noqa: BLE001 - no usable GPU: the CPU is the device
+            pass
+    total, available = _meminfo()
+    return Device("cpu", f"CPU ({cpu_cores()} cores)", cpu_cores(), total, available, tuple(cpu_bf16_units()))

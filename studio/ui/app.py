@@ -47,6 +47,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio import settings
+from studio.core.quiet import quiet
 from studio.runs import RunStore
 from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.access import Access
@@ -185,7 +186,7 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = settings.apply_env(settings.resolve(host, port, runs_dir))
     host, port, runs_dir = cfg.host, cfg.port, cfg.runs_dir
-    _quiet()
+    quiet(log_warnings=True)
     access = Access.from_env()
     notice = settings.hardware_notice(cfg, _gpu_name()) if cfg.on_space else ""
     demo = build_app(runs_dir, access=access, host=host, notice=notice)
@@ -216,19 +217,3 @@ def _gpu_name() -> str | None:
 
     device = detect_device()
     return device.name if device.kind == "cuda" else None
-
-
-def _quiet() -> None:
-    """Once, at start-up (never from a request): library warnings and progress output off."""
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -39,8 +39,10 @@ def _model_ctx(chat, tuned: bool):
     return chat.base, contextlib.nullcontext()
 
 
-def teacher_forced_loss(chat, encoded: list[dict], tuned: bool) -> tuple[float | None, int]:
-    """Token-weighted mean loss over the learned tokens of the encoded examples, and the token count."""
+def teacher_forced_loss(chat, encoded: list[dict], tuned: bool, causal: bool = True) -> tuple[float | None, int]:
+    """Token-weighted mean loss over the learned tokens of the encoded examples, and the token count. ``causal``:
+    position t predicts token t+1 (a decoder-only model); else an encoder-decoder, whose decoder is fed the labels
+    shifted right and whose position t predicts labels[t]."""
     import torch
 
     model, ctx = _model_ctx(chat, tuned)
@@ -49,8 +51,10 @@ def teacher_forced_loss(chat, encoded: list[dict], tuned: bool) -> tuple[float |
         for ex in encoded:
             ids = torch.tensor([ex["input_ids"]], device=chat.device)
             labels = torch.tensor([ex["labels"]], device=chat.device)
-            logits = model(input_ids=ids).logits[:, :-1, :].float()
-            target = labels[:, 1:]
+            if causal:
+                logits, target = model(input_ids=ids).logits[:, :-1, :].float(), labels[:, 1:]
+            else:
+                logits, target = model(input_ids=ids, labels=labels).logits.float(), labels
             n = int((target != -100).sum())
             if n == 0:
                 continue

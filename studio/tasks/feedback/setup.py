@@ -7,13 +7,10 @@ LoRA adapter off, or a frozen copy of the starting weights for full fine-tuning)
 
 from __future__ import annotations
 
-from studio import models
 from studio.config import StudioConfig
-from studio.core.chat_template import ensure_chat_template
-from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
 from studio.errors import StudioError
-from studio.tasks.chat.model import load_for_training
+from studio.tasks.trl_reference import build_trainer, load_policy, load_tokenizer
 
 LOG_METRICS = {"rewards/margins": "reward_margin", "kl": "kl"}
 
@@ -39,21 +36,15 @@ def examples_of(records: list[dict]) -> tuple[list[dict], int]:
 def setup_feedback(config: StudioConfig, hw, train_records: list, eval_records: list) -> TaskSetup:
     from datasets import Dataset
 
-    tokenizer = models.load_tokenizer(config.model.source, config.model.trust_remote_code)
-    own_template = ensure_chat_template(tokenizer)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer, own_template = load_tokenizer(config)
     train, dropped = examples_of(train_records)
     evals, eval_dropped = examples_of(eval_records)
     if not train:
         raise StudioError(f"data.train: none of the {len(train_records)} records has a prompt, an answer and a "
                           "thumbs-up/down label; check the file's prompt, completion and label columns")
     good = sum(e["label"] for e in train)
-    model = load_for_training(config, hw)
-    total, trainable = count_parameters(model)
-    info = {"parameters": total, "trainable_parameters": trainable,
-            "chat_template": "model" if own_template else "fallback", "examples_left_out": dropped + eval_dropped,
-            "desirable": good, "undesirable": len(train) - good, "beta": config.train.beta}
+    model, info = load_policy(config, hw, own_template)
+    info.update(examples_left_out=dropped + eval_dropped, desirable=good, undesirable=len(train) - good)
     return TaskSetup(model, tokenizer, Dataset.from_list(train), Dataset.from_list(evals) if len(evals) > 1 else [],
                      None, info, trainer_factory=make_trainer_factory(config, good, len(train) - good),
                      log_metrics=dict(LOG_METRICS))
@@ -64,9 +55,6 @@ def make_trainer_factory(config: StudioConfig, good: int, bad: int):
     desirable_weight * good / (undesirable_weight * bad) between 1 and 4/3)."""
 
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
-        import copy
-
-        from peft import PeftModel
         from trl import KTOConfig, KTOTrainer
 
         weights = {"desirable_weight": max(1.0, bad / good) if good else 1.0,
@@ -74,15 +62,6 @@ def make_trainer_factory(config: StudioConfig, good: int, bad: int):
         args = dict(args, beta=config.train.beta, max_length=config.data.max_length,
                     train_sampling_strategy="sequential",  # KTO pairs each example with its neighbour for the KL term
                     prediction_loss_only=True, **weights)
-        is_peft = isinstance(model, PeftModel)
-        ref = None
-        if not is_peft:
-            ref = copy.deepcopy(model).eval()
-            for p in ref.parameters():
-                p.requires_grad_(False)
-        trainer = KTOTrainer(model=model, ref_model=ref, args=KTOConfig(**args), **kw)
-        if is_peft and "ref" in trainer.model.peft_config:
-            trainer.model.delete_adapter("ref")
-        return trainer
+        return build_trainer(KTOTrainer, KTOConfig, args, model, **kw)
 
     return factory

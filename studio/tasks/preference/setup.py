@@ -8,13 +8,10 @@ switched off; with full fine-tuning a frozen copy of the starting weights.
 
 from __future__ import annotations
 
-from studio import models
 from studio.config import StudioConfig
-from studio.core.chat_template import ensure_chat_template
-from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
 from studio.errors import StudioError
-from studio.tasks.chat.model import load_for_training
+from studio.tasks.trl_reference import build_trainer, load_policy, load_tokenizer
 
 # What DPOTrainer logs, as the run's events name it (eval events carry them with an eval_ prefix).
 # reward = beta * (log-prob of an answer under the tuned model - under the base); margin = chosen - rejected;
@@ -43,10 +40,7 @@ def pairs_of(records: list[dict]) -> tuple[list[dict], int]:
 def setup_preference(config: StudioConfig, hw, train_records: list, eval_records: list) -> TaskSetup:
     from datasets import Dataset
 
-    tokenizer = models.load_tokenizer(config.model.source, config.model.trust_remote_code)
-    own_template = ensure_chat_template(tokenizer)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer, own_template = load_tokenizer(config)
     train, dropped = pairs_of(train_records)
     evals, eval_dropped = pairs_of(eval_records)
     if not train:
@@ -55,15 +49,8 @@ def setup_preference(config: StudioConfig, hw, train_records: list, eval_records
             "user turn, and a chosen and a rejected answer that are not empty and differ); check the file's "
             "prompt, chosen and rejected columns, or pick the chat task for data without rejected answers"
         )
-    model = load_for_training(config, hw)
-    total, trainable = count_parameters(model)
-    info = {
-        "parameters": total,
-        "trainable_parameters": trainable,
-        "chat_template": "model" if own_template else "fallback",
-        "pairs_left_out": dropped + eval_dropped,
-        "beta": config.train.beta,
-    }
+    model, info = load_policy(config, hw, own_template)
+    info["pairs_left_out"] = dropped + eval_dropped
     return TaskSetup(model, tokenizer, Dataset.from_list(train), Dataset.from_list(evals) if evals else [], None, info,
                      trainer_factory=make_trainer_factory(config), log_metrics=dict(LOG_METRICS))
 
@@ -72,25 +59,11 @@ def make_trainer_factory(config: StudioConfig):
     """``trainer_factory`` for ``studio.train``: TRL's DPOTrainer with the studio's training arguments."""
 
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
-        import copy
-
-        from peft import PeftModel
         from trl import DPOConfig, DPOTrainer
 
         args = dict(args, beta=config.train.beta, max_length=config.data.max_length, loss_type=["sigmoid"],
                     train_sampling_strategy="random",  # DPOTrainer's examples have no input_ids to sort by
                     prediction_loss_only=True)
-        is_peft = isinstance(model, PeftModel)
-        ref = None
-        if not is_peft:  # full fine-tuning: the reference is a frozen copy of the starting weights
-            ref = copy.deepcopy(model).eval()
-            for p in ref.parameters():
-                p.requires_grad_(False)
-        trainer = DPOTrainer(model=model, ref_model=ref, args=DPOConfig(**args), **kw)
-        if is_peft and "ref" in trainer.model.peft_config:
-            # A fresh adapter is zero, so the base with the adapter off is the reference: no second adapter to
-            # compute, save or export.
-            trainer.model.delete_adapter("ref")
-        return trainer
+        return build_trainer(DPOTrainer, DPOConfig, args, model, **kw)
 
     return factory
