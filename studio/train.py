@@ -2,8 +2,9 @@
 
 Reads top to bottom: check the config, open the run folder, ask the task registry for the run's task,
 let the task prepare data and model (``Task.setup`` -> ``TaskSetup``), train with transformers' Trainer,
-save the result, write the final status. Callable from Python (the web UI runs it in a background
-thread) with an event callback and a stop signal; the CLI runs the same code.
+save the result, write the final status. Callable from Python with an event callback and a stop signal; the web
+studio and the CLI both start it in a process of its own per run (``studio.engine``, through a launcher), which
+writes the events to the run folder they watch.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 A task is *what* a run teaches a model (chat, classification, ...). Each lives in its own package,
 ``studio/tasks/<name>/``, that exposes ``TASK``, an instance of a ``Task`` subclass; the registry
 (``studio.tasks``) finds the packages, and the trainer, the CLI, evaluation, export and the UI tabs look
-tasks up there by the name in a run's ``config.yaml`` (``task: chat``). Nothing outside ``studio/tasks/``
-branches on a task's name: it asks the task.
+tasks up there by the name in a run's ``config.yaml`` (``task: chat``). Code outside ``studio/tasks/`` asks the
+task for what it needs instead of testing its name; the tabs still choose where a run is tried by the task's
+``try_tab`` ("chat" or "classify"), the one string left to move into the tasks themselves.
 
     studio/tasks/<name>/
       __init__.py     TASK = MyTask()  (the class below, filled in; keep imports of torch inside functions)
