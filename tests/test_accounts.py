@@ -187,8 +187,10 @@ def test_a_handler_refuses_a_session_whose_account_ended(studio):
 def test_sign_in_tries_are_limited_on_the_login_route(studio):
     login = studio["url"] + "login"
     with httpx.Client() as web:
-        for _ in range(3):
+        for _ in range(2):
             assert web.post(login, data={"username": "ana", "password": "wrong"}).status_code == 400
+        form = {"username": (None, "ana"), "password": (None, "wrong")}  # as the page sends it: multipart
+        assert web.post(login, files=form).status_code == 400
         refused = web.post(login, data={"username": "ana", "password": "ana-password"})
         assert refused.status_code == 429 and "wait 2 seconds" in refused.json()["detail"]
         assert refused.headers["retry-after"] == "2"
@@ -199,3 +201,18 @@ def test_sign_in_tries_are_limited_on_the_login_route(studio):
         assert web.post(login, data={"username": "ana", "password": "wrong"}).status_code == 400  # reset: no wait
         assert web.post(login, data={"username": "ana", "password": "ana-password"}).status_code == 200
     assert "Sign-in is limited" in studio["demo"].auth_message
+
+
+def test_an_expired_codes_session_never_opens_the_next_holder_of_its_name(studio):
+    book = studio["book"]
+    first, second = book.make_codes(2, hours=1)
+    old = client(studio, "kim", first)
+    old.predict(None, api_name="/list_runs")
+    data = json.loads(book.path.read_text())
+    next(c for c in data["codes"] if c.get("user") == "kim")["expires"] = time.time() - 1
+    book.path.write_text(json.dumps(data))
+    new = client(studio, "kim", second)  # the same name, a new account
+    new.predict(None, api_name="/list_runs")
+    with pytest.raises(Exception):  # Gradio's cookie still says "kim"; the account behind it is gone
+        old.predict(None, api_name="/list_runs")
+    assert "kim" in [n for n, _ in studio["access"].signed_in()]
