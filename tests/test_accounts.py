@@ -95,21 +95,21 @@ def test_users_add_without_a_terminal_says_what_to_do(tmp_path):
 def test_attempts_wait_longer_after_each_failure_and_a_success_resets():
     clock = [0.0]
     limit = AttemptLimit(free_per_name=2, free_per_address=4, first_wait=5, max_wait=12, clock=lambda: clock[0])
-    for _ in range(2):
-        assert limit.wait("ana", "a") == 0
-        limit.failed("ana", "a")
-    assert limit.wait("Ana", "b") == 5  # per name, whatever the address
+    assert limit.start("ana", "a") == 0 and limit.start("ana", "a") == 0  # two tries sent together: both counted
+    assert limit.start("Ana", "b") == 5  # per name, whatever the address; refused tries do not count
     clock[0] = 5
-    limit.failed("ana", "a")
-    assert limit.wait("ana", "a") == 10  # doubled
+    assert limit.start("ana", "a") == 0
+    assert limit.start("ana", "a") == 10  # doubled
     clock[0] = 15
-    limit.failed("ana", "a")
-    assert limit.wait("ana", "a") == 12  # the cap
-    limit.succeeded("ana")
-    assert limit.wait("ana", "c") == 0
-    for name in ("b1", "b2", "b3", "b4"):  # one address trying many names
-        limit.failed(name, "x")
-    assert limit.wait("b5", "x") == 5 and limit.wait("b5", "y") == 0
+    assert limit.start("ana", "a") == 0
+    assert limit.start("ana", "a") == 12  # the cap
+    limit.succeeded("ana", "a")
+    assert limit.start("ana", "c") == 0
+    for name in ("b1", "b2", "b3"):  # one address trying many names
+        assert limit.start(name, "x") == 0
+    limit.succeeded("b3", "x")  # a right password takes back only its own try
+    assert limit.start("b4", "x") == 0 and limit.start("b5", "x") == 0
+    assert limit.start("b6", "x") == 5 and limit.start("b6", "y") == 0
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +201,16 @@ def test_sign_in_tries_are_limited_on_the_login_route(studio):
         assert web.post(login, data={"username": "ana", "password": "wrong"}).status_code == 400  # reset: no wait
         assert web.post(login, data={"username": "ana", "password": "ana-password"}).status_code == 200
     assert "Sign-in is limited" in studio["demo"].auth_message
+
+    def wrong(_):
+        with httpx.Client() as web:
+            return web.post(login, data={"username": "eve", "password": "wrong"}).status_code
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:  # tries sent together: only the free ones reach the password check
+        codes = list(pool.map(wrong, range(8)))
+    assert sorted(codes) == [400] * 3 + [429] * 5, codes
 
 
 def test_an_expired_codes_session_never_opens_the_next_holder_of_its_name(studio):

@@ -3,7 +3,8 @@
 After ``free`` failed tries (5 per name; 20 per address, since a classroom may share one), each further try must
 wait: ``first_wait`` seconds after the last failure, doubling with each failure, up to ``max_wait``. A try made
 during the wait is refused without looking at the password, and does not count. A success resets the count for
-that name (not for the address: signing in to one's own account must not buy more guesses at someone else's).
+that name and takes back its own try from the address's count (no more: signing in to one's own account must not
+buy more guesses at someone else's).
 A count is forgotten after ``forget_after`` seconds without a failure.
 """
 
@@ -29,30 +30,38 @@ class AttemptLimit:
     def _keys(self, name: str, address: str) -> list[tuple[str, str]]:
         return [("name", (name or "").strip().casefold()), ("address", address or "")]
 
-    def wait(self, name: str, address: str) -> float:
-        """Seconds before ``name`` may try again from ``address`` (0: now)."""
+    def start(self, name: str, address: str) -> float:
+        """A sign-in try: 0 when it may go ahead, else the seconds to wait (the try is refused and not counted).
+        A try that goes ahead counts as a failure at once, so that many tries sent together cannot all slip in
+        before the first one fails; ``succeeded`` takes it back."""
         now = self.clock()
-        with self._lock:
-            left = 0.0
-            for key in self._keys(name, address):
-                count, last = self._failures.get(key, (0, now))
-                left = max(left, last + self._delay(key[0], count) - now)
-            return left
-
-    def failed(self, name: str, address: str) -> None:
-        now = self.clock()
+        keys = self._keys(name, address)
         with self._lock:
             if len(self._failures) > 10_000:  # keep the table small: drop counts already forgotten
                 self._failures = {k: v for k, v in self._failures.items() if now - v[1] < self.forget_after}
-            for key in self._keys(name, address):
+            counts, left = {}, 0.0
+            for key in keys:
                 count, last = self._failures.get(key, (0, now))
                 if now - last > max(self.forget_after, self._delay(key[0], count)):
                     count = 0
-                self._failures[key] = (count + 1, now)
+                counts[key] = count
+                left = max(left, last + self._delay(key[0], count) - now)
+            if left > 0:
+                return left
+            for key in keys:
+                self._failures[key] = (counts[key] + 1, now)
+            return 0.0
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, address: str) -> None:
+        """The try was right: the name starts afresh, and the address's count drops by this one try."""
+        name_key, address_key = self._keys(name, address)
         with self._lock:
-            self._failures.pop(("name", (name or "").strip().casefold()), None)
+            self._failures.pop(name_key, None)
+            count, last = self._failures.get(address_key, (0, 0.0))
+            if count > 1:
+                self._failures[address_key] = (count - 1, last)
+            else:
+                self._failures.pop(address_key, None)
 
     def describe(self) -> str:
         return (f"after {self.free['name']} wrong tries for a name, sign-in for it pauses for "

@@ -63,7 +63,7 @@ class SignInGuard:
             name = ""
         address = (scope.get("client") or ("", 0))[0]
         limit = self.access.attempts
-        wait = limit.wait(name, address)
+        wait = limit.start(name, address)
         if wait > 0:
             seconds = math.ceil(wait)
             detail = (f"too many wrong sign-in tries for this name or from this address; wait {seconds} seconds, "
@@ -82,7 +82,8 @@ class SignInGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        seen: dict = {}
+        note: dict = {}  # Access.sign_in writes the account id here
+        seen: dict = {}  # the response's status and session token
 
         async def watch(message):
             if message["type"] == "http.response.start":
@@ -94,13 +95,10 @@ class SignInGuard:
                     self.access.remember(seen["token"], note["account"])
             await send(message)
 
-        note: dict = {}
         reset = signing_in.set(note)
         try:
             await self.app(scope, replay, watch)
         finally:
             signing_in.reset(reset)
         if seen.get("status") == 200:
-            limit.succeeded(name)
-        elif seen.get("status") == 400:
-            limit.failed(name, address)
+            limit.succeeded(name, address)
