@@ -1,6 +1,7 @@
 """Who is signed in (the banner above the tabs) and the Admin tab: every run with its owner, state, device, place
-in the queue, time and disk; stop, delete or hand over any run; who is signed in. The tab is built only on a shared studio,
-shown only to admins, and every one of its handlers checks on the server that the caller is an admin."""
+in the queue, time and disk; stop, delete or hand over any run; who is signed in. The tab is built only on a
+shared studio, shown only to admins, and every one of its handlers checks on the server that the caller is an
+admin."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def banner(ctx) -> None:
         else:
             who = ctx.access.identity(request)
             if who.ended:
-                lines.append(f"**Your sign-in has ended** (the account was removed or its join code expired). "
+                lines.append("**Your sign-in has ended** (the account was removed or its join code expired). "
                              "[Sign in again](/logout).")
             elif who.id:
                 out = " · [Sign out](/logout)" if ctx.access.mode == "users" else ""

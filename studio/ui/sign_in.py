@@ -88,9 +88,10 @@ class SignInGuard:
         async def watch(message):
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
-                for key, value in message.get("headers", []):
-                    if key.lower() == b"set-cookie" and value.startswith(COOKIE_PREFIX.encode()) and "token" not in seen:
-                        seen["token"] = value.split(b";", 1)[0].split(b"=", 1)[1].decode()
+                cookies = [v for k, v in message.get("headers", []) if k.lower() == b"set-cookie"]
+                tokens = [c.split(b";", 1)[0].split(b"=", 1)[1] for c in cookies if c.startswith(COOKIE_PREFIX.encode())]
+                if tokens:
+                    seen["token"] = tokens[0].decode()
                 if message["status"] == 200 and seen.get("token") and note.get("account"):
                     self.access.remember(seen["token"], note["account"])
             await send(message)
