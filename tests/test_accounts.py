@@ -165,6 +165,13 @@ def test_a_removed_user_is_signed_out_at_the_next_call(studio):
     with pytest.raises(httpx.HTTPStatusError, match="401"):  # Gradio no longer knows the session
         cy.predict(None, api_name="/list_runs")
     assert token not in studio["demo"].server_app.tokens
+    with httpx.Client() as web:  # a browser: its cookie is dropped
+        assert web.post(studio["url"] + "login", data={"username": "bob", "password": "bob-password"}).is_success
+        studio["book"].remove("bob")
+        answer = web.get(studio["url"] + "config")
+        assert answer.status_code == 401 and "Max-Age=0" in answer.headers["set-cookie"]
+        assert not [c for c in web.cookies.jar if c.name.startswith("access-token") and not c.secure]
+    studio["book"].add("bob", "bob-password")
     studio["book"].add("cy", "cy-password")  # a new cy: a new account, and a new sign-in works
     client(studio, "cy").predict(None, api_name="/list_runs")
 

@@ -5,7 +5,8 @@
   new session (Gradio's access-token cookie) is tied to the account id that signed in, so a name used later by
   someone else never opens this session's runs, nor this one theirs.
 - every other request: a session whose account was removed or whose join code expired is dropped from Gradio's
-  sessions, so Gradio itself treats it as signed out (the page shows the sign-in form again).
+  sessions, so Gradio itself treats it as signed out (the page shows the sign-in form again), and the answer
+  tells the browser to forget the session cookie.
 
 The client address is the connection's (``scope["client"]``); behind a reverse proxy, run the server with the
 proxy's forwarded-address headers trusted so that this is the person's address, not the proxy's.
@@ -47,12 +48,25 @@ class SignInGuard:
             path = path[len(root):]
         if scope.get("method") == "POST" and path.rstrip("/") == "/login":
             return await self._login(scope, receive, send)
-        token = session_token(Request(scope).cookies)
-        if token and self.access.session_ended(token):
-            tokens = getattr(scope.get("app"), "tokens", None)
-            if isinstance(tokens, dict):
-                tokens.pop(token, None)
-        return await self.app(scope, receive, send)
+        cookies = Request(scope).cookies
+        token = session_token(cookies)
+        if not (token and self.access.session_ended(token)):
+            return await self.app(scope, receive, send)
+        tokens = getattr(scope.get("app"), "tokens", None)
+        if isinstance(tokens, dict):
+            tokens.pop(token, None)  # Gradio now answers this session as signed out
+        ids = {key.removeprefix(f"{COOKIE_PREFIX}-").removeprefix("unsecure-") for key in cookies
+               if key.startswith(COOKIE_PREFIX)}
+        expired = [(b"set-cookie", cookie.encode()) for i in sorted(ids) for cookie in (  # both, as Gradio's logout
+            f"{COOKIE_PREFIX}-{i}=; Max-Age=0; Path=/; SameSite=none; Secure",
+            f"{COOKIE_PREFIX}-unsecure-{i}=; Max-Age=0; Path=/")]
+
+        async def forget(message):  # and the browser drops the cookie
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *expired]}
+            await send(message)
+
+        return await self.app(scope, receive, forget)
 
     async def _login(self, scope, receive, send):
         request = Request(scope, receive)
