@@ -113,7 +113,7 @@ class UserBook:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._cache: tuple[tuple, dict] | None = None
+        self._cache: tuple | None = None  # (the file's stamp, its contents, its accounts)
 
     # ---- reading and writing ------------------------------------------------------------------
     def _read(self) -> dict:
@@ -129,8 +129,8 @@ class UserBook:
         data.setdefault("former", {})
         return data
 
-    def _current(self) -> dict:
-        """The file's contents for looking only (never change what this returns)."""
+    def _current(self) -> tuple[dict, list[Account]]:
+        """The file's contents and every account in it (expired codes too), for looking only (never change them)."""
         try:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -138,10 +138,12 @@ class UserBook:
             stamp = None
         cached = self._cache
         if cached is not None and cached[0] == stamp:
-            return cached[1]
+            return cached[1], cached[2]
         data = self._read()
-        self._cache = (stamp, data)
-        return data
+        everyone = [_user_account(n, u) for n, u in sorted(data["users"].items())]
+        everyone += [_code_account(c) for c in data["codes"] if c.get("user")]
+        self._cache = (stamp, data, everyone)
+        return data, everyone
 
     def _write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,11 +209,8 @@ class UserBook:
     # ---- accounts -----------------------------------------------------------------------------
     def accounts(self) -> list[Account]:
         """Everyone who may sign in now: password users, then join codes claimed and not expired."""
-        data = self._current()
         now = time.time()
-        out = [_user_account(n, u) for n, u in sorted(data["users"].items())]
-        out += [_code_account(c) for c in data["codes"] if c.get("user") and c.get("expires", 0) > now]
-        return out
+        return [a for a in self._current()[1] if a.expires is None or a.expires > now]
 
     def account(self, account_id: str | None) -> Account | None:
         """The account with this id if it may still sign in (None once removed or its code expired)."""
@@ -230,7 +229,7 @@ class UserBook:
         live = self.account(account_id)
         if live is not None:
             return live.name
-        data = self._current()
+        data = self._current()[0]
         old = data["former"].get(account_id) or next(
             (c["user"] for c in data["codes"] if c.get("user") and (c.get("id") or c["user"]) == account_id), None)
         return f"removed: {old or account_id}"
