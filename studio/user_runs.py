@@ -4,7 +4,8 @@ Every request from a web page goes through a ``UserRuns`` (``RunStore.for_user``
 isolation holds for every endpoint whatever a client sends. Another person's run reads exactly like a run that
 does not exist ("no run named ..."): its name, files and metrics never show, not even whether it exists.
 
-``owner=None`` sees everything: a single-user studio (no sign-in) and the Admin tab.
+``owner`` is an account id (``studio.users``; on older run folders, the name that started them). ``owner=None``
+sees everything: a single-user studio (no sign-in) and the Admin tab, which alone may hand a run over.
 """
 
 from __future__ import annotations
@@ -129,3 +130,17 @@ class UserRuns:
     def delete(self, run_id: str) -> None:
         self._check(run_id)
         self.store.delete(run_id)
+
+    def hand_over(self, run_id: str, owner: str) -> None:
+        """Give a finished, stopped or failed run to another account (the Admin tab): its config and status name
+        the new owner, so it leaves the old owner's lists and joins the new one's."""
+        if self.shared or not self.admin:
+            raise StudioError("only an admin can hand a run over")
+        info = self._check(run_id)
+        if info.state in ("queued", "running"):
+            raise StudioError(f"run '{run_id}' is {info.state}; stop it or let it finish, then hand it over")
+        folder = self.store.folder(run_id)
+        config = StudioConfig.load(folder.config_file)
+        config.owner = owner
+        config.save(folder.config_file)
+        folder.write_status(owner=owner, state=info.state)  # an interrupted run stays interrupted

@@ -2,7 +2,7 @@
 
     python -m studio users add NAME [--admin] [--password-stdin]
     python -m studio users remove NAME
-    python -m studio users list
+    python -m studio users list          (name, kind, account id: runs belong to the id)
     python -m studio users codes --count 20 --hours 4
 """
 
@@ -37,13 +37,24 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+NO_TERMINAL = ("no terminal to type the password in (stdin is not a terminal: a script or a container); nothing was "
+               "changed. Pass the password on stdin instead: printf '%s\\n' \"$PASSWORD\" | "
+               "python -m studio users add {name} --password-stdin")
+
+
 def _password(args) -> str:
+    from studio.errors import StudioError
+
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"password for {args.name}: ")
-    if getpass.getpass("again: ") != first:
-        from studio.errors import StudioError
-
+    if not (sys.stdin and sys.stdin.isatty()):
+        raise StudioError(NO_TERMINAL.format(name=args.name))
+    try:
+        first = getpass.getpass(f"password for {args.name}: ")
+        again = getpass.getpass("again: ")
+    except EOFError:
+        raise StudioError(NO_TERMINAL.format(name=args.name)) from None
+    if again != first:
         raise StudioError("the two passwords differ; nothing was changed")
     return first
 
@@ -62,7 +73,7 @@ def run(args) -> int:
     elif args.verb == "list":
         for u in book.users():
             until = f", until {time.strftime('%Y-%m-%d %H:%M', time.localtime(u['expires']))}" if "expires" in u else ""
-            print(f"{u['name']}\t{u['kind']}{' (admin)' if u['admin'] else ''}{until}")
+            print(f"{u['name']}\t{u['kind']}{' (admin)' if u['admin'] else ''}{until}\t{u['id']}")
     else:
         codes = book.make_codes(args.count, args.hours, admin=args.admin)
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + args.hours * 3600))

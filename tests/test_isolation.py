@@ -25,20 +25,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def alice_run(store: RunStore) -> tuple[str, str]:
-    """A finished LoRA run of Alice's with a model folder and a data file of hers; (run id, data file path)."""
+def alice_run(store: RunStore, owner: str = "alice") -> tuple[str, str]:
+    """A finished LoRA run of Alice's (``owner``: her account id) with a model folder and a data file of hers;
+    (run id, data file path)."""
     folder = RunFolder(store.root / "20260101-000000-alice-run")
     folder.path.mkdir(parents=True)
-    data = store.user_dir("alice") / "uploads" / "alice-data.jsonl"
+    data = store.user_dir(owner) / "uploads" / "alice-data.jsonl"
     data.parent.mkdir(parents=True)
     data.write_text(json.dumps({"prompt": f"{SECRET} question", "completion": "answer"}) + "\n")
-    cfg = StudioConfig().with_overrides([f"model.source=/models/{ALICE_MODEL}", f"data.train={data}", "owner=alice"])
+    cfg = StudioConfig().with_overrides([f"model.source=/models/{ALICE_MODEL}", f"data.train={data}", f"owner={owner}"])
     cfg.save(folder.config_file)
     folder.emit({"type": "start", "max_steps": 10, "model": ALICE_MODEL, "method": "lora", "device": "cpu",
                  "train_examples": 9, "eval_examples": 1, "time": 0})
     folder.emit({"type": "log", "step": 10, "max_steps": 10, "loss": 0.4321, "elapsed": 5.0})
     folder.emit({"type": "warning", "message": SECRET})
-    folder.write_status(state="finished", step=10, max_steps=10, owner="alice", message=SECRET, started=time.time())
+    folder.write_status(state="finished", step=10, max_steps=10, owner=owner, message=SECRET, started=time.time())
     (folder.path / "model").mkdir()
     (folder.path / "model" / "adapter_config.json").write_text("{}")
     return folder.path.name, str(data)
@@ -55,11 +56,13 @@ def shared(tmp_path_factory):
     book.add("bob", "bob-password")
     book.add("teach", "teach-password", admin=True)
     store = RunStore(root / "runs", launcher="inline")
-    run_id, data = alice_run(store)
-    demo = build_app(root / "runs", access=Access("users", book), store=store)
+    run_id, data = alice_run(store, owner=book.holder("alice").id)
+    access = Access("users", book)
+    demo = build_app(root / "runs", access=access, store=store)
     demo.queue()
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=book)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **access.launch_options())
     url = f"http://127.0.0.1:{port}/"
     yield {"url": url, "demo": demo, "store": store, "run_id": run_id, "data": data, "book": book}
     demo.close()
@@ -163,7 +166,7 @@ def test_handlers_check_the_owner_themselves(shared):
 
 def test_an_admin_sees_everyone(shared):
     teach = client(shared, "teach")
-    rows, pick, people = teach.predict(None, api_name="/admin_runs")
+    rows, _, people, _ = teach.predict(None, api_name="/admin_runs")
     assert shared["run_id"] in text_of(rows) and "alice" in text_of(rows)
     assert "teach" in people
 
@@ -179,7 +182,7 @@ def test_a_run_started_from_the_page_belongs_to_who_started_it(shared):
     message, _ = bob.predict("bobs-run", *[values[k] for k in KEYS], api_name="/start_training")
     assert "Started" in message, message
     run = next(r for r in shared["store"].list() if "bobs-run" in r.id)
-    assert run.owner == "bob"
+    assert run.owner == shared["book"].holder("bob").id != "bob"  # an account id, not the name
     shared["store"].stop(run.id)
     shared["store"].wait(run.id, 120)
     table, _ = client(shared, "alice").predict(None, api_name="/list_runs")

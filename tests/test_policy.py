@@ -131,6 +131,7 @@ def test_users_cli(tmp_path):
     assert len(lines) == 3 and UserBook(file).check("student1", lines[0])
     listing = subprocess.run(run + ["list"], text=True, capture_output=True).stdout
     assert "teacher\tpassword (admin)" in listing and "student1\tjoin code" in listing
+    assert UserBook(file).holder("student1").id in listing
 
 
 def test_who_is_asking_in_each_sign_in_mode(tmp_path):
@@ -143,10 +144,12 @@ def test_who_is_asking_in_each_sign_in_mode(tmp_path):
     assert single.mode == "single" and single.runs(store, None).owner is None  # one user sees every run
     book = UserBook(tmp_path / "u.json")
     book.add("ana", "long-enough", admin=True)
+    book.add("bob", "long-enough")
+    book.add("cy", "long-enough")
     users = Access.from_env({"STUDIO_USERS": str(tmp_path / "u.json"), "STUDIO_ADMINS": "bob"})
     assert users.identity(SimpleNamespace(username="ana")).admin
     assert users.identity(SimpleNamespace(username="bob")).admin and not users.identity(SimpleNamespace(username="cy")).admin
-    assert users.runs(store, SimpleNamespace(username="cy")).owner == "cy"
+    assert users.runs(store, SimpleNamespace(username="cy")).owner == book.holder("cy").id  # the account id owns runs
     with pytest.raises(StudioError, match="sign in first"):
         users.runs(store, SimpleNamespace(username=None))
     hf = Access.from_env({"SPACE_ID": "me/studio", "OAUTH_CLIENT_ID": "x"})

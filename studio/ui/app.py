@@ -14,7 +14,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
                          handler that takes a run id, a file or a model goes through it (add ``request: gr.Request``
                          to the handler): another person's runs read as "no such run". Never use ``ctx.store``
                          in a tab; it is the app's one ``RunStore``, for app.py and the Admin tab only.
-- ``ctx.access``         sign-in mode, ``identity(request)`` (name, admin), the operator's ``policy``
+- ``ctx.access``         sign-in mode, ``identity(request)`` (account id, name, admin), the operator's ``policy``
 - ``ctx.runs_dir``       the runs folder
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
 - ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
@@ -204,8 +204,7 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
         log.warning(admin_tab.OPEN_WARNING)
     options = dict(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
                    show_error=False, root_path=cfg.root_path or None)
-    if access.users is not None:
-        options.update(auth=access.users, auth_message=texts.SIGN_IN)
+    options.update(access.launch_options(texts.SIGN_IN))  # sign-in from the users file, limited and checked per request
     if access.policy.upload_mb:
         options["max_file_size"] = int(access.policy.upload_mb * 1_000_000)
     options.update(kwargs)
