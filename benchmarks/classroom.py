@@ -170,14 +170,17 @@ def run(args) -> dict:
 
         # 3. leaks: others' run ids, and a code that is already tied to a student, under another name
         figures["leak_attempts"], figures["leaks"] = try_leaks(people)
+        errors = []
+        if not sign_in_accepted(url, names[0], codes[names[0]]):  # its owner again: the route answers as it should
+            errors.append(f"sign-in: {names[0]} could not sign in again with their own code")
         figures["leak_attempts"] += 1
         if sign_in_accepted(url, "intruder", codes[names[0]]):
             figures["leaks"] += 1
-            alone.errors.append(f"the join code of {names[0]} let 'intruder' sign in")
+            errors.append(f"sign-in: the join code of {names[0]} let 'intruder' sign in")
         for p in [alone] + people:
             if p.run_id and not lock_held(runs_dir, p.run_id, locked):
                 p.errors.append(f"run {p.run_id} did not train with the locked Quick demo settings")
-        figures["errors"] = [f"{p.name}: {e}" for p in [alone] + people for e in p.errors]
+        figures["errors"] = [f"{p.name}: {e}" for p in [alone] + people for e in p.errors] + errors
     finally:
         stop_studio(server, log)
     report(figures)
