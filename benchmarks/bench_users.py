@@ -1,6 +1,11 @@
 """Many people on one shared studio, measured through the same HTTP API the page uses.
 
     python benchmarks/bench_users.py [--users 20] [--steps 8] [--client http|gradio] [--json FILE] [--poll-only]
+                                     [--classroom] [--cpu-runs K] [--run-threads T]
+
+``--classroom`` measures a workshop instead (join codes, the Quick demo locked by a policy file, upload, train,
+watch, chat, against one person alone): see ``classroom.py``. ``--cpu-runs K`` lets K runs train at once on a CPU
+machine (the studio's ``STUDIO_CPU_RUNS``), ``--run-threads T`` gives each run T PyTorch threads (``OMP_NUM_THREADS``).
 
 First, in this process, the server's time per poll with N pages on one run, the old way (every page re-reads the
 events and builds its own chart) against the handler now; then, unless ``--poll-only``:
@@ -38,6 +43,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.modules.setdefault("bench_users", sys.modules[__name__])  # classroom.py imports its pieces from this module
 
 
 def free_port() -> int:
@@ -64,15 +70,17 @@ def training_speed(runs_dir: Path, run_id: str) -> float | None:
 
 
 class Person:
-    def __init__(self, name: str, url: str, values: list, data_file: Path, runs_dir: Path, steps: int):
+    def __init__(self, name: str, url: str, values: list, data_file: Path, runs_dir: Path, steps: int,
+                 secret: str | None = None):
+        """Signs in through the studio's sign-in route with ``secret`` (a password, or a join code)."""
         from gradio_client import Client
 
         self.name, self.values, self.data_file, self.runs_dir = name, values, data_file, runs_dir
-        self.client = Client(url, auth=(name, f"{name}-pass-word"), verbose=False)
+        self.client = Client(url, auth=(name, secret or f"{name}-pass-word"), verbose=False)
         self.polls: list[float] = []
         self.errors: list[str] = []
         self.run_id = ""
-        self.submitted = self.started = self.finished = None
+        self.began = self.submitted = self.started = self.finished = None  # began: the upload was sent
         self.state = ""
         self.chat_seconds = None
         self.chat_window: tuple[float, float] | None = None  # when this person's chat kept the studio busy
@@ -89,6 +97,7 @@ class Person:
     def start(self) -> None:
         from gradio_client import handle_file
 
+        self.began = time.time()
         out, _ = self.call(handle_file(str(self.data_file)), api_name="/load_upload")
         if out is None or "records" not in str(out[0]):
             self.errors.append(f"upload: {str(out and out[0])[:160]}")
@@ -147,6 +156,14 @@ class Person:
             self.chat_window = (self.chat_window[0], time.time())
             if out is None or not (out[2] and out[2][-1].get("content")):
                 self.errors.append(f"chat: no tuned reply ({str(out)[:120]})")
+
+
+def data_for(work: Path, name: str) -> Path:
+    """A small prompt/completion file of this person's own: 30 of 40 rows, picked by their name."""
+    rows = [{"prompt": f"Question {i}: what is {i} plus {i}?", "completion": f"Arr, {2 * i}, matey!"} for i in range(40)]
+    path = work / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in random.Random(name).sample(rows, 30)))
+    return path
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -224,10 +241,61 @@ def poll_cost(watchers: int = 20, steps: int = 60) -> dict:
             "poll_ms_new_p95": round(1000 * pct(new, 0.95), 2), "poll_speedup": round(sum(old) / sum(new), 1)}
 
 
+def studio_env(args, **env) -> dict:
+    """The studio's environment: ``env`` plus the options that set how many runs train at once and their threads."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", **env)
+    if args.cpu_runs:
+        env["STUDIO_CPU_RUNS"] = str(args.cpu_runs)  # the scheduler's setting for runs at once on a CPU machine
+    if args.run_threads:
+        env["OMP_NUM_THREADS"] = str(args.run_threads)  # PyTorch's threads in each run (inherited by runs)
+    return env
+
+
+def start_studio(work: Path, runs_dir: Path, env: dict):
+    """The studio in its own process (its own process group) on 127.0.0.1; returns (process, url, log) once it answers."""
+    import urllib.request
+
+    port = free_port()
+    log = open(work / "studio.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "studio", "ui", "--port", str(port), "--runs-dir", str(runs_dir)],
+                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return server, url, log
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.time() > deadline or server.poll() is not None:
+                stop_studio(server, log)
+                raise SystemExit(f"the studio did not start; see {work / 'studio.log'}")
+            time.sleep(0.5)
+
+
+def stop_studio(server: subprocess.Popen, log) -> None:
+    """Stop the studio and its runs by its process group id."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    log.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=8, help="optimizer steps per run (default 8)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="optimizer steps per run (default 8; with --classroom, the Quick demo preset's)")
+    ap.add_argument("--classroom", action="store_true",
+                    help="a workshop: people sign in with join codes under a policy that locks the Quick demo preset, "
+                         "each uploads, trains, watches and chats; against one person alone (see classroom.py)")
+    ap.add_argument("--cpu-runs", type=int, default=0, metavar="K",
+                    help="runs that train at once on a CPU machine (the studio's STUDIO_CPU_RUNS; default 1)")
+    ap.add_argument("--run-threads", type=int, default=0, metavar="T",
+                    help="PyTorch threads per run (OMP_NUM_THREADS for the studio and its runs; default: all cores)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds (default 1800)")
     ap.add_argument("--poll-only", action="store_true", help="only the in-process cost of a poll (seconds, no training)")
@@ -238,6 +306,12 @@ def main() -> None:
                          "library, which costs this machine far more CPU per poll than the studio does")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the studio
+    if args.classroom:
+        import classroom
+
+        return classroom.run(args)
+    args.steps = args.steps or 8
     cost = poll_cost(args.users)
     print(f"server time per poll with {args.users} pages on one run: {cost['poll_ms_old_p50']} ms rebuilding the chart "
           f"per page, {cost['poll_ms_new_p50']} ms (p95 {cost['poll_ms_new_p95']} ms) now: {cost['poll_speedup']}x less")
@@ -254,7 +328,6 @@ def main() -> None:
     names = ["solo"] + [f"user{i:02d}" for i in range(1, args.users + 1)]
     for name in names:
         book.add(name, f"{name}-pass-word")
-    rows = [{"prompt": f"Question {i}: what is {i} plus {i}?", "completion": f"Arr, {2 * i}, matey!"} for i in range(40)]
     values = initial_values()
     # no held-out share and no checkpoint before the end: every logged step is training alone, so that the speed
     # with and without watchers compares steps of the same kind
@@ -262,34 +335,11 @@ def main() -> None:
                    "data.eval_fraction": 0.0, "train.save_steps": args.steps + 1})
     ordered = [values[k] for k in KEYS]
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the studio below
-    port = free_port()
-    env = dict(os.environ, STUDIO_USERS=str(work / "users.json"), TOKENIZERS_PARALLELISM="false")
-    log = open(work / "studio.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "studio", "ui", "--port", str(port), "--runs-dir", str(runs_dir)],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+    server, url, log = start_studio(work, runs_dir, studio_env(args, STUDIO_USERS=str(work / "users.json")))
     figures: dict = {"users": args.users, "steps": args.steps, "client": args.client, "chat": not args.no_chat, **cost}
     try:
-        import urllib.request
-
-        deadline = time.time() + 180
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit(f"the studio did not start; see {work / 'studio.log'}")
-                time.sleep(0.5)
-
-        def data_for(name: str) -> Path:
-            path = work / f"{name}.jsonl"
-            path.write_text("".join(json.dumps(r) + "\n" for r in random.Random(name).sample(rows, 30)))
-            return path
-
         # 1. alone
-        solo = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
+        solo = Person("solo", url, ordered, data_for(work, "solo"), runs_dir, args.steps)
         solo.start()
         solo.watch(time.time() + args.timeout, light=args.client == "http")
         alone = [training_speed(runs_dir, solo.run_id)]
@@ -297,7 +347,7 @@ def main() -> None:
 
         # 2. everyone
         t0 = time.time()
-        people = [Person(n, url, ordered, data_for(n), runs_dir, args.steps) for n in names[1:]]
+        people = [Person(n, url, ordered, data_for(work, n), runs_dir, args.steps) for n in names[1:]]
         figures["sign_in_seconds"] = round(time.time() - t0, 2)
         for p in people:
             p.start()
@@ -327,7 +377,7 @@ def main() -> None:
         )
 
         # the baseline again, now that everyone is done: the machine's speed drifts, so alone is the mean of both
-        again = Person("solo", url, ordered, data_for("solo"), runs_dir, args.steps)
+        again = Person("solo", url, ordered, data_for(work, "solo"), runs_dir, args.steps)
         again.start()
         again.watch(time.time() + args.timeout, light=args.client == "http", chat=False)
         alone.append(training_speed(runs_dir, again.run_id))
@@ -341,12 +391,7 @@ def main() -> None:
         figures["leak_attempts"], figures["leaks"] = try_leaks(people)
         figures["errors"] = [e for p in [solo] + people for e in (f"{p.name}: {x}" for x in p.errors)]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        stop_studio(server, log)
 
     print(f"users {args.users}, {args.steps} steps each; sign-in of all took {figures.get('sign_in_seconds')} s")
     print(f"poll latency: p50 {figures.get('poll_ms_p50')} ms, p95 {figures.get('poll_ms_p95')} ms, "
