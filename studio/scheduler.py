@@ -3,7 +3,9 @@
 On a machine with N GPUs each run gets its own ``CUDA_VISIBLE_DEVICES``; a run that asks for k GPUs
 (``launch.processes``) waits until k are free. With sharing on (``STUDIO_SHARE_GPUS=1``), a one-GPU run may join
 a GPU that is in use when the memory estimates of the runs on it, its own included, fit in that GPU's memory.
-On a CPU machine runs take turns: one at a time, or ``STUDIO_CPU_RUNS`` at once.
+On a CPU machine runs take turns: one at a time, or ``STUDIO_CPU_RUNS`` at once, each then given its share of the
+cores (``OMP_NUM_THREADS``, unless the operator set it): two runs that each take every core run slower together
+than one after the other.
 
 The device list comes from ``STUDIO_GPUS`` when set (e.g. ``0,1,2,3``, or ``none``; also how tests simulate a
 GPU machine on a CPU), else from ``nvidia-smi`` (the web process never imports torch for this).
@@ -17,16 +19,24 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 
+from studio.core.hardware import cpu_cores
+
 
 @dataclass
 class Grant:
     run_id: str
     gpus: list[str]
     memory: float = 0.0  # the estimate it was admitted with, in bytes (shared GPUs only)
+    threads: int = 0  # CPU threads for a run that shares the CPU with others (0: all of them)
 
     def env(self) -> dict:
-        """What the run's processes get: the GPUs it may see (none on a CPU run)."""
-        return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)} if self.gpus else {"CUDA_VISIBLE_DEVICES": ""}
+        """What the run's processes get: the GPUs it may see (none on a CPU run), and a CPU run's share of the cores."""
+        if self.gpus:
+            return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
+        env = {"CUDA_VISIBLE_DEVICES": ""}
+        if self.threads and not os.environ.get("OMP_NUM_THREADS"):
+            env.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        return env
 
 
 @dataclass
@@ -61,7 +71,7 @@ class Devices:
             if not self.gpus:
                 if len(self._grants) >= self.cpu_runs:
                     return None
-                grant = Grant(run_id, [])
+                grant = Grant(run_id, [], threads=max(1, cpu_cores() // self.cpu_runs) if self.cpu_runs > 1 else 0)
             else:
                 grant = self._pick(run_id, max(1, want), memory)
                 if grant is None:

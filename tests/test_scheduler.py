@@ -40,6 +40,19 @@ def test_cpu_runs_take_turns_unless_raised():
     assert two.acquire("a") and two.acquire("b") and two.acquire("c") is None
 
 
+def test_cpu_runs_at_once_share_the_cores(monkeypatch):
+    import studio.scheduler as scheduler
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(scheduler, "cpu_cores", lambda: 8)
+    assert "OMP_NUM_THREADS" not in Devices(gpus=[]).acquire("alone").env()  # one at a time: every core
+    env = Devices(gpus=[], cpu_runs=2).acquire("a").env()
+    assert env["OMP_NUM_THREADS"] == "4" and env["MKL_NUM_THREADS"] == "4"
+    assert Devices(gpus=[], cpu_runs=3).acquire("a").env()["OMP_NUM_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the operator's own setting wins
+    assert "OMP_NUM_THREADS" not in Devices(gpus=[], cpu_runs=2).acquire("a").env()
+
+
 def test_runs_found_after_a_restart_keep_their_gpus():
     d = Devices(gpus=["0", "1"])
     d.reserve("old", ["1"])
