@@ -205,8 +205,7 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
                    show_error=False, root_path=cfg.root_path or None)
     if access.users is not None:
         options.update(auth=access.users, auth_message=texts.SIGN_IN)
-    if access.policy.upload_mb:
-        options["max_file_size"] = int(access.policy.upload_mb * 1_000_000)
+    options["max_file_size"] = access.policy.upload_bytes(access.shared)  # 100 MB by default on a shared studio
     options.update(kwargs)
     return demo.launch(**options)
 
