@@ -1,8 +1,11 @@
 """Limits an operator sets for a shared studio, in one YAML file (``STUDIO_POLICY=FILE``).
 
-Every key is optional; a missing key means no limit. A workshop's file might read:
+Every key is optional; a missing key means no limit, except where a default is said. A workshop's file might read:
 
-    upload_mb: 20            # largest file one upload may be, in MB
+    upload_mb: 20            # largest file one upload may be, in MB (default 100 on a shared studio, none on a
+                             # single-user one; 0: no limit)
+    backends: [local, ray]   # where people's runs may train (launch.backend). Default: local on a shared studio;
+                             # local and ray on a single-user one. inline (inside the web process) is never offered
     queued_per_user: 3       # runs one person may have waiting or training at once
     running_per_user: 1      # runs one person may have training at once (the others wait their turn)
     max_steps: 200           # the most optimizer steps one run may take
@@ -16,6 +19,10 @@ Every key is optional; a missing key means no limit. A workshop's file might rea
       method: lora
       train.max_steps: 60
 
+A run started from the page trains on one machine; a Ray run goes to the cluster at ``STUDIO_RAY_ADDRESS``, set by
+the operator (the page's requests never choose an address). A shared studio is one with sign-in (``STUDIO_USERS``
+or Hugging Face sign-in); a single-user studio has none.
+
 ``locked`` keys are config keys (as in ``--set``: ``method``, ``model.source``, ``train.max_steps``, ...); the page shows them fixed and the server
 applies them to every run. Each refusal names the limit and says that the operator sets it in this file.
 """
@@ -28,22 +35,26 @@ from pathlib import Path
 from studio.errors import StudioError
 
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
-        "disk_gb_per_user", "admins", "locked")
+        "disk_gb_per_user", "admins", "locked", "backends")
+DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
+WEB_BACKENDS = ("local", "ray")  # the launchers a run from the page may use at most; never inline (the web process)
 
 
 @dataclass
 class Policy:
-    upload_mb: float = 0
+    upload_mb: float = 0.0
     queued_per_user: int = 0
     running_per_user: int = 0
     max_steps: int = 0
-    max_minutes: float = 0
+    max_minutes: float = 0.0
     models: list = field(default_factory=list)
     methods: list = field(default_factory=list)
-    disk_gb_per_user: float = 0
+    disk_gb_per_user: float = 0.0
     admins: list = field(default_factory=list)
     locked: dict = field(default_factory=dict)
+    backends: list = field(default_factory=list)
     source: str = ""  # the file it came from, for messages
+    given: frozenset = frozenset()  # the keys the file sets (an explicit ``upload_mb: 0`` turns the default off)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
@@ -74,6 +85,12 @@ class Policy:
             except (TypeError, ValueError) as err:
                 raise StudioError(f"the policy file {path}: {key} has a bad value {value!r}") from err
             setattr(policy, key, value)
+        policy.given = frozenset(data)
+        bad = [b for b in policy.backends if b not in WEB_BACKENDS]
+        if bad:
+            raise StudioError(f"the policy file {path}: backends may list {', '.join(WEB_BACKENDS)}, not {', '.join(bad)}"
+                              + ("; inline trains inside the web server's own process and is never offered to the page"
+                                 if "inline" in bad else ""))
         if policy.locked:
             from studio.config import StudioConfig
 
@@ -83,6 +100,23 @@ class Policy:
     @property
     def active(self) -> bool:
         return any(getattr(self, k) for k in KEYS)
+
+    def upload_limit_mb(self, shared: bool) -> float:
+        """The largest upload in MB (0: no limit): the file's ``upload_mb``, else 100 on a shared studio."""
+        if self.upload_mb or "upload_mb" in self.given:
+            return max(0.0, float(self.upload_mb))
+        return float(DEFAULT_UPLOAD_MB) if shared else 0.0
+
+    def upload_bytes(self, shared: bool) -> int | None:
+        """The upload limit for Gradio's ``max_file_size`` (None: no limit)."""
+        limit = self.upload_limit_mb(shared)
+        return int(limit * 1_000_000) if limit else None
+
+    def allowed_backends(self, shared: bool) -> list[str]:
+        """Where runs from the page may train: the file's ``backends``, else local (shared) or local and ray."""
+        if self.backends:
+            return [b for b in self.backends if b in WEB_BACKENDS]
+        return ["local"] if shared else list(WEB_BACKENDS)
 
     def who(self) -> str:
         return f"the operator sets this in the policy file {Path(self.source).name}" if self.source else "the operator"
@@ -118,21 +152,24 @@ class Policy:
             raise self.refuse(f"your runs and uploads use {disk_bytes / 1e9:.1f} GB of the {self.disk_gb_per_user:g} GB "
                               "allowed per person; delete runs you no longer need")
 
-    def check_upload(self, size_bytes: int, name: str) -> None:
-        if self.upload_mb and size_bytes > self.upload_mb * 1e6:
-            raise self.refuse(f"{name} is {size_bytes / 1e6:.1f} MB, over the {self.upload_mb:g} MB upload limit; "
+    def check_upload(self, size_bytes: int, name: str, shared: bool = False) -> None:
+        limit = self.upload_limit_mb(shared)
+        if limit and size_bytes > limit * 1e6:
+            raise self.refuse(f"{name} is {size_bytes / 1e6:.1f} MB, over the {limit:g} MB upload limit; "
                               "upload a smaller file (a sample of the rows)")
 
     def check_model(self, source: str) -> None:
         if self.models and source not in self.models:
             raise self.refuse(f"the model '{source}' is not offered here; pick one of: {', '.join(self.models)}")
 
-    def lines(self) -> list[str]:
-        """The limits in words, for the page."""
+    def lines(self, shared: bool = False) -> list[str]:
+        """The limits in words, for the page (``shared``: with a shared studio's defaults)."""
         out = []
         if self.locked:
             out.append("fixed by the instructor: " + ", ".join(f"{k.split('.')[-1]} = {v}" for k, v in self.locked.items()))
-        words = {"upload_mb": "uploads up to {} MB", "queued_per_user": "{} run(s) waiting or training per person",
+        if self.upload_limit_mb(shared):
+            out.append(f"uploads up to {self.upload_limit_mb(shared):g} MB")
+        words = {"queued_per_user": "{} run(s) waiting or training per person",
                  "running_per_user": "{} run(s) training at once per person", "max_steps": "up to {} steps per run",
                  "max_minutes": "up to {} minutes per run", "disk_gb_per_user": "{} GB of disk per person"}
         out += [w.format(f"{getattr(self, k):g}" if isinstance(getattr(self, k), float) else getattr(self, k))
@@ -141,4 +178,6 @@ class Policy:
             out.append("models: " + ", ".join(self.models))
         if self.methods:
             out.append("methods: " + ", ".join(self.methods))
+        if self.backends:
+            out.append("runs train with: " + ", ".join(self.backends))
         return out

@@ -7,7 +7,9 @@ default a process of its own, so that a crash, a kernel fault or the out-of-memo
 not the app. Every state lives in the run folders, so a page reload, a second browser tab or a restart of the
 app sees the same runs; after a restart the store finds runs whose process still trains and follows them. A
 run whose process is gone without a final word shows as ``interrupted`` (or ``failed`` with the reason, when
-the store saw it end) and can be resumed from its last checkpoint.
+the store saw it end) and can be resumed from its last checkpoint. Runs still waiting in the queue when the app
+stopped wait again in a new store, in their place: the order they were queued in, people taking turns as before
+(each launch record says when the run started, so who was served last is known after a restart too).
 
 The store holds no global state: the app makes one and hands it to whoever needs it.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from studio import launchers
 from studio.config import StudioConfig
-from studio.core.procs import status_alive
+from studio.core.procs import process_alive, start_time, status_alive
 from studio.errors import StudioError
 from studio.policy import Policy
 from studio.runfolder import RunFolder
@@ -57,17 +60,19 @@ def _slug(text: str) -> str:
 
 class RunStore:
     def __init__(self, root: str | Path, launcher: str | None = None, devices: Devices | None = None,
-                 stop_grace: float | None = None, policy: Policy | None = None):
+                 stop_grace: float | None = None, policy: Policy | None = None, ray_address: str | None = None):
         """``launcher``: the backend for every run (e.g. "inline" in tests), else each run's ``launch.backend``.
         ``devices``: what the scheduler hands out (default: this machine's). ``stop_grace``: seconds a run gets to
         stop after Stop before its processes are ended (default: two of its steps plus ten seconds). ``policy``:
-        an operator's limits (``studio.policy``): runs training at once per person, minutes per run."""
+        an operator's limits (``studio.policy``): runs training at once per person, minutes per run. ``ray_address``:
+        the operator's Ray cluster for runs started from the page (default: ``STUDIO_RAY_ADDRESS``)."""
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.backend = launcher
         self.devices = devices or Devices.detect()
         self.stop_grace = stop_grace
         self.policy = policy or Policy()
+        self.ray_address = (os.environ.get("STUDIO_RAY_ADDRESS", "") if ray_address is None else ray_address).strip()
         self._launchers: dict[str, launchers.Launcher] = {}
         self._pending: list[tuple[str, StudioConfig, bool]] = []  # (run id, config, resume), in the order they came
         self._served: dict[str, float] = {}  # owner -> when one of their runs last started (the fair queue's memory)
@@ -76,6 +81,7 @@ class RunStore:
         self._owners: dict[str, str] = {}  # run id -> owner, for runs started here (the per-person running limit)
         self._cond = threading.Condition()
         self._dispatcher: threading.Thread | None = None
+        self._closed = False
         self._adopt()
 
     # ---- looking ---------------------------------------------------------------------------
@@ -192,22 +198,44 @@ class RunStore:
         folder = RunFolder(config.output_dir)
         folder.path.mkdir(parents=True)
         config.save(folder.config_file)  # visible in the list at once; training rewrites it resolved
-        folder.write_status(state="queued", step=0, owner=owner, message="waiting for the device", started=time.time())
+        now = time.time()
+        folder.write_status(state="queued", step=0, owner=owner, message="waiting for the device", started=now,
+                            **self._queued_fields(now, resume=False))
         self._enqueue(run_id, config, resume=False)
         return run_id
 
-    def resume(self, run_id: str, owner: str | None = None) -> str:
+    def resume(self, run_id: str, owner: str | None = None, launch=None) -> str:
+        """Queue a stopped, failed or interrupted run again; it continues from its last checkpoint. ``launch``: a
+        ``LaunchConfig`` to train with instead of the one saved with the run (written into its config)."""
         self.check_owner(run_id, owner)
         info = self.info(run_id)
         if info.state in ("running", "queued"):
             raise StudioError(f"run '{run_id}' is already {info.state}")
         folder = self.folder(run_id)
         config = StudioConfig.load(folder.config_file)
+        if launch is not None and launch != config.launch:
+            config.launch = launch
+            config.save(folder.config_file)  # the launcher reads the run's config from its folder
         config.train.resume = True
         folder.clear_stop()
-        folder.write_status(state="queued", message="waiting for the device")
+        folder.write_launch(None)  # the last attempt's record: this one has not started yet
+        folder.write_status(state="queued", message="waiting for the device", **self._queued_fields(time.time(), True))
         self._enqueue(run_id, config, resume=True)
         return run_id
+
+    @staticmethod
+    def _queued_fields(now: float, resume: bool) -> dict:
+        """What a queued run's status keeps so that a new store can queue it again after a restart: when it was
+        queued, whether it resumes, and the process that queued it (with its start time, against reused ids)."""
+        return {"queued_at": now, "resume": resume, "queued_by": {"pid": os.getpid(), "host": socket.gethostname(),
+                                                             "started": start_time(os.getpid())}}
+
+    def close(self) -> None:
+        """Stop starting queued runs (the app is shutting down): they stay queued in their folders, and the next
+        store on this folder queues them again. Runs already training are not touched."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def stop(self, run_id: str, owner: str | None = None) -> None:
         """Ask a run to stop after its current step (it keeps a checkpoint and its model so far). When it does not
@@ -276,8 +304,14 @@ class RunStore:
             return self._launchers[kind]
 
     def _enqueue(self, run_id: str, config: StudioConfig, resume: bool) -> None:
+        self._enqueue_all([(run_id, config, resume)])
+
+    def _enqueue_all(self, items: list[tuple[str, StudioConfig, bool]]) -> None:
+        """Queue runs in this order, all at once (the dispatcher sees them together, so the fair order holds)."""
         with self._cond:
-            self._pending.append((run_id, config, resume))
+            if self._closed:
+                raise StudioError("the studio is shutting down; start the run again in a minute")
+            self._pending.extend(items)
             if self._dispatcher is None or not self._dispatcher.is_alive():
                 self._dispatcher = threading.Thread(target=self._dispatch, name=f"studio-queue-{self.root.name}",
                                                     daemon=True)
@@ -288,6 +322,9 @@ class RunStore:
         """Start queued runs in order as devices free up."""
         while True:
             with self._cond:
+                if self._closed:
+                    self._dispatcher = None
+                    return
                 if not self._pending:
                     self._cond.wait(timeout=5)
                     if not self._pending:
@@ -305,10 +342,17 @@ class RunStore:
                     self._cond.wait(timeout=2)  # a run ending notifies; the timeout also catches adopted runs ending
                     continue
                 self._pending.remove(next(p for p in self._pending if p[0] == run_id))
+                if not self._still_waiting(run_id):  # stopped, deleted or started elsewhere meanwhile
+                    self.devices.release(run_id)
+                    continue
                 self._served[config.owner or ""] = time.time()
                 self._owners[run_id] = config.owner or ""
                 self._running[run_id] = {}  # starting: neither queued nor followed yet, but not gone
             self._start(run_id, config, resume, grant)
+
+    def _still_waiting(self, run_id: str) -> bool:
+        status = RunFolder(self.root / run_id).read_status()
+        return status.get("state") == "queued" and not status.get("launch")
 
     def _order(self) -> list[tuple[str, StudioConfig, bool]]:
         """The pending runs in the order they will start: people take turns (the one served longest ago first,
@@ -418,6 +462,7 @@ class RunStore:
                 self._cond.notify_all()
             return
         handle["devices"] = list(grant.gpus)
+        handle["launched"] = time.time()  # who was served when: the fair queue's memory across restarts
         folder.write_launch(handle)
         with self._cond:
             self._running[run_id] = handle
@@ -469,13 +514,22 @@ class RunStore:
         return 60.0
 
     def _adopt(self) -> None:
-        """After a restart: follow runs whose processes still train, and keep their devices taken."""
+        """After a restart: follow runs whose processes still train, and keep their devices taken; queue again the
+        runs that were waiting, in the order they were queued, remembering who was served last."""
+        waiting = []
         for path in self.root.iterdir():
             if not (path / "config.yaml").exists():
                 continue
             folder = RunFolder(path)
             status = folder.read_status()
             handle = status.get("launch") or {}
+            if handle.get("launched"):
+                owner = status.get("owner", "")
+                self._served[owner] = max(self._served.get(owner, 0.0), float(handle["launched"]))
+            if status.get("state") == "queued" and not handle:
+                if self._orphaned(status):
+                    waiting.append((float(status.get("queued_at") or status.get("started") or 0), path.name, status))
+                continue
             if status.get("state") not in ("running", "queued") or not handle or handle.get("kind") == "inline":
                 continue
             try:
@@ -489,3 +543,27 @@ class RunStore:
                 self._running[path.name] = handle
             threading.Thread(target=self._follow, args=(path.name, handle, launcher), daemon=True,
                              name=f"studio-follow-{path.name}").start()
+        items = []
+        for _, run_id, status in sorted(waiting, key=lambda w: (w[0], w[1])):
+            folder = RunFolder(self.root / run_id)
+            try:
+                config = StudioConfig.load(folder.config_file)
+            except StudioError as err:
+                folder.write_status(state="failed", message=f"could not queue it again after a restart: {err}",
+                                    hint="fix its config.yaml, then resume it")
+                continue
+            config.train.resume = bool(status.get("resume"))
+            queued_at = float(status.get("queued_at") or status.get("started") or time.time())
+            folder.write_status(**self._queued_fields(queued_at, config.train.resume))  # this store's queue now
+            items.append((run_id, config, config.train.resume))
+        if items:
+            self._enqueue_all(items)
+
+    @staticmethod
+    def _orphaned(status: dict) -> bool:
+        """Whether a queued run's queue is gone: the process that queued it has ended, or it is this process (an
+        earlier store here was dropped). A queue in another running process keeps its runs."""
+        by = status.get("queued_by") or {"pid": status.get("pid"), "host": status.get("host")}
+        if by.get("pid") == os.getpid() and by.get("host") in (None, socket.gethostname()):
+            return True
+        return not process_alive(by.get("pid"), by.get("host"), by.get("started"))

@@ -6,6 +6,12 @@ does not exist ("no run named ..."): its name, files and metrics never show, not
 
 ``owner`` is an account id (``studio.users``; on older run folders, the name that started them). ``owner=None``
 sees everything: a single-user studio (no sign-in) and the Admin tab, which alone may hand a run over.
+
+Where a run trains is the operator's choice, never a request's: ``inline`` (inside the web process) is refused to
+every run started or resumed here; other launchers only as the policy's ``backends`` allows (default: ``local`` on a
+shared studio, ``local`` and ``ray`` on a single-user one); a run trains on one machine; a Ray run goes to the
+operator's cluster (``STUDIO_RAY_ADDRESS``) whatever address the request carried, so a request can make the server
+connect nowhere else, and no refusal says anything about the address it sent.
 """
 
 from __future__ import annotations
@@ -94,6 +100,11 @@ class UserRuns:
             return resolved
         raise StudioError(f"no {what} named '{rel.name}'; upload it again or pick one of yours")
 
+    def check_upload(self, path: str | Path) -> None:
+        """An uploaded file within the upload limit (the policy's ``upload_mb``, 100 MB by default when shared)."""
+        path = Path(path)
+        self.policy.check_upload(path.stat().st_size, path.name, shared=self.shared)
+
     def check_model(self, source: str) -> str:
         """A base model a client picked: within the policy's list, and not someone else's run folder."""
         source = (source or "").strip()
@@ -102,10 +113,38 @@ class UserRuns:
             self.check_path(source, "model")
         return source
 
+    # ---- where runs train -------------------------------------------------------------------------
+    def place(self, launch) -> None:
+        """Make a run's ``launch`` section (a ``LaunchConfig``) what the operator allows, or refuse it. The address
+        is always the operator's: a Ray cluster's from ``STUDIO_RAY_ADDRESS``, none otherwise (this machine)."""
+        if launch.backend == "inline":
+            raise StudioError("launch.backend=inline trains inside the web server's own process, which runs started "
+                              "from the page never do; set Where it trains to local (the default)")
+        allowed = self.policy.allowed_backends(self.shared)
+        if launch.backend not in allowed:
+            raise self.policy.refuse(f"runs here train with {' or '.join(allowed)}, not {launch.backend}; "
+                                     f"set Where it trains to {allowed[0]}")
+        if launch.nodes != 1:
+            raise StudioError("a run started from the page trains on one machine (Nodes 1); start a run on several "
+                              "machines from the command line: python -m studio train CONFIG --set launch.nodes=N "
+                              "--set launch.address=HOST:PORT")
+        launch.address = self.store.ray_address if launch.backend == "ray" else ""
+        if launch.backend == "ray" and not launch.address:
+            raise StudioError("no Ray cluster is set up for this studio (the operator sets STUDIO_RAY_ADDRESS); "
+                              "set Where it trains to local")
+
+    def _hide_cluster(self, err: StudioError) -> StudioError:
+        """A shared studio's messages name the operator's cluster without its address."""
+        address = self.store.ray_address
+        if self.shared and address and address in str(err):
+            return StudioError(str(err).replace(address, "the studio's Ray cluster (address set by the operator)"))
+        return err
+
     # ---- changing -------------------------------------------------------------------------------
     def submit(self, config: StudioConfig, name: str = "") -> str:
         policy = self.policy
         config = policy.apply_locked(config)
+        self.place(config.launch)
         owner = self.owner or ""
         if policy.active:
             policy.check_run(config, queued=self.store.active_count(owner),
@@ -114,7 +153,10 @@ class UserRuns:
         for path in (config.data.train, config.data.eval):
             if path:
                 self.check_path(config.resolve_path(path), "data file")
-        return self.store.submit(config, name=name, owner=owner)
+        try:
+            return self.store.submit(config, name=name, owner=owner)
+        except StudioError as err:
+            raise self._hide_cluster(err) from None
 
     def stop(self, run_id: str) -> None:
         self._check(run_id)
@@ -125,7 +167,12 @@ class UserRuns:
         if self.policy.queued_per_user and self.store.active_count(self.owner or "") >= self.policy.queued_per_user:
             raise self.policy.refuse(f"you already have {self.policy.queued_per_user} run(s) waiting or training, the "
                                      "most allowed at once; wait for one to finish or stop one")
-        return self.store.resume(run_id)
+        launch = StudioConfig.load(self.store.folder(run_id).config_file).launch
+        self.place(launch)  # a run made elsewhere (the command line) may have been set to train anywhere
+        try:
+            return self.store.resume(run_id, launch=launch)
+        except StudioError as err:
+            raise self._hide_cluster(err) from None
 
     def delete(self, run_id: str) -> None:
         self._check(run_id)

@@ -91,3 +91,37 @@ def test_events_are_read_incrementally_and_a_half_written_line_waits(tmp_path):
         fh.write('ep": 3}\n')
     assert [e["step"] for e in folder.read_events_from(offset2)[0]] == [3]
     assert [e["step"] for e in folder.read_events(("log",))] == [1, 2, 3]
+
+
+def test_queued_runs_come_back_in_their_place_after_a_restart(tiny_model_dir, chat_file, tmp_path):
+    from studio.scheduler import Devices
+
+    def busy_devices():
+        devices = Devices(gpus=[], cpu_runs=1)
+        devices.reserve("someone-else", [])  # a run that holds the one device
+        return devices
+
+    root = tmp_path / "runs"
+    store = RunStore(root, launcher="inline", devices=Devices(gpus=[], cpu_runs=1))
+    served = store.submit(config(tiny_model_dir, chat_file, steps=1), name="ann-0", owner="ann")
+    assert store.wait(served, 120).state == "finished"  # ann was served last: bob's first run goes before hers
+    store.devices.reserve("someone-else", [])
+    queued = [store.submit(config(tiny_model_dir, chat_file, steps=1), name=n, owner=o)
+              for n, o in (("ann-1", "ann"), ("ann-2", "ann"), ("bob-1", "bob"), ("ann-3", "ann"))]
+    resumed = store.submit(config(tiny_model_dir, chat_file, steps=1), name="cy-1", owner="cy")
+    store.stop(resumed)
+    store.resume(resumed)
+    order = sorted(queued + [resumed], key=store.queue_position)
+    assert [r.split("-", 2)[-1] for r in order] == ["bob-1", "cy-1", "ann-1", "ann-2", "ann-3"]
+    store.close()  # the app stops; the runs stay queued in their folders
+
+    devices = busy_devices()
+    fresh = RunStore(root, launcher="inline", devices=devices)  # the app after a restart
+    assert sorted(queued + [resumed], key=fresh.queue_position) == order
+    assert all(fresh.info(r).state == "queued" for r in order)
+    assert fresh.folder(resumed).read_status()["resume"] is True
+    devices.release("someone-else")  # the queue looks again within two seconds
+    for r in order:
+        assert fresh.wait(r, 180).state == "finished", fresh.info(r).message
+    starts = {r: fresh.events(r, ("start",))[-1]["time"] for r in order}
+    assert sorted(starts, key=starts.get) == order

@@ -41,7 +41,7 @@ def banner(ctx) -> None:
                              "Your runs and files are yours alone.")
             else:
                 lines.append("**Sign in with Hugging Face** (the button above) to train, chat and export.")
-        limits = ctx.access.policy.lines()
+        limits = ctx.access.policy.lines(shared=ctx.access.shared)
         if limits:
             lines.append("Limits here: " + "; ".join(esc(x) for x in limits) + ".")
         return "\n\n".join(lines)

@@ -205,8 +205,7 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
     options = dict(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
                    show_error=False, root_path=cfg.root_path or None)
     options.update(access.launch_options(texts.SIGN_IN))  # sign-in from the users file, limited and checked per request
-    if access.policy.upload_mb:
-        options["max_file_size"] = int(access.policy.upload_mb * 1_000_000)
+    options["max_file_size"] = access.policy.upload_bytes(access.shared)  # 100 MB by default on a shared studio
     options.update(kwargs)
     return demo.launch(**options)
 

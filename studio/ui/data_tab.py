@@ -182,8 +182,10 @@ def build(ctx):
         with gr.Column(scale=1):
             sample = gr.Dropdown(samples(), value=None, label="A shipped sample", elem_id="data-sample",
                                  info="Small datasets to try the studio with.")
-            upload = gr.File(label="…or upload your own file", file_types=[".csv", ".tsv", ".json", ".jsonl", ".ndjson",
-                             ".parquet", ".pq", ".txt"], type="filepath", elem_id="data-upload", height=120)
+            limit = ctx.access.policy.upload_limit_mb(ctx.access.shared)  # Gradio refuses bigger ones too
+            upload = gr.File(label="…or upload your own file" + (f" (up to {limit:g} MB)" if limit else ""),
+                             file_types=[".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt"],
+                             type="filepath", elem_id="data-upload", height=120)
         with gr.Column(scale=1):
             fmt = gr.Dropdown(["auto", *FORMATS], value="auto", label="Format",
                               info="Detected from the columns; change it if the guess is wrong, then Reload.")
@@ -252,7 +254,7 @@ def build(ctx):
         try:
             runs = ctx.runs(request)
             runs.check_path(src, "file")
-            runs.policy.check_upload(src.stat().st_size, src.name)
+            runs.check_upload(src)
             dest_dir = runs.data_dir / "uploads"
             dest_dir.mkdir(parents=True, exist_ok=True)
             dest = dest_dir / safe_name(src.name)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from pathlib import Path
 
 import gradio as gr
@@ -80,15 +78,17 @@ def advice(cfg: StudioConfig, info: dict) -> list[str]:
     return out
 
 
-def launch_md(devices, cluster: str) -> str:
-    """What the machine offers runs, in words, above the launch settings."""
+def launch_md(devices, cluster: str, shared: bool = False) -> str:
+    """What the machine offers runs, in words, above the launch settings. ``cluster``: the operator's Ray address
+    when runs here may use it (a shared studio names no address)."""
     here = devices.describe() if devices is not None else "this machine"
     lines = [f"**This machine:** {esc(here)}. Runs wait in a queue until their devices are free; each gets its own GPUs."]
     if devices is not None and len(devices.gpus) > 1:
         lines.append("**Processes per node** above 1 trains data-parallel on that many GPUs (torchrun): the same "
                      "global batch in less time. **ddp** works with every method; **fsdp** shards the weights.")
     if cluster:
-        lines.append(f"**Ray cluster:** `{esc(cluster)}`; pick backend **ray** to run this as a job there.")
+        where = "the studio's Ray cluster" if shared else f"the Ray cluster at `{esc(cluster)}`"
+        lines.append(f"**Ray cluster:** pick backend **ray** to run this as a job on {where} (set by the operator).")
     return "\n\n".join(lines)
 
 
@@ -101,11 +101,18 @@ def build(ctx):
         about = gr.Markdown(PRESETS[DEFAULT_PRESET]["about"], elem_id="preset-about")
     start_values = initial_values()
     locked = ctx.access.policy.locked  # the instructor's fixed settings: shown, not editable, applied by the server
+    allowed = ctx.access.policy.allowed_backends(ctx.access.shared)  # never inline; the server checks again
+    backends = [b for b in allowed if b != "ray" or ctx.store.ray_address] or allowed  # ray: with a cluster set
     widgets: dict[str, gr.components.Component] = {}
 
     def make(section: str, name: str):
         key = key_of(section, name)
         spec = knob_spec(section_class(section), name)
+        if key == "launch.backend":
+            help_text = "local: a process of its own on this machine." + \
+                (" ray: a job on the operator's Ray cluster." if "ray" in backends else "")
+            spec = dict(spec, choices=backends, help=help_text)
+            start_values[key] = start_values[key] if start_values[key] in backends else backends[0]
         if key in locked:
             spec = dict(spec, help=f"Fixed by the instructor. {spec['help']}")
             widgets[key] = widget(spec, value=locked[key], interactive=False, elem_id=f"knob-{key.replace('.', '-')}")
@@ -125,11 +132,9 @@ def build(ctx):
                     make(section, name)
     devices = ctx.store.devices
     gpus = len(devices.gpus) if devices is not None else 0
-    cluster = os.environ.get("STUDIO_RAY_ADDRESS", "")
-    if cluster:
-        start_values["launch.address"] = cluster
+    cluster = ctx.store.ray_address if "ray" in backends else ""
     with gr.Accordion("Where it trains", open=False, visible=gpus > 1 or bool(cluster), elem_id="train-launch"):
-        gr.Markdown(launch_md(devices, cluster))
+        gr.Markdown(launch_md(devices, cluster, ctx.access.shared))
         with gr.Row(equal_height=False):
             for section, name in LAUNCH:
                 make(section, name)

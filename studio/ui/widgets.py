@@ -63,8 +63,8 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
             ("train", "class_weights"), ("train", "beta"), ("train", "seed"))
 # Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
-LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "nodes"), ("launch", "backend"),
-          ("launch", "address"))
+# No address and no nodes: a run from the page trains on this machine or on the operator's cluster (user_runs.place).
+LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "backend"))
 FIELDS = BASIC + ADVANCED + LAUNCH
 
 
