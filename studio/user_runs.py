@@ -85,19 +85,23 @@ class UserRuns:
             return resolved
         root = self.store.root
         try:
-            rel = resolved.relative_to(root)
+            resolved.relative_to(root)
         except ValueError:
             return resolved
         mine = [self.data_dir.resolve()] + [Path(r.path).resolve() for r in self.list()]
         if any(resolved == m or m in resolved.parents for m in mine):
             return resolved
-        raise StudioError(f"no {what} named '{rel.name}'; upload it again or pick one of yours")
+        raise self.no_file(resolved, what)
+
+    def no_file(self, path: str | Path, what: str = "file") -> StudioError:
+        """The one refusal for a file that is not this person's or does not exist (by file name, never a path)."""
+        return StudioError(f"no {what} named '{Path(path).name}'; upload it again or pick one of yours")
 
     def check_model(self, source: str) -> str:
         """A base model a client picked: within the policy's list, and not someone else's run folder."""
         source = (source or "").strip()
         self.policy.check_model(source)
-        if self.shared and ("/" in source or "\\" in source) and Path(source).expanduser().exists():
+        if self.shared and ("/" in source or "\\" in source):  # a path: another person's reads as a missing one
             self.check_path(source, "model")
         return source
 

@@ -131,7 +131,9 @@ def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None
     info = _classification_run(ctx, run_id, request)
     path = _file_path(data_file)
     if path:
-        ctx.runs(request).check_path(path, "file")
+        from studio.ui.served import check_file
+
+        path = str(check_file(ctx, ctx.runs(request), path, "file"))
     return evaluate_run(info.path, path, int(limit or 0) or None, progress=progress,
                         models=getattr(ctx, "classifiers", None))
 

@@ -138,7 +138,9 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
         models = getattr(ctx, "classifiers", None)
     path = _file_path(data_file)
     if path:
-        runs.check_path(path, "file")
+        from studio.ui.served import check_file
+
+        path = str(check_file(ctx, runs, path, "file"))
     return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, models=models)
 
 
