@@ -8,6 +8,7 @@ page, config or refusal names a path on the server."""
 import json
 import re
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -96,6 +97,28 @@ def test_another_persons_session_id_opens_an_empty_session(shared):
         assert SECRET not in out and "alice-upload" not in out, (api_name, out[:300])
     assert not list((shared["store"].user_dir("bob") / "versions").glob("*")), "her records were written to his folder"
     assert alice_sees_her_data(shared)  # her session is still hers
+    bob.predict("pirate_style.jsonl", api_name="/load_sample")  # the id works for him as a session of his own
+    assert "capital of France" in text_of(bob.predict(1, api_name="/preview_example"))
+    assert alice_sees_her_data(shared) and "capital of France" not in text_of(
+        shared["alice"].predict(1, api_name="/preview_example"))
+
+
+def test_a_session_state_serves_only_the_person_it_was_made_for():
+    """Below the per-person session ids: a session's state, reached by anyone else, is a fresh empty one."""
+    import gradio as gr
+    from gradio.state_holder import SessionState
+
+    from studio.ui.sessions import bind
+
+    with gr.Blocks() as blocks:
+        data = gr.State({})
+    state = SessionState(blocks)
+    assert bind(state, "alice", blocks) is state
+    state[data._id] = {"path": SECRET}
+    assert bind(state, "alice", blocks) is state and state[data._id] == {"path": SECRET}
+    other = bind(state, "bob", blocks)
+    assert other is not state and other[data._id] == {}
+    assert bind(state, None, blocks) is not state  # nobody signed in: not hers either
 
 
 def test_deep_links_are_off(shared):
@@ -172,6 +195,7 @@ def test_model_paths_in_the_runs_folder_read_alike(shared):
     assert said(root / shared["run_id"]) == said(root / "20990101-no-such-run")
 
 
+REPO = str(Path(__file__).resolve().parents[1])
 ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:tmp|home|root|data|app|var|work|usr|etc|opt|srv)/[\w.\-/]+")
 
 
@@ -221,6 +245,9 @@ def test_every_endpoint_with_her_session_and_her_file_addresses(shared):
                     out = str(err)
                 calls += 1
                 assert SECRET not in out, (name, session, probe, out[max(0, out.find(SECRET) - 300):][:600])
+                for server_path in (str(shared["root"]), REPO):  # neither the runs folder nor the studio's own
+                    if server_path in out:
+                        print("PATH", name, slot, out[max(0, out.find(server_path) - 200):][:400])
     assert calls > 30
     assert alice_sees_her_data(shared)
     assert (shared["store"].root / rid / "export.zip").read_text() == SECRET

@@ -53,7 +53,8 @@ import gradio as gr
 
 from studio import settings
 from studio.runs import RunStore
-from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
+from studio.ui import admin_tab, chat_tab, data_tab, model_tab, runs_tab, train_tab
+from studio.ui import help as texts
 from studio.ui.access import Access
 from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
 from studio.ui.common import error_md

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui import gguf_panel
-from studio.ui.common import esc, explain, ok_md
+from studio.ui.common import esc, explain, ok_md, shown_path
 from studio.ui.served import links_html
 
 INTRO = """### 6 · Export
@@ -40,6 +40,8 @@ def describe(runs, run_id: str | None) -> tuple[str, str, str]:
     folder = runs.folder(run_id)
     cfg = StudioConfig.load(folder.config_file)
     command = replay_command(cfg, folder.path, str(folder.config_file))
+    for path in (str(folder.config_file), str(folder.path)):  # the whole path to an admin only
+        command = command.replace(path, shown_path(runs, path))
     if not info.has_model or info.state not in EXPORTABLE:
         return (f"◷ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
                 "", command)
@@ -150,7 +152,8 @@ def build(ctx):
         out_dir = Path(res["out_dir"])
         text = ok_md(f"Exported the {what_kind} to `{esc(out_dir.name)}/` in the run's folder ({len(res['files'])} files); "
                      "the zip is below.")
-        return text, links_html(run_id, out_dir.parent, [res["zip"]]), res["load_with"], card_text
+        load_with = res["load_with"].replace(str(out_dir), out_dir.name)  # where the person unzips it
+        return text, links_html(run_id, out_dir.parent, [res["zip"]]), load_with, card_text
 
     go.click(do_export, [pick, merge], [message, download, load_code, card], api_name="export",
              concurrency_limit=1, concurrency_id="models")

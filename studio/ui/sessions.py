@@ -1,11 +1,12 @@
 """A page's session state belongs to the person who opened it.
 
 Gradio keeps each page's ``gr.State`` values under a session id that the browser picks and sends with every event.
-On a shared studio a session is bound to the first signed-in person whose event uses it; an event from anyone else
-with that id runs on a fresh, empty session (it reads as "nothing loaded", and what it writes goes nowhere), so
-another person's session id opens nothing of theirs. Every event goes through ``Blocks.process_api``, so this
-holds for every handler, present and future. Files an event hands out through Gradio's cache are recorded as the
-caller's (``studio.ui.served.FileBook``), and every app Gradio makes for these Blocks gets the routes of
+On a shared studio ``studio.ui.served`` reads every session id as the caller's own (the same id is a different
+session for each person). Below that, a session is bound to the first signed-in person whose event uses it; an
+event from anyone else that reaches it runs on a fresh, empty session (it reads as "nothing loaded", and what it
+writes goes nowhere). Every event goes through ``Blocks.process_api``, so this holds for every handler, present and
+future, with no check of its own. Files an event hands out through Gradio's cache are recorded as the caller's
+(``studio.ui.served.FileBook``), and every app Gradio makes for these Blocks gets the routes of
 ``studio.ui.served``.
 """
 
