@@ -193,6 +193,14 @@ def test_model_paths_in_the_runs_folder_read_alike(shared):
 
     assert said(root / shared["run_id"] / "model") == said(root / "20990101-no-such-run" / "model")
     assert said(root / shared["run_id"]) == said(root / "20990101-no-such-run")
+    bob = shared["store"].for_user("bob")  # the run store's own check, below the tab's
+
+    def refused(path):
+        with pytest.raises(Exception) as err:
+            bob.check_model(str(path))
+        return str(err.value).replace(path.name, "X")
+
+    assert refused(root / shared["run_id"] / "model") == refused(root / "20990101-no-such-run" / "model")
 
 
 REPO = str(Path(__file__).resolve().parents[1])
