@@ -148,6 +148,17 @@ def test_the_file_cache_serves_each_person_only_their_own(shared):
     assert theirs.json()["detail"].replace(shared["cached"], "X") == nothing.json()["detail"].replace(missing, "X")
 
 
+def test_a_file_two_people_upload_stays_each_ones(tmp_path):
+    """Gradio stores the same upload once: both people who sent it may fetch it, nobody else."""
+    from studio.ui.served import FileBook
+
+    book, path = FileBook(), tmp_path / "same.jsonl"
+    book.record(path, "alice")
+    book.record(path, "bob")
+    assert book.owns(path, "alice") and book.owns(path, "bob") and not book.owns(path, "carol")
+    assert not book.owns(path, None) and not book.owns(tmp_path / "other.jsonl", "alice")
+
+
 def test_uploads_are_accepted_only_from_the_callers_own(shared):
     from types import SimpleNamespace
 

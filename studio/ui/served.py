@@ -17,6 +17,7 @@ Session state itself is bound to its person in ``studio.ui.sessions``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -40,23 +41,26 @@ NOT_FOUND = "no such file; export it again from the Export tab"
 
 
 class FileBook:
-    """Who each file in Gradio's cache belongs to (uploads and files handed out), and the session ids' people."""
+    """Who each file in Gradio's cache belongs to: the people who uploaded it (the same content uploaded twice is
+    one file) or were handed it by an event."""
+
+    LIMIT = 20_000  # entries kept before those whose file Gradio's cache cleaning removed are dropped
 
     def __init__(self):
-        self._owner: dict[str, str] = {}
+        self._owners: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def record(self, path: str | Path, owner: str | None) -> None:
-        if owner:
-            with self._lock:
-                self._owner[str(Path(path).resolve())] = owner
-
-    def owner(self, path: str | Path) -> str | None:
+        if not owner:
+            return
         with self._lock:
-            return self._owner.get(str(Path(path).resolve()))
+            if len(self._owners) >= self.LIMIT:
+                self._owners = {p: o for p, o in self._owners.items() if Path(p).exists()}
+            self._owners.setdefault(str(Path(path).resolve()), set()).add(owner)
 
     def owns(self, path: str | Path, owner: str | None) -> bool:
-        return bool(owner) and self.owner(path) == owner
+        with self._lock:
+            return bool(owner) and owner in self._owners.get(str(Path(path).resolve()), ())
 
 
 def check_file(ctx, runs, path: str | Path, what: str = "file") -> Path:
@@ -114,7 +118,7 @@ def install(app, ctx) -> None:
     async def download(request: Request):
         run_id, rel = request.path_params["run_id"], request.path_params["path"]
         try:
-            folder = ctx.access.runs(ctx.store, _caller(app, request.scope)).folder(run_id).path.resolve()
+            folder = ctx.runs(_caller(app, request.scope)).folder(run_id).path.resolve()
             target = (folder / rel).resolve()
             inside = target.relative_to(folder)
             top = inside.parts[0] if inside.parts else ""
@@ -200,7 +204,9 @@ class PersonalRoutes:
 
 def own_session(session_hash: str, who: str | None) -> str:
     """The session a signed-in person means by a session id: their own, whoever else used the same id."""
-    return f"{session_hash}~{who}" if who and session_hash else session_hash
+    if not (who and session_hash):
+        return session_hash
+    return f"{session_hash}~{hashlib.sha256(who.encode()).hexdigest()[:16]}"
 
 
 def _without_query(scope, name: str):
