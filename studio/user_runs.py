@@ -78,8 +78,10 @@ class UserRuns:
 
     def check_path(self, path: str | Path, what: str = "file") -> Path:
         """A file path a client sent: refused when it lies in the runs folder but not in this person's own runs or
-        data folder (someone else's run, model or upload). Paths outside the runs folder (the shipped samples,
-        Gradio's upload cache, a model folder on the server) are the operator's business and allowed."""
+        data folder (someone else's run, model or upload), whether or not it exists, with the one refusal of
+        ``no_file``. Paths outside the runs folder (the shipped samples, a model folder on the server) are the
+        operator's business and allowed; the page checks files in Gradio's upload cache per person
+        (``studio.ui.served.check_file``)."""
         resolved = Path(path).expanduser().resolve()
         if not self.shared:
             return resolved
