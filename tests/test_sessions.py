@@ -271,3 +271,37 @@ def test_every_endpoint_with_her_session_and_her_file_addresses(shared):
     assert alice_sees_her_data(shared)
     assert (shared["store"].root / rid / "export.zip").read_text() == SECRET
     assert shared["store"].info(rid).state == "finished"
+
+
+def test_session_ids_are_read_per_person_with_hugging_face_sign_in_too():
+    """On a Space the person comes from the sign-in session, not Gradio's cookie: the same session id sent by two
+    people reaches Gradio as two sessions, and unchanged before anyone signs in."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from studio.ui.access import Access
+    from studio.ui.served import FileBook, PersonalRoutes
+
+    seen = []
+
+    async def gradio(scope, receive, send):
+        seen.append(json.loads((await receive())["body"])["session_hash"])
+
+    app = SimpleNamespace(uploaded_file_dir="/nonexistent-cache", auth_dependency=None, cookie_id="c", tokens={})
+    routes = PersonalRoutes(gradio, gradio_app=app, ctx=SimpleNamespace(access=Access("hf"), files=FileBook()))
+
+    def join(name):
+        body = json.dumps({"data": [], "session_hash": "same-id"}).encode()
+        info = {"userinfo": {"preferred_username": name}, "expires_at": time.time() + 600} if name else {}
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "query_string": b"",
+                 "headers": [(b"content-length", str(len(body)).encode())], "session": {"oauth_info": info}}
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        asyncio.run(routes(scope, receive, None))
+
+    for name in ("alice", "bob", "alice", None):
+        join(name)
+    assert seen[0] == seen[2] != seen[1] and len({seen[0], seen[1], seen[3]}) == 3 and seen[3] == "same-id"
