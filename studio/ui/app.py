@@ -53,8 +53,7 @@ import gradio as gr
 
 from studio import settings
 from studio.runs import RunStore
-from studio.ui import admin_tab, chat_tab, data_tab, model_tab, runs_tab, train_tab
-from studio.ui import help as texts
+from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.access import Access
 from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
 from studio.ui.common import error_md
@@ -123,7 +122,7 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     store = store or RunStore(runs_dir, policy=access.policy)
     ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
                          classifiers=ClassifierCache(), watch=RunWatch(), host=host)
-    # Shared servers: uploads and downloads in Gradio's cache are deleted after an hour.
+    # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
     with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)
         if notice:

@@ -8,17 +8,7 @@ import gradio as gr
 
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
-from studio.ui.common import (
-    STATE_ICONS,
-    esc,
-    explain,
-    ok_md,
-    run_label,
-    short_model,
-    shown_path,
-    try_tab_of,
-    when,
-)
+from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, shown_path, try_tab_of, when
 from studio.ui.runview import snapshot
 
 COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")

@@ -15,18 +15,7 @@ from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md, shown_path
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
-from studio.ui.widgets import (
-    ADVANCED,
-    BASIC,
-    FIELDS,
-    LAUNCH,
-    build_config,
-    config_value,
-    key_of,
-    knob_spec,
-    section_class,
-    widget,
-)
+from studio.ui.widgets import ADVANCED, BASIC, FIELDS, LAUNCH, build_config, config_value, key_of, knob_spec, section_class, widget
 
 KEYS = tuple(key_of(s, n) for s, n in FIELDS)
 
