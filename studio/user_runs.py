@@ -85,20 +85,26 @@ class UserRuns:
 
     def check_path(self, path: str | Path, what: str = "file") -> Path:
         """A file path a client sent: refused when it lies in the runs folder but not in this person's own runs or
-        data folder (someone else's run, model or upload). Paths outside the runs folder (the shipped samples,
-        Gradio's upload cache, a model folder on the server) are the operator's business and allowed."""
+        data folder (someone else's run, model or upload), whether or not it exists, with the one refusal of
+        ``no_file``. Paths outside the runs folder (the shipped samples, a model folder on the server) are the
+        operator's business and allowed; the page checks files in Gradio's upload cache per person
+        (``studio.ui.served.check_file``)."""
         resolved = Path(path).expanduser().resolve()
         if not self.shared:
             return resolved
         root = self.store.root
         try:
-            rel = resolved.relative_to(root)
+            resolved.relative_to(root)
         except ValueError:
             return resolved
         mine = [self.data_dir.resolve()] + [Path(r.path).resolve() for r in self.list()]
         if any(resolved == m or m in resolved.parents for m in mine):
             return resolved
-        raise StudioError(f"no {what} named '{rel.name}'; upload it again or pick one of yours")
+        raise self.no_file(resolved, what)
+
+    def no_file(self, path: str | Path, what: str = "file") -> StudioError:
+        """The one refusal for a file that is not this person's or does not exist (by file name, never a path)."""
+        return StudioError(f"no {what} named '{Path(path).name}'; upload it again or pick one of yours")
 
     def check_upload(self, path: str | Path) -> None:
         """An uploaded file within the upload limit (the policy's ``upload_mb``, 100 MB by default when shared)."""
@@ -109,7 +115,7 @@ class UserRuns:
         """A base model a client picked: within the policy's list, and not someone else's run folder."""
         source = (source or "").strip()
         self.policy.check_model(source)
-        if self.shared and ("/" in source or "\\" in source) and Path(source).expanduser().exists():
+        if self.shared and ("/" in source or "\\" in source):  # a path: another person's reads as a missing one
             self.check_path(source, "model")
         return source
 

@@ -239,11 +239,22 @@ def test_a_shared_studio_in_the_browser(browser, tmp_path):
 
         run_id = re.search(r"\d{8}-\d{6}-pirate[\w-]*", alice.inner_text("#runs-table")).group()
         shot(alice, "shared-1-alice-runs")
+        tab(alice, "Export")  # the zip comes from her run folder through the per-person download route
+        alice.wait_for_selector("#export-what:has-text('LoRA adapter')", timeout=30_000)
+        alice.locator("#export-go").click()
+        link = alice.locator("#export-file a")
+        link.wait_for(timeout=120_000)
+        href = link.get_attribute("href")
+        with alice.expect_download() as download:
+            link.click()
+        assert download.value.suggested_filename == "export.zip" and href.endswith("/export.zip")
 
         student = sign_in(browser, app.url, "kim", code)  # a join code: any name, the code as password
         tab(student, "Runs")
         time.sleep(1.5)
         assert run_id not in student.inner_text("#runs-table")
+        assert student.request.get(app.url + href).status == 404  # her download is not his
+        assert alice.request.get(app.url + href).status == 200
         assert student.get_by_role("tab", name="Admin").count() == 0 or not student.get_by_role("tab", name="Admin").is_visible()
         shot(student, "shared-2-student-runs")
 

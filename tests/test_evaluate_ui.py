@@ -83,8 +83,9 @@ def test_tabs_are_served_and_export_downloads(ctx):
     demo.launch(prevent_thread_lock=True, server_port=None, quiet=True, allowed_paths=[str(ctx.store.root)])
     try:
         client = Client(demo.local_url, verbose=False)
-        msg, zip_file, code, card = client.predict("run1", True, api_name="/export")
-        assert "merged full model" in msg and zip_file.endswith(".zip") and "AutoModelForCausalLM" in code
+        msg, link, code, card = client.predict("run1", True, api_name="/export")
+        assert "merged full model" in msg and 'href="studio/download/run1/export-merged.zip"' in link
+        assert "AutoModelForCausalLM" in code and str(ctx.store.root) not in msg + code
         assert "pipeline_tag: text-generation" in card
         out = client.predict("run1", None, 2, 8, api_name="/evaluate")
         assert "Evaluated 2 examples" in out[0]

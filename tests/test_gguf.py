@@ -1,8 +1,8 @@
 """GGUF export on a tiny random model: llama.cpp's converter, the Ollama Modelfile, the check, bad input."""
 
 import json
+import re
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -237,7 +237,8 @@ def test_export_tab_gguf_endpoint_shows_files_sizes_and_errors(lora_run, convert
                                                                            api_name="/export_gguf")
         assert "run-F16.gguf" in message and "f16" in message
         assert "| `run-F16.gguf` |" in files and " MB |" in files and "| `Modelfile` |" in files
-        assert sorted(Path(p["path"] if isinstance(p, dict) else p).name for p in download) == ["Modelfile", "run-F16.gguf"]
+        assert sorted(re.findall(r'download="([^"]+)"', download)) == ["Modelfile", "run-F16.gguf"]
+        assert "studio/download/run/export-gguf/run-F16.gguf" in download  # served from the run folder, per person
         assert "FROM ./run-F16.gguf" in modelfile_text and "Not checked" in checked
         message, _, _, _, checked = client.predict("run", "q8_0", False, True, api_name="/export_gguf")
         assert "run-Q8_0.gguf" in message and "Checked by running it" in checked and "| Prompt |" in checked

@@ -172,11 +172,10 @@ def test_an_admin_sees_everyone(shared):
 
 
 def test_a_run_started_from_the_page_belongs_to_who_started_it(shared):
-    from studio.ui.data_tab import samples
     from studio.ui.train_tab import KEYS, initial_values
 
     bob = client(shared, "bob")
-    bob.predict(dict(samples())["pirate_style.jsonl"], api_name="/load_sample")
+    bob.predict("pirate_style.jsonl", api_name="/load_sample")
     values = initial_values()
     values.update({"train.max_steps": 1, "train.batch_size": 2, "data.max_length": 32})
     message, _ = bob.predict("bobs-run", *[values[k] for k in KEYS], api_name="/start_training")

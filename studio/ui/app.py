@@ -14,6 +14,11 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
                          handler that takes a run id, a file or a model goes through it (add ``request: gr.Request``
                          to the handler): another person's runs read as "no such run". Never use ``ctx.store``
                          in a tab; it is the app's one ``RunStore``, for app.py and the Admin tab only.
+- ``ctx.files``          ``FileBook``: who each file in Gradio's cache belongs to; check a file path a client sent
+                         with ``studio.ui.served.check_file(ctx, runs, path)``; hand out a run's files as links
+                         (``served.links_html``), never as ``gr.File`` outputs (served per person, from the run folder)
+- session state is bound to the person who opened the page (``studio.ui.sessions``): handlers need no check of
+  their own for it
 - ``ctx.access``         sign-in mode, ``identity(request)`` (account id, name, admin), the operator's ``policy``
 - ``ctx.runs_dir``       the runs folder
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
@@ -54,6 +59,8 @@ from studio.ui.access import Access
 from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
 from studio.ui.common import error_md
 from studio.ui.presets import DEFAULT_PRESET, preset_values
+from studio.ui.served import FileBook
+from studio.ui.sessions import StudioBlocks
 
 log = logging.getLogger("studio.ui")
 
@@ -88,6 +95,7 @@ class StudioContext:
     max_length: gr.State | None = None
     tabs: gr.Tabs | None = None
     tabs_by_id: dict = field(default_factory=dict)
+    files: FileBook = field(default_factory=FileBook)
     on_load: list = field(default_factory=list)
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
 
@@ -115,8 +123,8 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     store = store or RunStore(runs_dir, policy=access.policy)
     ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
                          classifiers=ClassifierCache(), watch=RunWatch(), host=host)
-    # Shared servers: uploads and downloads in Gradio's cache are deleted after an hour.
-    with gr.Blocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
+    # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
+    with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)
         if notice:
             gr.Markdown(notice, elem_id="studio-notice")

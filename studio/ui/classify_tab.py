@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.charts import empty_figure
-from studio.ui.common import esc, explain
+from studio.ui.common import esc, explain, file_name
 
 TITLE = "Classify"
 
@@ -75,7 +75,7 @@ def summary_md(result: dict) -> str:
     n = result.get("n_examples", result.get("examples"))
     n = n if isinstance(n, int) else None
     base, tuned = result["base"], result["tuned"]
-    lines = [f"**Held-out data:** {esc(result.get('data', '?'))}" + (f" · **{n}** examples" if n else "")]
+    lines = [f"**Held-out data:** {esc(file_name(result.get('data', '?')))}" + (f" · **{n}** examples" if n else "")]
     if tuned.get("accuracy") is not None:
         lines.append(f"Accuracy {_pct(base.get('accuracy'))} → **{_pct(tuned.get('accuracy'))}**, "
                      f"macro F1 {_num(base.get('macro_f1'))} → **{_num(tuned.get('macro_f1'))}**.")
@@ -131,7 +131,9 @@ def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None
     info = _classification_run(ctx, run_id, request)
     path = _file_path(data_file)
     if path:
-        ctx.runs(request).check_path(path, "file")
+        from studio.ui.served import check_file
+
+        path = str(check_file(ctx, ctx.runs(request), path, "file"))
     return evaluate_run(info.path, path, int(limit or 0) or None, progress=progress,
                         models=getattr(ctx, "classifiers", None))
 

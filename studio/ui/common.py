@@ -112,6 +112,27 @@ def history_to_messages(history) -> list[dict]:
     return out
 
 
+def shown_path(runs, path) -> str:
+    """A server path as the page shows it: whole to an admin (and in single-user mode), relative to the runs folder
+    (or just the file name) to anyone else on a shared studio, who has no use for, and no business with, where
+    the server keeps things."""
+    path = str(path)
+    if runs is None or not getattr(runs, "shared", False) or getattr(runs, "admin", False):
+        return path
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(Path(runs.store.root).resolve()).as_posix()
+    except (ValueError, OSError, AttributeError):
+        return Path(path).name
+
+
+def file_name(text) -> str:
+    """A data file as a summary names it: its file name (a description that is not a path stays as it is)."""
+    text = str(text)
+    return text.rsplit("/", 1)[-1] if text.startswith("/") else text
+
+
 def esc(text) -> str:
     return html.escape(str(text))
 

@@ -15,7 +15,7 @@ from studio import tasks
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
 from studio.data.preview import sample_table
-from studio.ui import data_fill
+from studio.ui import data_fill, served
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
@@ -38,6 +38,7 @@ def samples_dir() -> Path:
 
 
 def samples() -> list[tuple[str, str]]:
+    """The shipped samples as (file name, path on the server); the page offers them by name only."""
     folder = samples_dir()
     if not folder.is_dir():
         return []
@@ -180,7 +181,7 @@ def build(ctx):
     gr.Markdown(texts.DATA)
     with gr.Row():
         with gr.Column(scale=1):
-            sample = gr.Dropdown(samples(), value=None, label="A shipped sample", elem_id="data-sample",
+            sample = gr.Dropdown([name for name, _ in samples()], value=None, label="A shipped sample", elem_id="data-sample",
                                  info="Small datasets to try the studio with.")
             limit = ctx.access.policy.upload_limit_mb(ctx.access.shared)  # Gradio refuses bigger ones too
             upload = gr.File(label="…or upload your own file" + (f" (up to {limit:g} MB)" if limit else ""),
@@ -237,11 +238,12 @@ def build(ctx):
                 gr.update(minimum=1, maximum=max(n, 2), value=1), preview_html(ctx, loaded, 1, max_length),
                 data_state(loaded), loaded)
 
-    def use_sample(path, model_source, max_length):
-        if not path:
+    def use_sample(name, model_source, max_length):
+        if not name:
             return (gr.skip(),) * len(outputs)
-        if path not in dict(samples()).values():  # a client may send any string: only the shipped samples
-            return (error_md(f"no sample named '{Path(str(path)).name}'", "pick one from the list"),) + \
+        path = dict(samples()).get(str(name))  # a client may send any string: only the shipped samples, by name
+        if path is None:
+            return (error_md(f"no sample named '{Path(str(name)).name}'", "pick one from the list"),) + \
                 (gr.skip(),) * (len(outputs) - 1)
         return show(path, "auto", None, model_source, max_length)
 
@@ -253,7 +255,7 @@ def build(ctx):
         src = Path(tmp_path)
         try:
             runs = ctx.runs(request)
-            runs.check_path(src, "file")
+            src = served.check_file(ctx, runs, src, "file")  # the caller's own upload, never another person's
             runs.check_upload(src)
             dest_dir = runs.data_dir / "uploads"
             dest_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.charts import empty_figure, training_figure
-from studio.ui.common import esc, explain
+from studio.ui.common import esc, explain, file_name
 
 INTRO = """### 5 · Evaluate
 Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
@@ -51,7 +51,7 @@ def summary_md(result: dict) -> str:
         return "No evaluation of this run yet: press **Evaluate**."
     n = result.get("n_examples")
     held = result.get("held_out_examples")
-    lines = [f"**Held-out data:** {esc(result.get('data', '?'))}"
+    lines = [f"**Held-out data:** {esc(file_name(result.get('data', '?')))}"
              + (f" · **{n}** examples evaluated" if n is not None else "")
              + (f" of {held}" if held and held != n else "")
              + (f" · {result['seconds']:.0f} s" if result.get("seconds") is not None else "")]
@@ -138,7 +138,9 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
         models = getattr(ctx, "classifiers", None)
     path = _file_path(data_file)
     if path:
-        runs.check_path(path, "file")
+        from studio.ui.served import check_file
+
+        path = str(check_file(ctx, runs, path, "file"))
     return evaluate_run(info.path, path, int(limit or 0) or None, int(max_new_tokens), progress=progress, models=models)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui import gguf_panel
-from studio.ui.common import esc, explain, ok_md
+from studio.ui.common import esc, explain, ok_md, shown_path
+from studio.ui.served import links_html
 
 INTRO = """### 6 · Export
 Take your model with you. A **LoRA adapter** is small (megabytes) and needs the base model to run; a
@@ -39,6 +40,8 @@ def describe(runs, run_id: str | None) -> tuple[str, str, str]:
     folder = runs.folder(run_id)
     cfg = StudioConfig.load(folder.config_file)
     command = replay_command(cfg, folder.path, str(folder.config_file))
+    for path in (str(folder.config_file), str(folder.path)):  # the whole path to an admin only
+        command = command.replace(path, shown_path(runs, path))
     if not info.has_model or info.state not in EXPORTABLE:
         return (f"◷ Run **{esc(run_id)}** is {esc(info.state)}: it can be exported once it has finished or been stopped.",
                 "", command)
@@ -101,7 +104,7 @@ def build(ctx):
                             info="Bigger download; loads with AutoModelForCausalLM / pipeline alone.")
         go = gr.Button("⬇ Export", variant="primary", elem_id="export-go")
     message = gr.Markdown(elem_id="export-message")
-    download = gr.File(label="Download", interactive=False, elem_id="export-file")
+    download = gr.HTML(label="Download", elem_id="export-file")
     load_code = gr.Code(label="Load it with transformers / peft", language="python", interactive=False)
     command = gr.Code(label="Train this run again (replay command)", language="shell", interactive=False,
                       elem_id="export-command")
@@ -122,7 +125,7 @@ def build(ctx):
             w, c, cmd = describe(ctx.runs(request), run_id)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", None, ""
-        return w, c, cmd, None, ""
+        return w, c, cmd, "", ""
 
     def refresh_choices(current, followed, request: gr.Request = None):
         choices = ctx.run_choices(request, with_model=True)
@@ -146,8 +149,11 @@ def build(ctx):
             return explain(err), gr.skip(), gr.skip(), gr.skip()
         what_kind = {"adapter": "LoRA adapter", "merged": "merged full model", "full": "full model"}[res["kind"]]
         card_text = card_markdown((Path(res["out_dir"]) / "README.md").read_text(encoding="utf-8"))
-        text = ok_md(f"Exported the {what_kind} to `{esc(res['out_dir'])}` ({len(res['files'])} files); the zip is below.")
-        return text, res["zip"], res["load_with"], card_text
+        out_dir = Path(res["out_dir"])
+        text = ok_md(f"Exported the {what_kind} to `{esc(out_dir.name)}/` in the run's folder ({len(res['files'])} files); "
+                     "the zip is below.")
+        load_with = res["load_with"].replace(str(out_dir), out_dir.name)  # where the person unzips it
+        return text, links_html(run_id, out_dir.parent, [res["zip"]]), load_with, card_text
 
     go.click(do_export, [pick, merge], [message, download, load_code, card], api_name="export",
              concurrency_limit=1, concurrency_id="models")

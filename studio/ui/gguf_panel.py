@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui.common import esc, explain, ok_md
+from studio.ui.served import links_html
 
 INTRO = """#### Run it in llama.cpp, Ollama or LM Studio (GGUF)
 The LoRA merged into the base and converted with llama.cpp's own converter, with the chat template and stop
@@ -88,7 +89,7 @@ def build(ctx, pick):
             go = gr.Button("⬇ Export as GGUF", variant="primary", scale=1, elem_id="gguf-go")
         message = gr.Markdown(elem_id="gguf-message")
         files = gr.Markdown(elem_id="gguf-files")
-        download = gr.File(label="Download", interactive=False, file_count="multiple", elem_id="gguf-download")
+        download = gr.HTML(label="Download", elem_id="gguf-download")
         modelfile = gr.Code(label="Modelfile (Ollama)", interactive=False, elem_id="gguf-modelfile")
         checked = gr.Markdown(elem_id="gguf-check")
 
@@ -97,11 +98,14 @@ def build(ctx, pick):
             res = export(ctx.runs(request), run_id, q, a, c, progress=lambda fraction, text: progress(fraction, desc=text),
                          chats=getattr(ctx, "chats", None))
         except Exception as err:  # noqa: BLE001 - shown as a message
-            return explain(err), "", None, "", ""
+            return explain(err), "", "", "", ""
+        out_dir = Path(res["out_dir"])
         paths = [res["gguf"]] + ([res["adapter_gguf"]] if res["adapter_gguf"] else [])
-        paths += [str(Path(res["out_dir"]) / "Modelfile")]
-        text = ok_md(f"Exported `{esc(Path(res['gguf']).name)}` ({esc(res['quant'])}) to `{esc(res['out_dir'])}`.")
-        return text, files_markdown(res), paths, res["modelfile"], check_markdown(res["check"])
+        paths += [str(out_dir / "Modelfile")]
+        text = ok_md(f"Exported `{esc(Path(res['gguf']).name)}` ({esc(res['quant'])}) to `{esc(out_dir.name)}/` in the "
+                     "run's folder.")
+        return text, files_markdown(res), links_html(run_id, out_dir.parent, paths), res["modelfile"], \
+            check_markdown(res["check"])
 
     go.click(do_export, [pick, quant, adapter, check], [message, files, download, modelfile, checked],
              api_name="export_gguf", concurrency_limit=1, concurrency_id="models")

@@ -9,6 +9,7 @@ from studio import tasks
 from studio.config import METHODS, StudioConfig
 from studio.models import EMBEDDED
 from studio.ui import help as texts
+from studio.ui import served
 from studio.ui.common import esc, explain, ok_md
 from studio.ui.widgets import knob_spec, widget
 
@@ -112,7 +113,10 @@ def build(ctx):
     def choose(w, emb, hub_id, path, m, data, request: gr.Request = None):
         source = str(fixed) if fixed else source_of(w, emb, hub_id, path)
         try:
-            source = ctx.runs(request).check_model(source)
+            runs = ctx.runs(request)
+            source = runs.check_model(source)
+            if runs.shared and ("/" in source or "\\" in source):  # a file in Gradio's cache: the caller's only
+                served.check_file(ctx, runs, source, "model")
             info = ctx.infos.get(source)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", gr.skip(), gr.skip()

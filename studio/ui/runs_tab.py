@@ -8,7 +8,7 @@ import gradio as gr
 
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
-from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, try_tab_of, when
+from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, shown_path, try_tab_of, when
 from studio.ui.runview import snapshot
 
 COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")
@@ -38,9 +38,9 @@ def run_choices(store, *, try_tab: str | None = None, with_model: bool = False) 
 
 def command_md(store, run_id: str) -> str:
     folder = store.folder(run_id).path
-    cfg = shlex.quote(str(folder / "config.yaml"))
+    cfg = shlex.quote(shown_path(store, folder / "config.yaml"))
     return (f"Replay or continue without a browser:\n\n```bash\npython -m studio train {cfg} --resume\n"
-            f"python -m studio chat {shlex.quote(str(folder))} --prompt \"Hello\"\n```")
+            f"python -m studio chat {shlex.quote(shown_path(store, folder))} --prompt \"Hello\"\n```")
 
 
 def build(ctx):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -10,7 +11,7 @@ from studio import estimate as est
 from studio.config import StudioConfig
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
-from studio.ui.common import error_md, esc, explain, ok_md
+from studio.ui.common import error_md, esc, explain, ok_md, shown_path
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
 from studio.ui.widgets import ADVANCED, BASIC, FIELDS, LAUNCH, build_config, config_value, key_of, knob_spec, section_class, widget
@@ -42,8 +43,9 @@ def summary_md(model_source: str, data: dict) -> str:
     return f"{model} · {d}"
 
 
-def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) -> tuple[str, str]:
-    """The estimate in words and the config YAML that Start would submit."""
+def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict, runs=None) -> tuple[str, str]:
+    """The estimate in words and the config YAML that Start would submit (its data files as ``runs`` may see
+    them: ``studio.ui.common.shown_path``)."""
     try:
         cfg = build_config(values, model_source, data, task=values.get("task"))
     except Exception as err:  # noqa: BLE001 - shown as a message
@@ -62,6 +64,9 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict) 
         lines.append(f"⚠ **{esc(w)}**")
     display = cfg.to_dict()
     display["output_dir"] = "(a new folder in the runs directory)"
+    for key in ("train", "eval"):
+        if (display.get("data") or {}).get(key):
+            display["data"][key] = shown_path(runs, display["data"][key])
     return "\n\n".join(lines), StudioConfig.from_dict(display).to_yaml()
 
 
@@ -167,8 +172,13 @@ def build(ctx):
                  api_name="apply_preset", show_progress="hidden")
 
     # ---- the estimate and the config preview --------------------------------------------------
-    def re_estimate(model_source, info, data, *vals):
-        return estimate_text(ctx, dict(zip(KEYS, vals)), model_source, info, data) + (summary_md(model_source, data),)
+    def re_estimate(model_source, info, data, request: gr.Request, *vals):  # (the request only before *vals)
+        try:
+            runs = ctx.runs(request)
+        except Exception:  # noqa: BLE001 - not signed in yet: paths shown by name
+            runs = SimpleNamespace(shared=True, admin=False)
+        return estimate_text(ctx, dict(zip(KEYS, vals)), model_source, info, data, runs) + \
+            (summary_md(model_source, data),)
 
     est_inputs = [ctx.model_source, ctx.model_info, ctx.data] + inputs
     gr.on([w.change for w in inputs] + [ctx.model_source.change, ctx.model_info.change, ctx.data.change],

@@ -1,0 +1,57 @@
+"""Downloads come from the run folder through the studio's own route, wherever the runs folder is: also outside
+the working folder and the temp folder (the Docker image keeps runs in /data/runs and works in /app), where
+Gradio refuses to copy a file into its cache."""
+
+import socket
+import tempfile
+import zipfile
+from io import BytesIO
+
+import httpx
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_export_downloads_with_runs_outside_the_working_and_temp_folders(tiny_model_dir, tmp_path, monkeypatch):
+    from test_export import _train
+
+    from studio.runs import RunStore
+    from studio.ui.access import Access
+    from studio.ui.app import build_app
+
+    runs = tmp_path / "data" / "runs"
+    runs.mkdir(parents=True)
+    _train(tiny_model_dir, runs)  # a finished LoRA run in runs/run
+    (runs / "chat.jsonl").unlink()
+    work, temp = tmp_path / "app", tmp_path / "other-tmp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert not str(runs).startswith((str(work), tempfile.gettempdir()))
+    demo = build_app(runs, access=Access("single"), store=RunStore(runs, launcher="inline"))
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        message, link, _, _ = gradio_client.Client(url, verbose=False).predict("run", False, api_name="/export")
+        assert "Exported the LoRA adapter" in message, message
+        href = link.split('href="', 1)[1].split('"', 1)[0]
+        assert href == "studio/download/run/export.zip"
+        answer = httpx.get(url + href)
+        assert answer.status_code == 200, answer.text
+        names = zipfile.ZipFile(BytesIO(answer.content)).namelist()
+        assert "adapter_config.json" in names and "README.md" in names
+        assert "attachment" in answer.headers["content-disposition"]
+        for other in ("run/config.yaml", "run/model/adapter_config.json", "nope/export.zip"):
+            assert httpx.get(f"{url}studio/download/{other}").status_code == 404  # only what the page hands out
+    finally:
+        demo.close()
