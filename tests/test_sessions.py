@@ -39,15 +39,17 @@ def shared(tmp_path_factory):
     for name in ("alice", "bob"):
         book.add(name, f"{name}-password")
     store = RunStore(root / "runs", launcher="inline")
-    run_id, _ = alice_run(store)
+    run_id, _ = alice_run(store, owner=book.holder("alice").id)
     export = store.root / run_id / "export"
     export.mkdir()
     (export / "README.md").write_text(f"# {SECRET}\n")
     (store.root / run_id / "export.zip").write_text(SECRET)
-    demo = build_app(root / "runs", access=Access("users", book), store=store)
+    access = Access("users", book)
+    demo = build_app(root / "runs", access=access, store=store)
     demo.queue()
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=book)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **access.launch_options())
     url = f"http://127.0.0.1:{port}/"
     alice = client(url, "alice")
     upload = root / "alice-upload.jsonl"

@@ -29,6 +29,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 
+from studio.ui.asgi_body import replaying
 from studio.ui.common import esc
 
 DOWNLOAD_ROUTE = "studio/download"
@@ -251,13 +252,4 @@ async def _with_own_session_body(scope, receive, who: str):
         pass
     scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"] + \
         [(b"content-length", str(len(body)).encode())]
-    sent = False
-
-    async def replay():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+    return replaying(body, receive)

@@ -20,6 +20,8 @@ import math
 
 from starlette.requests import Request
 
+from studio.ui.asgi_body import replaying
+
 # The sign-in in progress on this request: the middleware puts a dict here, Access.sign_in notes the account in it.
 signing_in: contextvars.ContextVar[dict | None] = contextvars.ContextVar("studio_signing_in", default=None)
 
@@ -87,15 +89,6 @@ class SignInGuard:
             await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
             return
 
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         note: dict = {}  # Access.sign_in writes the account id here
         seen: dict = {}  # the response's status and session token
 
@@ -112,7 +105,7 @@ class SignInGuard:
 
         reset = signing_in.set(note)
         try:
-            await self.app(scope, replay, watch)
+            await self.app(scope, replaying(body, receive), watch)
         finally:
             signing_in.reset(reset)
         if seen.get("status") == 200:
