@@ -20,11 +20,13 @@ from studio.errors import StudioError
 # The built-in tasks, for the docs and widgets; the task registry (studio.tasks) is what decides, and plug-in
 # tasks join it, so ``task`` is checked there (studio.tasks.check), not against this list.
 TASKS = ("chat", "classification")
+# The built-in launchers, the same way: the launcher registry (studio.launchers) decides, plug-in launchers join it,
+# and ``launch.backend`` is checked there (studio.launchers.check).
+BACKENDS = ("local", "inline", "ray")
 METHODS = ("full", "lora", "qlora")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 CHECKPOINTING = ("auto", "on", "off")
-BACKENDS = ("local", "inline", "ray")
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
 
 
@@ -94,7 +96,7 @@ class LoraConfig:
 
 @dataclass
 class LaunchConfig:
-    backend: str = knob("local", "Where it trains", "local: a process of its own on this machine (the default; a crash cannot take the app down). inline: inside the calling process (tests, notebooks). ray: a job on a Ray cluster at launch.address.", choices=BACKENDS)
+    backend: str = knob("local", "Where it trains", "local: a process of its own on this machine (the default; a crash cannot take the app down). inline: inside the calling process (tests, notebooks). ray: a job on a Ray cluster at launch.address.", choices=BACKENDS, open_choices=True)
     processes: int = knob(1, "Processes per node", "Training processes on each machine, one per GPU: more than one trains data-parallel through torchrun.", min=1, max=64, step=1)
     nodes: int = knob(1, "Nodes", "Machines that train together. The studio starts node 0 and prints the command for each other node.", min=1, max=1024, step=1)
     strategy: str = knob("ddp", "Multi-device strategy", "ddp: a full copy of the model on each device (works with LoRA and QLoRA). fsdp: weights sharded across devices (full or LoRA). deepspeed: ZeRO stage 2 (needs the deepspeed package).", choices=STRATEGIES)

@@ -37,7 +37,22 @@ from studio.errors import StudioError
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
         "disk_gb_per_user", "admins", "locked", "backends")
 DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
-WEB_BACKENDS = ("local", "ray")  # the launchers a run from the page may use at most; never inline (the web process)
+DEFAULT_BACKENDS = ("local", "ray")  # where runs from the page train when the file says nothing (shared: local only)
+
+
+def web_backends() -> list[str]:
+    """The launchers a policy may offer the page: every registered one that does not train inside the web
+    server's own process (never inline)."""
+    from studio import launchers
+
+    return [k for k in launchers.kinds() if not getattr(launchers.find(k), "in_process", False)]
+
+
+def in_process(kind: str) -> bool:
+    """Whether launcher ``kind`` trains inside the calling process (the web server's, for a run from the page)."""
+    from studio import launchers
+
+    return bool(getattr(launchers.find(kind), "in_process", False))
 
 
 @dataclass
@@ -86,11 +101,13 @@ class Policy:
                 raise StudioError(f"the policy file {path}: {key} has a bad value {value!r}") from err
             setattr(policy, key, value)
         policy.given = frozenset(data)
-        bad = [b for b in policy.backends if b not in WEB_BACKENDS]
+        offered = web_backends()
+        bad = [b for b in policy.backends if b not in offered]
         if bad:
-            raise StudioError(f"the policy file {path}: backends may list {', '.join(WEB_BACKENDS)}, not {', '.join(bad)}"
-                              + ("; inline trains inside the web server's own process and is never offered to the page"
-                                 if "inline" in bad else ""))
+            inside = [b for b in bad if in_process(b)]
+            raise StudioError(f"the policy file {path}: backends may list {', '.join(offered)}, not {', '.join(bad)}"
+                              + (f"; {', '.join(inside)} trains inside the web server's own process and is never "
+                                 "offered to the page" if inside else ""))
         if policy.locked:
             from studio.config import StudioConfig
 
@@ -115,8 +132,9 @@ class Policy:
     def allowed_backends(self, shared: bool) -> list[str]:
         """Where runs from the page may train: the file's ``backends``, else local (shared) or local and ray."""
         if self.backends:
-            return [b for b in self.backends if b in WEB_BACKENDS]
-        return ["local"] if shared else list(WEB_BACKENDS)
+            offered = web_backends()
+            return [b for b in self.backends if b in offered]
+        return list(DEFAULT_BACKENDS[:1]) if shared else list(DEFAULT_BACKENDS)
 
     def who(self) -> str:
         return f"the operator sets this in the policy file {Path(self.source).name}" if self.source else "the operator"

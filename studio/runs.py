@@ -134,17 +134,16 @@ class RunStore:
             if run_id in self._running or any(p[0] == run_id for p in self._pending):
                 return True
         handle = status.get("launch") or {}
-        if handle.get("kind") == "inline" and handle.get("pid") == os.getpid():
-            return False  # a thread of this process that no store here follows: it is gone
         if not handle and status.get("pid") == os.getpid():
             return False
-        # the launcher's handle (a process per run, torchrun, a Ray job), else the process that wrote the status
-        if handle.get("kind") and handle["kind"] != "local" and handle["kind"] in launchers.KINDS:
-            try:
-                return self._launcher(handle["kind"]).alive(handle)
-            except StudioError:
-                return False
-        return status_alive(status)
+        # the launcher's answer for its handle (a process per run, torchrun, a thread, a Ray job), else the process
+        # that wrote the status (a run from elsewhere, or of a launcher not installed here)
+        if not launchers.find(handle.get("kind") or ""):
+            return status_alive(status)
+        try:
+            return self._launcher(handle["kind"]).alive(handle)
+        except StudioError:
+            return False
 
     def list(self, owner: str | None = None) -> list[RunInfo]:
         """Every run, newest first; with ``owner``, only that owner's runs."""
@@ -182,8 +181,10 @@ class RunStore:
         """Everything that can be said about a config before it is queued: its task's checks and where it would run."""
         from studio import tasks
 
-        warnings = tasks.check(config, cuda=bool(self.devices.gpus) if self.backend != "inline" else None)
-        return warnings + launchers.check(config, len(self.devices.gpus), os.cpu_count() or 1)
+        kind = self.backend or config.launch.backend
+        launcher = self._launcher(kind)  # an unknown kind: said here, naming the known ones
+        warnings = tasks.check(config, cuda=None if launcher.in_process else bool(self.devices.gpus))
+        return warnings + launchers.check(config, len(self.devices.gpus), os.cpu_count() or 1, kind=kind)
 
     def submit(self, config: StudioConfig, name: str = "", owner: str = "") -> str:
         """Queue a new run; returns its id. Its folder exists (state queued) when this returns."""
@@ -303,6 +304,13 @@ class RunStore:
                 self._launchers[kind] = launchers.make(kind)
             return self._launchers[kind]
 
+    def _launcher_of(self, config: StudioConfig) -> launchers.Launcher | None:
+        """The launcher a run will start through; None for a kind not installed here (its start fails, saying so)."""
+        try:
+            return self._launcher(self.backend or config.launch.backend)
+        except StudioError:
+            return None
+
     def _enqueue(self, run_id: str, config: StudioConfig, resume: bool) -> None:
         self._enqueue_all([(run_id, config, resume)])
 
@@ -337,7 +345,7 @@ class RunStore:
                     continue
                 run_id, config, resume = ready[0]
                 want = config.launch.processes if self.devices.gpus else 1
-                grant = self.devices.acquire(run_id, want, self._memory(config))
+                grant = self.devices.acquire(run_id, want, self._memory(config), self._launcher_of(config))
                 if grant is None:
                     self._cond.wait(timeout=2)  # a run ending notifies; the timeout also catches adopted runs ending
                     continue
@@ -503,7 +511,7 @@ class RunStore:
             if time.time() >= deadline and handle:
                 break
             time.sleep(0.2)
-        self._launcher(handle.get("kind") or "local").stop(handle, grace=5.0)
+        self._launcher(handle.get("kind") or launchers.DEFAULT).stop(handle, grace=5.0)
 
     def _grace(self, run_id: str) -> float:
         """Two of the run's steps plus ten seconds (a minute when it has not logged a step yet)."""
@@ -530,15 +538,16 @@ class RunStore:
                 if self._orphaned(status):
                     waiting.append((float(status.get("queued_at") or status.get("started") or 0), path.name, status))
                 continue
-            if status.get("state") not in ("running", "queued") or not handle or handle.get("kind") == "inline":
+            if status.get("state") not in ("running", "queued") or not handle:
                 continue
             try:
                 launcher = self._launcher(handle["kind"])
             except (StudioError, KeyError):
                 continue
-            if not launcher.alive(handle):
+            if not launcher.can_adopt(handle) or not launcher.alive(handle):
                 continue
-            self.devices.reserve(path.name, [str(g) for g in handle.get("devices") or []])
+            if launcher.local_slot:  # a run its cluster schedules holds nothing here
+                self.devices.reserve(path.name, [str(g) for g in handle.get("devices") or []])
             with self._cond:
                 self._running[path.name] = handle
             threading.Thread(target=self._follow, args=(path.name, handle, launcher), daemon=True,

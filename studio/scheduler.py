@@ -7,6 +7,9 @@ On a CPU machine runs take turns: one at a time, or ``STUDIO_CPU_RUNS`` at once,
 cores (``OMP_NUM_THREADS``, unless the operator set it): two runs that each take every core run slower together
 than one after the other.
 
+A run whose launcher says it takes no slot here (``Launcher.local_slot`` False: a Ray job, which its cluster
+schedules) starts at once and holds none of this machine's GPUs or CPU turns.
+
 The device list comes from ``STUDIO_GPUS`` when set (e.g. ``0,1,2,3``, or ``none``; also how tests simulate a
 GPU machine on a CPU), else from ``nvidia-smi`` (the web process never imports torch for this).
 """
@@ -22,15 +25,23 @@ from dataclasses import dataclass, field
 from studio.core.hardware import cpu_cores
 
 
+ELSEWHERE_GPUS = "STUDIO_CLUSTER_GPUS"  # in a grant's env for a launcher that takes no local slot
+
+
 @dataclass
 class Grant:
     run_id: str
     gpus: list[str]
     memory: float = 0.0  # the estimate it was admitted with, in bytes (shared GPUs only)
     threads: int = 0  # CPU threads for a run that shares the CPU with others (0: all of them)
+    elsewhere: bool = False  # it trains off this machine's devices (its launcher takes no local slot)
+    wanted: int = 0  # GPUs a run trained elsewhere asks its cluster for (0: none, as on a CPU studio)
 
     def env(self) -> dict:
-        """What the run's processes get: the GPUs it may see (none on a CPU run), and a CPU run's share of the cores."""
+        """What the run's processes get: the GPUs it may see (none on a CPU run), and a CPU run's share of the cores;
+        for a run trained elsewhere, only how many GPUs to ask its cluster for (``ELSEWHERE_GPUS``)."""
+        if self.elsewhere:
+            return {ELSEWHERE_GPUS: str(self.wanted)}
         if self.gpus:
             return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
         env = {"CUDA_VISIBLE_DEVICES": ""}
@@ -63,8 +74,11 @@ class Devices:
                    share=os.environ.get("STUDIO_SHARE_GPUS", "").strip().lower() in ("1", "true", "yes", "on"))
 
     # ---- asking --------------------------------------------------------------------------------------
-    def acquire(self, run_id: str, want: int = 1, memory: float = 0.0) -> Grant | None:
-        """Devices for a run, or None when it must wait. ``want``: GPUs it needs; ``memory``: its estimate."""
+    def acquire(self, run_id: str, want: int = 1, memory: float = 0.0, launcher=None) -> Grant | None:
+        """Devices for a run, or None when it must wait. ``want``: GPUs it needs; ``memory``: its estimate;
+        ``launcher``: the one that will start it, asked whether the run takes a slot here at all."""
+        if launcher is not None and not launcher.local_slot:
+            return Grant(run_id, [], elsewhere=True, wanted=max(1, want) if self.gpus else 0)  # nothing held here
         with self._lock:
             if run_id in self._grants:
                 return self._grants[run_id]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from studio.config import StudioConfig
 from studio.errors import StudioError
+from studio.policy import in_process
 
 
 class UserRuns:
@@ -123,9 +124,9 @@ class UserRuns:
     def place(self, launch) -> None:
         """Make a run's ``launch`` section (a ``LaunchConfig``) what the operator allows, or refuse it. The address
         is always the operator's: a Ray cluster's from ``STUDIO_RAY_ADDRESS``, none otherwise (this machine)."""
-        if launch.backend == "inline":
-            raise StudioError("launch.backend=inline trains inside the web server's own process, which runs started "
-                              "from the page never do; set Where it trains to local (the default)")
+        if in_process(launch.backend):
+            raise StudioError(f"launch.backend={launch.backend} trains inside the web server's own process, which runs "
+                              "started from the page never do; set Where it trains to local (the default)")
         allowed = self.policy.allowed_backends(self.shared)
         if launch.backend not in allowed:
             raise self.policy.refuse(f"runs here train with {' or '.join(allowed)}, not {launch.backend}; "

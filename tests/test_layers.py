@@ -1,5 +1,5 @@
 """The shape of the code: imports go one way (no import circle in studio/, counting imports inside functions),
-and nothing outside studio/tasks/ tests a task's name."""
+nothing outside studio/tasks/ tests a task's name, and the run store and the scheduler never test a launcher's kind."""
 
 import ast
 import re
@@ -50,6 +50,9 @@ def import_graph() -> dict[str, set[str]]:
     for sub in (PKG / "tasks").iterdir():
         if (sub / "__init__.py").exists():
             graph["studio.tasks"].add(f"studio.tasks.{sub.name}")
+    for mod in (PKG / "launchers").glob("*.py"):  # and the launcher registry every launcher module
+        if mod.stem not in ("__init__", "base"):
+            graph["studio.launchers"].add(f"studio.launchers.{mod.stem}")
     return graph
 
 
@@ -124,6 +127,38 @@ def test_nothing_outside_tasks_branches_on_a_task_name():
             if TASK_NAME_TEST.search(code):
                 offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "branching on a task's name outside studio/tasks:\n" + "\n".join(offenders)
+
+
+def kind_comparisons(source: str, kinds) -> list[int]:
+    """Lines of ``source`` that compare something with a launcher kind string (==, !=, in, not in; a kind alone or
+    among others in a tuple, list or set)."""
+    def kind_strings(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in kinds
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(kind_strings(e) for e in node.elts)
+        return False
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Compare)
+                   and any(kind_strings(n) for n in [node.left, *node.comparators])})
+
+
+def test_the_kind_check_sees_the_usual_spellings():
+    kinds = ("local", "inline", "ray")
+    for code in ('if handle["kind"] == "inline": pass', 'x = kind != "local"', 'x = kind in ("local", "ray")',
+                 'x = "ray" == handle.get("kind")', 'x = kind not in {"inline"}'):
+        assert kind_comparisons(code, kinds) == [1], code
+    assert not kind_comparisons('x = handle.get("kind") or default\ny = {"inline": 1}', kinds)
+
+
+def test_the_run_store_and_scheduler_never_branch_on_a_launcher_kind():
+    from studio import launchers
+
+    kinds = set(launchers.kinds())
+    assert {"local", "inline", "ray"} <= kinds
+    offenders = [f"{name}:{line}" for name in ("runs.py", "scheduler.py")
+                 for line in kind_comparisons((PKG / name).read_text(encoding="utf-8"), kinds)]
+    assert not offenders, "ask the launcher (studio/launchers/base.py) instead of testing its kind:\n" + "\n".join(offenders)
 
 
 def test_tabs_reach_runs_only_through_the_person_asking():

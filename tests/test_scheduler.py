@@ -69,3 +69,19 @@ def test_the_device_list_from_the_environment(monkeypatch):
     monkeypatch.setenv("STUDIO_CPU_RUNS", "3")
     d = Devices.detect()
     assert d.gpus == [] and d.cpu_runs == 3 and "CPU" in d.describe()
+
+
+def test_a_run_its_cluster_schedules_takes_no_local_slot():
+    from studio.config import StudioConfig
+    from studio.launchers.ray import RayLauncher, _gpus
+
+    cpu = Devices(gpus=[], cpu_runs=1)
+    job = cpu.acquire("ray-run", 1, launcher=RayLauncher())
+    assert job.gpus == [] and cpu.busy() == {}  # the Ray launcher says its runs take no slot here
+    assert cpu.acquire("here", 1) is not None and cpu.acquire("here-too", 1) is None  # CPU runs take turns as before
+    config = StudioConfig().with_overrides(["launch.processes=2"])
+    assert _gpus(config, job.env()) == 0  # a CPU studio's Ray runs ask their cluster for no GPU, as before
+    gpu = Devices(gpus=["0", "1"])
+    job = gpu.acquire("ray-run", 2, launcher=RayLauncher())
+    assert gpu.busy() == {} and _gpus(config, job.env()) == 2  # a GPU studio's ask for launch.processes GPUs
+    assert gpu.acquire("here", 2).gpus == ["0", "1"]

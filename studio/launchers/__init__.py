@@ -1,41 +1,104 @@
-"""Launchers: where runs train. ``base`` holds the contract; one module per kind:
+"""The launcher registry: every place a run can train, by kind. ``base`` holds the contract; the built-in kinds:
 
 - ``local``   a process per run on this machine (default); several processes or nodes through torchrun
 - ``inline``  a thread of the calling process (tests, notebooks)
 - ``ray``     a job on a Ray cluster (``pip install .[ray]``)
 
-``make(kind)`` gives a new launcher (the run store keeps one per kind); ``check(config, devices)`` says what is
-wrong with a config's ``launch`` section before anything starts. Something else (Slurm, SkyPilot, Kubernetes)
-plugs in as one more module with ``launch``, ``alive``, ``exit_code`` and ``stop``.
+Each module in ``studio/launchers/`` that exposes ``LAUNCHER`` (a ``Launcher`` class, or an instance, with a
+``kind``) is found the first time a kind is looked up; a launcher defined elsewhere (a test, an extension) joins
+with ``register(MyLauncher)``. The run store, the scheduler and the CLI ask here:
+
+    make(kind) -> Launcher         a launcher of that kind (a new one for a class; the run store keeps one per kind),
+                                   or a StudioError naming the known kinds
+    find(kind) -> class | instance | None   what is registered for a kind, None when it is not installed
+    kinds() -> list[str]           every registered kind, built-in ones first
+    check(config, gpus, cpus) -> list[str]   what is wrong with a config's ``launch`` section before anything
+                                   starts: the checks every run shares, then the run's launcher's own
+                                   (``Launcher.check``); returns the warnings
+
+Something else (Slurm, SkyPilot, Kubernetes) plugs in as one more module with a ``LAUNCHER``: no list here, in the
+config or in the run store names the kinds.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
+import threading
 
 from studio.errors import StudioError
-from studio.launchers.base import Launcher, exit_reason, record_exit
+from studio.launchers.base import Launcher, engine_argv, exit_reason, record_exit
 
-KINDS = {"local": ("studio.launchers.local", "LocalLauncher"), "inline": ("studio.launchers.inline", "InlineLauncher"),
-         "ray": ("studio.launchers.ray", "RayLauncher")}
+DEFAULT = "local"  # the kind of a handle that names none
+BUILTIN_ORDER = ("local", "inline", "ray")  # the rest follow in name order
+
+_launchers: dict[str, object] = {}  # the plug-in table: code, not user state; filled once, then only read
+_found = False
+_lock = threading.Lock()
+
+
+def register(launcher):
+    """Add (or replace) a launcher: a ``Launcher`` class or instance with a ``kind``; returns it."""
+    kind = getattr(launcher, "kind", "")
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ValueError(f"a launcher needs a kind that is a Python identifier, not {kind!r}")
+    _discover()
+    with _lock:
+        _launchers[kind] = launcher
+    return launcher
+
+
+def unregister(kind: str) -> None:
+    with _lock:
+        _launchers.pop(kind, None)
+
+
+def _discover() -> None:
+    global _found
+    if _found:
+        return
+    with _lock:
+        if _found:
+            return
+        found = {}
+        for mod in pkgutil.iter_modules(__path__):
+            if mod.ispkg or mod.name == "base":
+                continue
+            launcher = getattr(importlib.import_module(f"{__name__}.{mod.name}"), "LAUNCHER", None)
+            if launcher is not None and getattr(launcher, "kind", ""):
+                found[launcher.kind] = launcher
+        order = [k for k in BUILTIN_ORDER if k in found] + sorted(k for k in found if k not in BUILTIN_ORDER)
+        for kind in order:
+            _launchers.setdefault(kind, found[kind])
+        _found = True
+
+
+def kinds() -> list[str]:
+    _discover()
+    return list(_launchers)
+
+
+def find(kind: str):
+    _discover()
+    return _launchers.get((kind or "").strip())
 
 
 def make(kind: str) -> Launcher:
-    if kind not in KINDS:
-        raise StudioError(f"launch.backend: unknown backend '{kind}'; use one of {', '.join(KINDS)}")
-    module, name = KINDS[kind]
-    return getattr(importlib.import_module(module), name)()
+    launcher = find(kind)
+    if launcher is None:
+        raise StudioError(f"launch.backend: unknown backend '{kind}'; use one of {', '.join(kinds())}")
+    return launcher() if isinstance(launcher, type) else launcher
 
 
-def check(config, gpus: int, cpus: int) -> list[str]:
+def check(config, gpus: int, cpus: int, kind: str | None = None) -> list[str]:
     """Raise StudioError for a ``launch`` section that cannot run here; return warnings. ``gpus``: CUDA devices
-    this machine offers to runs (0 on a CPU machine); ``cpus``: its CPU cores."""
+    this machine offers to runs (0 on a CPU machine); ``cpus``: its CPU cores; ``kind``: the launcher that will
+    start the run (default: ``launch.backend``)."""
     lc = config.launch
+    launcher = make(kind or lc.backend)
     warnings = []
     world = lc.processes * lc.nodes
-    if lc.backend == "inline" and world > 1:
-        raise StudioError("launch.backend=inline trains in one process; use launch.backend=local for several processes")
     if gpus and lc.processes > gpus:
         raise StudioError(f"launch.processes={lc.processes} but this machine has {gpus} GPU(s); use at most {gpus} "
                           "processes per node (one per GPU)")
@@ -54,15 +117,8 @@ def check(config, gpus: int, cpus: int) -> list[str]:
         raise StudioError("launch.strategy=fsdp needs CUDA GPUs; use launch.strategy=ddp on a CPU")
     if world == 1 and lc.strategy != "ddp":
         warnings.append(f"launch.strategy={lc.strategy} only matters with several processes; this run has one")
-    if lc.backend == "ray":
-        if importlib.util.find_spec("ray") is None:
-            raise StudioError("launch.backend=ray needs Ray: pip install '.[ray]' (or pip install 'ray[default]')")
-        if not lc.address:
-            raise StudioError("launch.backend=ray needs launch.address, the Ray dashboard address, e.g. http://head:8265")
-        from studio.launchers.ray import _client
-
-        _client(lc.address)  # unreachable: said now, not when the run should start
-    return warnings
+    return warnings + list(launcher.check(config, gpus, cpus) or [])
 
 
-__all__ = ["KINDS", "Launcher", "check", "exit_reason", "make", "record_exit"]
+__all__ = ["DEFAULT", "Launcher", "check", "engine_argv", "exit_reason", "find", "kinds", "make", "record_exit",
+           "register", "unregister"]

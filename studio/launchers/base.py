@@ -11,6 +11,15 @@ after a restart, the CLI, another app) can follow the run later:
     alive(handle) -> bool                      still training?
     exit_code(handle) -> int | None            how it ended, when this launcher started it and it has ended
     stop(handle, grace) -> None                end it now: SIGTERM to its process group, SIGKILL after ``grace`` s
+    forget(handle) -> None                     drop what it kept about a run that has ended
+    check(config, gpus, cpus) -> warnings      its own part of the ``launch`` section (raise StudioError when wrong)
+    can_adopt(handle) -> bool                  whether a store that did not start the run may follow it (a restart)
+    local_slot                                 whether a run it starts takes a slot of this machine's devices (a GPU,
+                                               a CPU turn); False when a cluster schedules it
+    in_process                                 whether it trains inside the calling process (never from the page)
+
+Every launcher starts the same command, ``engine_argv(run_dir, resume)`` after a Python, with the studio on
+``studio_pythonpath()``. A module of ``studio/launchers/`` exposes its launcher as ``LAUNCHER``.
 
 The polite stop (finish the current step, save a checkpoint and the model) is the run folder's STOP file,
 which every launcher's run reads; ``stop`` is the escalation the run store uses when that is not enough.
@@ -23,12 +32,26 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 from studio.core.procs import process_alive
 
 
+def engine_argv(run_dir, resume: bool = False) -> list[str]:
+    """The training entry point for one process, after the Python that runs it: ``-m studio.engine RUN_DIR``."""
+    return ["-m", "studio.engine", str(Path(run_dir).resolve())] + (["--resume"] if resume else [])
+
+
+def studio_pythonpath(pythonpath: str = "") -> str:
+    """``PYTHONPATH`` with the studio first, so that a run's process imports it wherever it runs."""
+    repo = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(p for p in (repo, pythonpath or "") if p)
+
+
 class Launcher:
     kind: str = ""
+    local_slot: bool = True  # a run it starts takes a slot of this machine's devices (the scheduler asks here)
+    in_process: bool = False  # it trains inside the calling process (a crash takes the caller with it)
 
     def launch(self, run_dir, env: dict | None = None, resume: bool = False) -> dict:
         raise NotImplementedError
@@ -41,6 +64,14 @@ class Launcher:
 
     def forget(self, handle: dict) -> None:
         """Drop what this launcher kept about a run that has ended."""
+
+    def check(self, config, gpus: int, cpus: int) -> list[str]:
+        """Its own checks of ``config.launch`` before anything starts: raise StudioError, return warnings."""
+        return []
+
+    def can_adopt(self, handle: dict) -> bool:
+        """Whether a store that did not start this run (the app after a restart) may follow it until it ends."""
+        return True
 
     def stop(self, handle: dict, grace: float = 5.0) -> None:
         """SIGTERM to the run's process group (the run saves what it can), SIGKILL after ``grace`` seconds."""

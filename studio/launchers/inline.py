@@ -9,11 +9,13 @@ import socket
 import threading
 from pathlib import Path
 
+from studio.errors import StudioError
 from studio.launchers.base import Launcher
 
 
 class InlineLauncher(Launcher):
     kind = "inline"
+    in_process = True
 
     def __init__(self):
         self._runs: dict[str, tuple[threading.Thread, threading.Event]] = {}
@@ -43,6 +45,15 @@ class InlineLauncher(Launcher):
         thread.start()
         return {"kind": self.kind, "pid": os.getpid(), "host": socket.gethostname(), "run": str(run_dir)}
 
+    def check(self, config, gpus: int, cpus: int) -> list[str]:
+        if config.launch.processes * config.launch.nodes > 1:
+            raise StudioError(f"launch.backend={self.kind} trains in one process; use launch.backend=local for several "
+                              "processes")
+        return []
+
+    def can_adopt(self, handle: dict) -> bool:
+        return False  # a thread of the process that started it: no other store can follow it
+
     def _entry(self, handle: dict):
         with self._lock:
             return self._runs.get(handle.get("run", ""))
@@ -64,6 +75,9 @@ class InlineLauncher(Launcher):
         entry = self._entry(handle)
         if entry is not None:
             entry[1].set()
+
+
+LAUNCHER = InlineLauncher
 
 
 def _release_memory() -> None:

@@ -15,16 +15,11 @@ from pathlib import Path
 from studio.config import StudioConfig
 from studio.core.procs import start_time
 from studio.errors import StudioError
-from studio.launchers.base import Launcher
+from studio.launchers.base import Launcher, engine_argv, studio_pythonpath
 
 LOG_FILE = "train.log"
 COMMAND_FILE = "launch.sh"  # the exact per-node commands, for running nodes 1..N by hand or through a scheduler
 DEFAULT_PORT = 29500
-
-
-def entry_argv(run_dir, resume: bool = False) -> list[str]:
-    """The training entry point for one process."""
-    return ["-m", "studio.engine", str(Path(run_dir).resolve())] + (["--resume"] if resume else [])
 
 
 def torchrun_argv(config: StudioConfig, run_dir, node_rank: int = 0, resume: bool = False) -> list[str]:
@@ -33,7 +28,7 @@ def torchrun_argv(config: StudioConfig, run_dir, node_rank: int = 0, resume: boo
     host, _, port = (lc.address or "127.0.0.1").partition(":")
     args = ["-m", "torch.distributed.run", f"--nproc_per_node={lc.processes}", f"--nnodes={lc.nodes}",
             f"--node_rank={node_rank}", f"--master_addr={host}", f"--master_port={port or DEFAULT_PORT}"]
-    return args + entry_argv(run_dir, resume)
+    return args + engine_argv(run_dir, resume)
 
 
 def node_commands(config: StudioConfig, run_dir, resume: bool = False) -> list[str]:
@@ -60,10 +55,9 @@ class LocalLauncher(Launcher):
                 "#!/bin/sh\n# One line per node; run node N's line on machine N (node 0 is started by the studio).\n"
                 + "\n".join(f"# node {i}\n{c}" for i, c in enumerate(cmds)) + "\n", encoding="utf-8")
         else:
-            argv = [sys.executable] + entry_argv(run_dir, resume)
+            argv = [sys.executable] + engine_argv(run_dir, resume)
         full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        repo = str(Path(__file__).resolve().parents[2])  # the studio importable in the child, wherever it runs
-        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, full_env.get("PYTHONPATH", "")) if p)
+        full_env["PYTHONPATH"] = studio_pythonpath(full_env.get("PYTHONPATH", ""))
         log = open(run_dir / LOG_FILE, "ab")
         try:
             proc = subprocess.Popen(argv, cwd=str(run_dir), env=full_env, stdin=subprocess.DEVNULL, stdout=log,
@@ -95,3 +89,6 @@ class LocalLauncher(Launcher):
     def forget(self, handle: dict) -> None:
         with self._lock:
             self._children.pop(handle.get("pid"), None)
+
+
+LAUNCHER = LocalLauncher

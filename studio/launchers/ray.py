@@ -6,6 +6,7 @@ the same path), and the studio must be installed there at the same Python path (
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import socket
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from studio.config import StudioConfig
 from studio.errors import StudioError
-from studio.launchers.base import Launcher
+from studio.launchers.base import Launcher, engine_argv, studio_pythonpath
+from studio.scheduler import ELSEWHERE_GPUS
 
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "STUDIO_CACHE", "TOKENIZERS_PARALLELISM", "PYTHONPATH", "HF_TOKEN")
 ACTIVE = ("PENDING", "RUNNING")
@@ -32,8 +34,17 @@ def _client(address: str):
                           "(the dashboard address, e.g. http://head-node:8265) and that the cluster is up") from None
 
 
+def _gpus(config: StudioConfig, env: dict) -> int:
+    """GPUs to ask the cluster for: what the scheduler says (``launch.processes`` on a GPU studio, none on a CPU one);
+    from the command line, ``launch.processes`` when this process was given GPUs."""
+    if ELSEWHERE_GPUS in env:
+        return int(env[ELSEWHERE_GPUS] or 0)
+    return config.launch.processes if env.get("CUDA_VISIBLE_DEVICES") else 0
+
+
 class RayLauncher(Launcher):
     kind = "ray"
+    local_slot = False  # the cluster schedules its jobs: a Ray run takes none of this machine's GPUs or CPU turns
 
     def __init__(self):
         self._clients: dict[str, object] = {}
@@ -43,17 +54,24 @@ class RayLauncher(Launcher):
             self._clients[address] = _client(address)
         return self._clients[address]
 
+    def check(self, config, gpus: int, cpus: int) -> list[str]:
+        if importlib.util.find_spec("ray") is None:
+            raise StudioError("launch.backend=ray needs Ray: pip install '.[ray]' (or pip install 'ray[default]')")
+        if not config.launch.address:
+            raise StudioError("launch.backend=ray needs launch.address, the Ray dashboard address, e.g. http://head:8265")
+        _client(config.launch.address)  # unreachable: said now, not when the run should start
+        return []
+
     def launch(self, run_dir, env: dict | None = None, resume: bool = False) -> dict:
         run_dir = Path(run_dir).resolve()
         config = StudioConfig.load(run_dir / "config.yaml")
         address = config.launch.address
         client = self.client(address)
         python = os.environ.get("STUDIO_RAY_PYTHON") or sys.executable
-        entry = [python, "-m", "studio.engine", str(run_dir)] + (["--resume"] if resume else [])
+        entry = [python] + engine_argv(run_dir, resume)
         env_vars = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
-        repo = str(Path(__file__).resolve().parents[2])
-        env_vars["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env_vars.get("PYTHONPATH", "")) if p)
-        gpus = config.launch.processes if (env or {}).get("CUDA_VISIBLE_DEVICES") else 0
+        env_vars["PYTHONPATH"] = studio_pythonpath(env_vars.get("PYTHONPATH", ""))
+        gpus = _gpus(config, env or {})
         try:
             job_id = client.submit_job(entrypoint=" ".join(shlex.quote(a) for a in entry),
                                        runtime_env={"env_vars": env_vars}, entrypoint_num_gpus=gpus or None,
@@ -88,3 +106,6 @@ class RayLauncher(Launcher):
             return self.client(handle["address"]).get_job_logs(handle["job_id"])
         except Exception:  # noqa: BLE001
             return ""
+
+
+LAUNCHER = RayLauncher
