@@ -5,7 +5,8 @@ Every key is optional; a missing key means no limit, except where a default is s
     upload_mb: 20            # largest file one upload may be, in MB (default 100 on a shared studio, none on a
                              # single-user one; 0: no limit)
     backends: [local, ray]   # where people's runs may train (launch.backend). Default: local on a shared studio;
-                             # local and ray on a single-user one. inline (inside the web process) is never offered
+                             # local and ray on a single-user one. inline (inside the web process) is never offered;
+                             # a plug-in launcher (studio.launchers) is offered once listed here
     queued_per_user: 3       # runs one person may have waiting or training at once
     running_per_user: 1      # runs one person may have training at once (the others wait their turn)
     max_steps: 200           # the most optimizer steps one run may take

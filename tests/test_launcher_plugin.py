@@ -133,3 +133,25 @@ def test_a_cluster_run_found_after_a_restart_holds_no_local_slot(registered, tmp
     finally:
         Followed.ended.set()
     assert store.wait("r1", 30).state == "failed"  # it ended without a final word: said so
+
+
+def test_the_policy_offers_a_listed_plug_in_launcher_and_never_one_inside_the_web_process(registered, tmp_path):
+    from studio.config import LaunchConfig
+    from studio.launchers.base import Launcher
+    from studio.policy import Policy
+
+    registered(type("RemoteCluster", (Launcher,), {"kind": "remote_cluster", "local_slot": False}))
+    registered(Elsewhere)  # trains through the inline path: inside the calling process
+    path = tmp_path / "policy.yaml"
+    path.write_text("backends: [local, remote_cluster]\n")
+    policy = Policy.load(path)
+    assert policy.allowed_backends(shared=True) == ["local", "remote_cluster"]
+    path.write_text("backends: [local, elsewhere]\n")
+    with pytest.raises(StudioError, match="elsewhere trains inside the web server's own process"):
+        Policy.load(path)
+    store = RunStore(tmp_path / "runs", devices=busy_cpu(), policy=policy)
+    with pytest.raises(StudioError, match="launch.backend=elsewhere trains inside the web server's own process"):
+        store.for_user("ann").place(LaunchConfig(backend="elsewhere"))
+    launch = LaunchConfig(backend="remote_cluster", address="http://10.0.0.1:1")
+    store.for_user("ann").place(launch)
+    assert launch.address == ""  # only a Ray run gets an address: the operator's
