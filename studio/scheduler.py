@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from studio.core.hardware import cpu_cores
 
-
 ELSEWHERE_GPUS = "STUDIO_CLUSTER_GPUS"  # in a grant's env for a launcher that takes no local slot
 
 
