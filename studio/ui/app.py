@@ -20,7 +20,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - session state is bound to the person who opened the page (``studio.ui.sessions``): handlers need no check of
   their own for it
 - ``ctx.access``         sign-in mode, ``identity(request)`` (account id, name, admin), the operator's ``policy``
-- ``ctx.runs_dir``       the runs folder
+- ``ctx.runs_dir``       the runs folder; ``ctx.cluster`` the operator's Ray cluster address ("" without one)
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
 - ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
 - ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.models.describe`` dict, ``.tokenizer(source)``
@@ -88,6 +88,7 @@ class StudioContext:
     classifiers: ClassifierCache | None = None
     watch: RunWatch | None = None
     host: str = "127.0.0.1"
+    cluster: str = ""  # the operator's Ray cluster address (STUDIO_RAY_ADDRESS); "": none
     model_source: gr.State | None = None
     model_info: gr.State | None = None
     data: gr.State | None = None
@@ -122,7 +123,8 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     access = access or Access.from_env()
     store = store or RunStore(runs_dir, policy=access.policy)
     ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
-                         classifiers=ClassifierCache(), watch=RunWatch(), host=host)
+                         classifiers=ClassifierCache(), watch=RunWatch(), host=host,
+                         cluster=store.ray_address)
     # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
     with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)

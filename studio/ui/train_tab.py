@@ -107,7 +107,7 @@ def build(ctx):
     start_values = initial_values()
     locked = ctx.access.policy.locked  # the instructor's fixed settings: shown, not editable, applied by the server
     allowed = ctx.access.policy.allowed_backends(ctx.access.shared)  # never inline; the server checks again
-    backends = [b for b in allowed if b != "ray" or ctx.store.ray_address] or allowed  # ray: with a cluster set
+    backends = [b for b in allowed if b != "ray" or ctx.cluster] or allowed  # ray: with a cluster set
     widgets: dict[str, gr.components.Component] = {}
 
     def make(section: str, name: str):
@@ -137,7 +137,7 @@ def build(ctx):
                     make(section, name)
     devices = ctx.store.devices
     gpus = len(devices.gpus) if devices is not None else 0
-    cluster = ctx.store.ray_address if "ray" in backends else ""
+    cluster = ctx.cluster if "ray" in backends else ""
     with gr.Accordion("Where it trains", open=False, visible=gpus > 1 or bool(cluster), elem_id="train-launch"):
         gr.Markdown(launch_md(devices, cluster, ctx.access.shared))
         with gr.Row(equal_height=False):
