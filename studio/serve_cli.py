@@ -79,5 +79,9 @@ def run(args) -> int:
     print(f"serving {', '.join(served)} at http://{shown}:{sock.getsockname()[1]}/v1"
           f"{' (key required)' if key else ''}; one request at a time per loaded model", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises it again
+        pass
+    print("stopped serving", flush=True)
     return 0

@@ -271,4 +271,4 @@ def test_first_line_names_the_backend(runs, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == loading.backend_line(*loading.pick_device()) and lines[0].startswith("backend: transformers on ")
     assert started and started[0][0] == "127.0.0.1"
-    assert "alpha, alpha:base" in lines[-1] and "(key required)" in lines[-1]
+    assert "alpha, alpha:base" in lines[-2] and "(key required)" in lines[-2]
