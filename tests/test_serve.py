@@ -178,9 +178,24 @@ def test_a_key_is_required(server):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
         res = httpx.get(f"{server['url']}/models", headers=headers)
         assert res.status_code == 401 and res.json()["error"]["code"] == "invalid_api_key"
+        res = httpx.post(f"{server['url']}/chat/completions", headers=headers, content=b"{not json")
+        assert res.status_code == 401  # before the body is read
     bad = openai.OpenAI(base_url=server["url"], api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="alpha", messages=ASK, max_tokens=2)
+
+
+def test_requests_at_once_each_get_their_own_models_reply(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reply(model):
+        return client.chat.completions.create(model=model, messages=ASK, max_tokens=10, temperature=0).choices[0].message.content
+
+    names = ["alpha", "beta", "alpha:base", "gamma", "beta", "alpha"]
+    alone = {m: reply(m) for m in set(names)}
+    with ThreadPoolExecutor(len(names)) as pool:
+        together = list(pool.map(reply, names))
+    assert together == [alone[m] for m in names]
 
 
 def test_bad_parameters_are_400s_without_a_traceback(client, server):

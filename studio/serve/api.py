@@ -12,9 +12,10 @@ import secrets
 import time
 import uuid
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from studio.serve.errors import ApiError, error_body
@@ -30,14 +31,6 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
     app = FastAPI(title="studio serve", docs_url=None, redoc_url=None, openapi_url=None)
     created = int(time.time())
 
-    def check_key(request: Request) -> None:
-        if api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-            raise ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <key>' with the "
-                                "key this server was started with", code="invalid_api_key")
-
     def find(model_id: str):
         if model_id not in served:
             raise ApiError(404, f"The model '{model_id}' does not exist here; GET /v1/models lists the served "
@@ -47,7 +40,7 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
     def model_card(s) -> dict:
         return {"id": s.id, "object": "model", "created": created, "owned_by": "studio"}
 
-    router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)])
+    router = APIRouter(prefix="/v1")
 
     @router.get("/models")
     def list_models():
@@ -98,7 +91,26 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
 
     app.include_router(router)
     _error_handlers(app)
+    if api_key is not None:
+        app.add_middleware(KeyCheck, key=api_key)
     return app
+
+
+class KeyCheck:
+    """Every request needs ``Authorization: Bearer <key>``, checked before the body is read or anything answers."""
+
+    def __init__(self, app, key: str):
+        self.app, self.expected = app, f"Bearer {key}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = Headers(scope=scope).get("authorization", "").encode()
+            if not secrets.compare_digest(given, self.expected):
+                error = ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <key>' with "
+                                      "the key this server was started with", code="invalid_api_key")
+                await JSONResponse(error.body(), status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # ---- requests --------------------------------------------------------------------------------------------

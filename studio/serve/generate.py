@@ -78,6 +78,8 @@ class Reply:
         kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
                       pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([Cancelled()]),
                       **sampling.generate_kwargs())
+        if params.temperature > 0:
+            kwargs["top_k"] = 0  # OpenAI samples from the whole top_p mass, not from a model's default top 50
         if params.stop:
             kwargs.update(stop_strings=params.stop, tokenizer=tokenizer)
         error: list[BaseException] = []
