@@ -86,11 +86,11 @@ class Reply:
 
         def work():
             try:
-                with loaded.lock:
-                    with served.model_context(), torch.no_grad():
-                        if params.seed is not None:
-                            transformers.set_seed(params.seed)
-                        loaded.model.generate(**kwargs)
+                # the model's state (which adapter is on) is set only once the lock is held
+                with loaded.lock, served.model_context(), torch.no_grad():
+                    if params.seed is not None:
+                        transformers.set_seed(params.seed)
+                    loaded.model.generate(**kwargs)
             except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
                 error.append(err)
                 streamer.end()

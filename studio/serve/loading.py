@@ -63,7 +63,7 @@ class Served:
         """Put the loaded model in this id's state; call with ``loaded.lock`` held."""
         model = self.loaded.model
         if self.adapter is not None:
-            model.set_adapter(self.adapter)
+            model.set_adapter(self.adapter, inference_mode=True)
             return contextlib.nullcontext()
         if self.loaded.has_adapters:
             return model.disable_adapter()
