@@ -7,6 +7,7 @@
     python -m studio prepare
     python -m studio ui [--port N]
     python -m studio users add|remove|list|codes
+    python -m studio serve RUN [RUN ...] [--host H] [--port N] [--api-key-env NAME]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from studio.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
 PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli",
-                   "studio.users_cli")
+                   "studio.users_cli", "studio.serve_cli")
 
 
 def cmd_chat(args) -> int:

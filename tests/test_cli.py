@@ -13,7 +13,7 @@ def studio(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "studio", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["train", "chat", "check", "bench", "prepare", "ui"])
+@pytest.mark.parametrize("command", ["train", "chat", "check", "bench", "prepare", "ui", "serve"])
 def test_help_on_each_command(command):
     res = studio(command, "--help")
     assert res.returncode == 0 and "usage:" in res.stdout

@@ -1,0 +1,176 @@
+"""The runs a server answers for, each loaded once.
+
+LoRA runs of the same base model are named adapters on one loaded copy of that base (peft ``load_adapter``);
+a request switches to its run's adapter (``set_adapter``) or switches adapters off for ``RUN:base``
+(``disable_adapter``) while it holds the loaded model's lock, so each loaded model serves one request at a time.
+A full fine-tune is a model of its own; its ``RUN:base`` is the loaded base (shared with LoRA runs of that base).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.errors import StudioError
+
+BASE_SUFFIX = ":base"
+
+
+@dataclass
+class RunPlan:
+    """A run to serve, as its folder and config say (read before any model loads)."""
+    id: str
+    folder: object
+    config: object
+    task: object
+    adapter: bool
+
+    @property
+    def base_key(self) -> tuple[str, bool]:
+        return (self.config.model.source.strip(), bool(self.config.model.trust_remote_code))
+
+
+@dataclass
+class Loaded:
+    """One model in memory and the lock that lets one request at a time use it."""
+    model: object
+    device: str
+    seq2seq: bool
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    adapters: dict = field(default_factory=dict)  # peft adapter name -> run id
+
+    @property
+    def has_adapters(self) -> bool:
+        return bool(self.adapters)
+
+
+@dataclass
+class Served:
+    """A model id the API answers for: a loaded model, the run's tokenizer, and which adapter (if any) is on."""
+    id: str
+    run: str
+    loaded: Loaded
+    tokenizer: object
+    adapter: str | None
+    system_prompt: str | None
+    context_length: int | None
+    kind: str  # "lora", "full" or "base"
+
+    def model_context(self):
+        """Put the loaded model in this id's state; call with ``loaded.lock`` held."""
+        model = self.loaded.model
+        if self.adapter is not None:
+            model.set_adapter(self.adapter, inference_mode=True)
+            return contextlib.nullcontext()
+        if self.loaded.has_adapters:
+            return model.disable_adapter()
+        return contextlib.nullcontext()
+
+
+def plan(run_dirs: list[str]) -> list[RunPlan]:
+    """Check every run before loading anything: a run folder with a model, tried in chat, a unique name."""
+    from studio import tasks
+    from studio.core.run import open_run
+
+    plans: list[RunPlan] = []
+    seen: dict[str, str] = {}
+    for run_dir in run_dirs:
+        folder, config = open_run(run_dir)
+        task = tasks.get(config.task)
+        if task.try_tab != "chat":
+            raise StudioError(f"{run_dir} is a {task.name} run, which does not write replies, so it cannot be served "
+                              f"as a chat model; score it with: python -m studio eval {run_dir}")
+        if not folder.has_model():
+            raise StudioError(f"{run_dir} has no trained model yet (model/ is missing); train or resume it first")
+        name = Path(run_dir).resolve().name
+        if name in seen:
+            raise StudioError(f"{seen[name]} and {run_dir} are both named '{name}', and a run's model id is its "
+                              "folder name; serve one of them, or rename a folder")
+        if ":" in name:
+            raise StudioError(f"{run_dir}: a run folder whose name holds ':' cannot be served ('{name}{BASE_SUFFIX}' "
+                              "names a run's base model); rename the folder")
+        seen[name] = run_dir
+        plans.append(RunPlan(name, folder, config, task, (folder.model_dir / "adapter_config.json").exists()))
+    if not plans:
+        raise StudioError("no runs given; name one or more run folders to serve")
+    return plans
+
+
+def backend_line(device: str, gpu_name: str = "") -> str:
+    """The first thing the server says: the backend it chose, and why."""
+    if device == "cuda":
+        return f"backend: transformers on GPU ({gpu_name}, bf16): a CUDA GPU is available"
+    return ("backend: transformers on CPU (fp32): no CUDA GPU is visible to this process; replies come slower "
+            "than on a GPU")
+
+
+def pick_device() -> tuple[str, str]:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", torch.cuda.get_device_name(0)
+    return "cpu", ""
+
+
+def context_length(model_config, tokenizer) -> int | None:
+    """The most tokens the model reads and writes in one go, from its config (else its tokenizer's limit)."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(model_config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < 1_000_000 else None
+
+
+def load(plans: list[RunPlan], device: str, log=print) -> dict[str, Served]:
+    """Every run and its base, keyed by model id; a base model is loaded once for all its runs."""
+    import torch
+
+    from studio import models
+
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    bases: dict[tuple[str, bool], Loaded] = {}
+    served: dict[str, Served] = {}
+    for key in dict.fromkeys(p.base_key for p in plans):
+        started = time.time()
+        model = models.load_generator(key[0], key[1], dtype=dtype).to(device).eval()
+        bases[key] = Loaded(model, device, bool(getattr(model.config, "is_encoder_decoder", False)))
+        users = ", ".join(p.id for p in plans if p.base_key == key)
+        log(f"loaded base model {key[0]} once for {users} ({time.time() - started:.1f} s)")
+    for p in plans:
+        base = bases[p.base_key]
+        tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
+        started = time.time()
+        if p.adapter:
+            name = f"run{len(served)}"  # peft adapter names must be plain identifiers; run ids need not be
+            if not base.has_adapters:
+                from peft import PeftModel
+
+                base.model = PeftModel.from_pretrained(base.model, str(p.folder.model_dir), adapter_name=name).eval()
+            else:
+                base.model.load_adapter(str(p.folder.model_dir), adapter_name=name)
+            base.adapters[name] = p.id
+            loaded, adapter, kind = base, name, "lora"
+            log(f"{p.id}: LoRA adapter on {p.base_key[0]} ({time.time() - started:.1f} s)")
+        else:
+            model = models.load_generator(str(p.folder.model_dir), p.base_key[1], dtype=dtype).to(device).eval()
+            loaded, adapter, kind = Loaded(model, device, base.seq2seq), None, "full"
+            log(f"{p.id}: full fine-tune, a model of its own ({time.time() - started:.1f} s)")
+        system = _system_prompt(p, log)
+        limit = context_length(loaded.model.config, tokenizer)
+        served[p.id] = Served(p.id, p.id, loaded, tokenizer, adapter, system, limit, kind)
+        served[p.id + BASE_SUFFIX] = Served(p.id + BASE_SUFFIX, p.id, base, tokenizer, None, system,
+                                            context_length(base.model.config, tokenizer), "base")
+    return served
+
+
+def _system_prompt(p: RunPlan, log) -> str | None:
+    """The run's system prompt (the one its training data used), applied when a request brings none."""
+    try:
+        return p.task.system_prompt(p.config)
+    except (StudioError, OSError) as err:
+        log(f"{p.id}: no system prompt applied (its training data could not be read: {err})")
+        return None
