@@ -307,3 +307,18 @@ def test_session_ids_are_read_per_person_with_hugging_face_sign_in_too():
     for name in ("alice", "bob", "alice", None):
         join(name)
     assert seen[0] == seen[2] != seen[1] and len({seen[0], seen[1], seen[3]}) == 3 and seen[3] == "same-id"
+
+
+def test_a_finished_run_names_its_model_folder_without_the_server_path(tmp_path):
+    """The run view's "Model saved in" line: relative to the runs folder for its owner on a shared studio, whole
+    in single-user mode and the Admin tab."""
+    from test_isolation import alice_run
+
+    from studio.ui.runview import snapshot
+
+    store = RunStore(tmp_path / "runs", launcher="inline")
+    run_id, _ = alice_run(store, owner="alice-id")
+    mine = snapshot(store.for_user("alice-id"), run_id, figure=False).status_md
+    assert f"`{run_id}/model`" in mine and str(tmp_path) not in mine
+    everyone = store.for_user(None, admin=True)  # single-user mode and the Admin tab
+    assert f"{store.root}/{run_id}/model" in snapshot(everyone, run_id, figure=False).status_md

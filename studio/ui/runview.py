@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from studio.estimate import fmt_bytes, fmt_seconds
 from studio.ui.charts import empty_figure, max_steps_of, training_figure
-from studio.ui.common import STATE_ICONS, error_md, esc, try_tab_of
+from studio.ui.common import STATE_ICONS, error_md, esc, shown_path, try_tab_of
 
 ACTIVE = ("queued", "running")
 
@@ -99,7 +99,8 @@ def progress_html(p: dict, state: str) -> str:
     )
 
 
-def status_markdown(info, events: list[dict], position: int | None = None, wait: float | None = None) -> str:
+def status_markdown(info, events: list[dict], position: int | None = None, wait: float | None = None,
+                    model_at: str | None = None) -> str:
     """What happened and what to do next, in words."""
     lines = []
     errors = [e for e in events if e.get("type") == "error"]
@@ -152,7 +153,7 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
     for w in [e for e in events if e.get("type") == "warning"][-3:]:
         lines.append(f"⚠ {esc(w.get('message', ''))}")
     if info.has_model and info.state in ("finished", "stopped"):
-        lines.append(f"Model saved in `{esc(info.path)}/model`.")
+        lines.append(f"Model saved in `{esc(model_at or f'{info.path}/model')}`.")
     return "\n\n".join(lines)
 
 
@@ -170,7 +171,8 @@ def snapshot(store, run_id: str | None, figure: bool = True, watch=None) -> RunV
     view = RunView(
         run_id=run_id, state=info.state, figure=None,
         progress_html=progress_html(p, info.state),
-        status_md=status_markdown(info, events, *(_position(store, run_id) if info.state == "queued" else (None, None))),
+        status_md=status_markdown(info, events, *(_position(store, run_id) if info.state == "queued" else (None, None)),
+                                  model_at=shown_path(store, f"{info.path}/model")),  # no server path to non-admins
         n_events=len(events), active=info.state in ACTIVE,
         can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
         folder=folder,
