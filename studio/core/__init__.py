@@ -5,6 +5,7 @@ Nothing here imports a task, the trainer, the run store or the UI: imports go on
 
 - ``hardware``      the device (with its free memory) and precision a run trains on, and its peak memory
 - ``quiet``         library warnings and progress bars off, once per process
+- ``plugins``       the table of plug-ins of one kind (tasks, launchers): found in a package, or registered
 - ``setup``         ``TaskSetup``: what a task hands the trainer
 - ``params``        parameter counts (4-bit weights counted as they were)
 - ``splits``        training / held-out records from a config, planned steps, held-out data for evaluation

@@ -22,66 +22,33 @@ config or in the run store names the kinds.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import pkgutil
-import threading
 
+from studio.core.plugins import Plugins
 from studio.errors import StudioError
 from studio.launchers.base import Launcher, engine_argv, exit_reason, record_exit
 
 DEFAULT = "local"  # the kind of a handle that names none
 BUILTIN_ORDER = ("local", "inline", "ray")  # the rest follow in name order
 
-_launchers: dict[str, object] = {}  # the plug-in table: code, not user state; filled once, then only read
-_found = False
-_lock = threading.Lock()
+_plugins = Plugins(__name__, __path__, "LAUNCHER", "kind", "launcher", first=BUILTIN_ORDER, skip=("base",))
 
 
 def register(launcher):
     """Add (or replace) a launcher: a ``Launcher`` class or instance with a ``kind``; returns it."""
-    kind = getattr(launcher, "kind", "")
-    if not isinstance(kind, str) or not kind.isidentifier():
-        raise ValueError(f"a launcher needs a kind that is a Python identifier, not {kind!r}")
-    _discover()
-    with _lock:
-        _launchers[kind] = launcher
-    return launcher
+    return _plugins.register(launcher)
 
 
 def unregister(kind: str) -> None:
-    with _lock:
-        _launchers.pop(kind, None)
-
-
-def _discover() -> None:
-    global _found
-    if _found:
-        return
-    with _lock:
-        if _found:
-            return
-        found = {}
-        for mod in pkgutil.iter_modules(__path__):
-            if mod.ispkg or mod.name == "base":
-                continue
-            launcher = getattr(importlib.import_module(f"{__name__}.{mod.name}"), "LAUNCHER", None)
-            if launcher is not None and getattr(launcher, "kind", ""):
-                found[launcher.kind] = launcher
-        order = [k for k in BUILTIN_ORDER if k in found] + sorted(k for k in found if k not in BUILTIN_ORDER)
-        for kind in order:
-            _launchers.setdefault(kind, found[kind])
-        _found = True
+    _plugins.unregister(kind)
 
 
 def kinds() -> list[str]:
-    _discover()
-    return list(_launchers)
+    return _plugins.names()
 
 
 def find(kind: str):
-    _discover()
-    return _launchers.get((kind or "").strip())
+    return _plugins.find(kind)
 
 
 def make(kind: str) -> Launcher:

@@ -16,75 +16,41 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import threading
-
+from studio.core.plugins import Plugins
 from studio.errors import StudioError
 from studio.tasks.base import Task
 
-_tasks: dict[str, Task] = {}  # the plug-in table: code, not user state; filled once, then only read
-_found = False
-_lock = threading.Lock()
 BUILTIN_ORDER = ("chat", "classification")  # the rest follow in folder order
+_plugins = Plugins(__name__, __path__, "TASK", "name", "task", first=BUILTIN_ORDER, packages=True,
+                   accept=lambda found: isinstance(found, Task))
 
 
 def register(task: Task) -> Task:
     """Add (or replace) a task; returns it."""
-    if not task.name or not task.name.isidentifier():
-        raise ValueError(f"a task needs a name that is a Python identifier, not {task.name!r}")
-    _discover()
-    with _lock:
-        _tasks[task.name] = task
-    return task
+    return _plugins.register(task)
 
 
 def unregister(name: str) -> None:
-    with _lock:
-        _tasks.pop(name, None)
-
-
-def _discover() -> None:
-    global _found
-    if _found:
-        return
-    with _lock:
-        if _found:
-            return
-        found = {}
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.ispkg:
-                continue
-            task = getattr(importlib.import_module(f"{__name__}.{mod.name}"), "TASK", None)
-            if isinstance(task, Task):
-                found[task.name] = task
-        order = [n for n in BUILTIN_ORDER if n in found] + sorted(n for n in found if n not in BUILTIN_ORDER)
-        for name in order:
-            _tasks.setdefault(name, found[name])
-        _found = True
+    _plugins.unregister(name)
 
 
 def get(name: str) -> Task:
-    _discover()
-    task = _tasks.get((name or "").strip())
+    task = _plugins.find(name)
     if task is None:
         raise StudioError(f"task: unknown task '{name}'; the tasks here are: {', '.join(names())}")
     return task
 
 
 def find(name: str) -> Task | None:
-    _discover()
-    return _tasks.get((name or "").strip())
+    return _plugins.find(name)
 
 
 def names() -> list[str]:
-    _discover()
-    return list(_tasks)
+    return _plugins.names()
 
 
 def all_tasks() -> list[Task]:
-    _discover()
-    return list(_tasks.values())
+    return _plugins.all()
 
 
 def for_format(fmt: str) -> Task:
