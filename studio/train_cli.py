@@ -72,7 +72,9 @@ def run(args) -> int:
     cfg = StudioConfig.load(args.config).with_overrides(args.set or [])
     if args.resume:
         cfg.train.resume = True
-    if cfg.launch.backend == "inline":
+    from studio import launchers
+
+    if getattr(launchers.find(cfg.launch.backend), "in_process", False):  # inline: trains right here
         return _inline(cfg)
     return _launched(cfg)
 
