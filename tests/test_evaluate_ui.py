@@ -96,3 +96,35 @@ def test_tabs_are_served_and_export_downloads(ctx):
             client.predict("nope", False, api_name="/export")  # not one of the runs offered
     finally:
         demo.close()
+
+
+def test_each_task_names_its_own_metrics_and_its_figure_while_training():
+    """The Evaluate tab's metric names and the run view's figure next to the eval loss come from the task, so a task
+    defined here shows its own without a table in the UI."""
+    from types import SimpleNamespace
+
+    from studio import tasks
+    from studio.tasks.base import Task
+    from studio.ui import evaluate_tab, runview
+
+    class Zesty(Task):
+        name = "zesty_labels"
+        metrics = {"eval_loss": False, "zest": True}
+        metric_labels = {"zest": "Zest of the replies"}
+
+        def progress_note(self, eval_event):
+            return f"zest {eval_event['eval_zest']:.2f}"
+
+    tasks.register(Zesty())
+    try:
+        result = {"task": "zesty_labels", "base": {"eval_loss": 2.0, "zest": 0.1}, "tuned": {"eval_loss": 1.5, "zest": 0.4},
+                  "change": {"eval_loss": -0.5, "zest": 0.3}}
+        assert [r[0] for r in evaluate_tab.metric_rows(result)] == ["Eval loss", "Zest of the replies"]
+        info = SimpleNamespace(state="stopped", task="zesty_labels", has_model=False, path="/runs/x")
+        events = [{"type": "eval", "step": s, "eval_loss": 2.0 / s, "eval_zest": 0.1 * s} for s in (1, 2)]
+        assert "Eval loss 2.000 at step 1 → 1.000 at step 2 (zest 0.20)." in runview.status_markdown(info, events)
+        info.task = "chat"  # the built-in tasks say theirs: chat its perplexity
+        events = [{"type": "eval", "step": 1, "eval_loss": 1.0, "perplexity": 2.7}]
+        assert "(perplexity 2.7)" in runview.status_markdown(info, events)
+    finally:
+        tasks.unregister("zesty_labels")

@@ -21,6 +21,8 @@ Attributes (class-level facts; all have defaults but ``name``)
     default_model     the embedded model the presets pick for this task ("": none fits; they keep the chosen model)
     try_tab           where a finished run is tried: "chat" (the Chat tab) or "classify" (the Classify tab)
     metrics           evaluation metric names in display order, each mapped to True when higher is better
+    metric_labels     how the page and the CLI name this task's metrics (``metric_label`` adds the loss and
+                      perplexity every task may report)
     pipeline_tag      the Hub pipeline tag on the model card
     purpose           "trained for <purpose>" on the model card
     vocab_logits      True when the model outputs a distribution over the vocabulary (memory estimate)
@@ -51,6 +53,8 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     suits_model(info) -> bool                  a model described by ``studio.models.describe`` is meant for it
     model_advice(config, info) -> list[str]    settings that run but will disappoint with this model
     eval_headline(result) -> str | None        the one-line verdict the Evaluate tab leads with
+    metric_label(name) -> str                  a metric's name for people
+    progress_note(eval_event) -> str           what the run view adds to a logged evaluation's loss while training
     eval_notes(result) -> list[str]            caveats about an evaluation result (CLI and UI)
     example_table(result) -> (headers, rows)   the Evaluate tab's table of held-out examples
     example_lines(result) -> list[str]         the same for the terminal
@@ -59,6 +63,8 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
 from __future__ import annotations
 
 from studio.errors import StudioError
+
+COMMON_METRIC_LABELS = {"eval_loss": "Eval loss", "perplexity": "Perplexity"}
 
 
 class Task:
@@ -69,6 +75,7 @@ class Task:
     default_model: str = "smollm2"
     try_tab: str = "chat"
     metrics: dict[str, bool] = {}
+    metric_labels: dict[str, str] = {}
     pipeline_tag: str = "text-generation"
     purpose: str = ""
     vocab_logits: bool = True
@@ -127,6 +134,14 @@ class Task:
     # A task with a ``views`` module (plain data, see above) gets these from it: define ``eval_headline``,
     # ``eval_notes``, ``example_table``, ``example_lines`` or ``card_examples`` there; whatever it lacks stays empty.
     views = None
+
+    def metric_label(self, name: str) -> str:
+        return self.metric_labels.get(name) or COMMON_METRIC_LABELS.get(name) or name
+
+    def progress_note(self, eval_event: dict) -> str:
+        """The figure the run view puts next to an evaluation's loss while training: perplexity by default."""
+        value = eval_event.get("perplexity")
+        return f"perplexity {value:.1f}" if isinstance(value, (int, float)) and value else ""
 
     def _view(self, name: str, result: dict, empty):
         fn = getattr(self.views, name, None) if self.views is not None else None

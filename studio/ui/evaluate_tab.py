@@ -17,19 +17,18 @@ pairs. Generation is slow on a CPU: start with a few examples."""
 
 METRIC_COLUMNS = ["Metric", "Base", "Tuned", "Change", ""]
 CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L base", "ROUGE-L tuned"]  # the empty table
-METRIC_NAMES = {"eval_loss": "Eval loss", "perplexity": "Perplexity", "rougeL": "ROUGE-L", "bleu": "BLEU",
-                "exact_match": "Exact match", "accuracy": "Accuracy", "macro_f1": "Macro F1",
-                "preference_accuracy": "Prefers chosen", "logp_margin": "Log-prob margin (chosen - rejected)"}
 
 
 # ---- views (plain functions: the tests call them without a browser) ----------------------------------------
 def metric_rows(result: dict) -> list[list]:
     from studio.evaluate import metrics_table
 
+    task = _task(result)  # each task names its own metrics
     rows = []
     for metric, base, tuned, change, verdict in metrics_table(result):
         mark = {"better": "✓ better", "worse": "▼ worse"}.get(verdict, "")
-        rows.append([METRIC_NAMES.get(metric, metric), _num(base), _num(tuned), _num(change, signed=True), mark])
+        rows.append([task.metric_label(metric) if task else metric, _num(base), _num(tuned), _num(change, signed=True),
+                     mark])
     return rows
 
 

@@ -135,13 +135,11 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
     if evals:
         first, last = evals[0], evals[-1]
-        extra = ""
-        if last.get("eval_accuracy") is not None:  # tasks that label text log their accuracy
-            extra = f" (accuracy {100 * last['eval_accuracy']:.0f}%)"
-        elif last.get("eval_reward_accuracy") is not None:  # preference tuning: pairs whose chosen answer gained more
-            extra = f" (reward accuracy {100 * last['eval_reward_accuracy']:.0f}%)"
-        elif last.get("perplexity"):
-            extra = f" (perplexity {last['perplexity']:.1f})"
+        from studio import tasks
+
+        task = tasks.find(info.task)  # each task says which figure goes with the loss
+        note = task.progress_note(last) if task else ""
+        extra = f" ({esc(note)})" if note else ""
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
                      f"{extra}.")
     from studio.overfit import curves_from_events, detect_overfitting

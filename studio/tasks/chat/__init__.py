@@ -22,6 +22,7 @@ class ChatTask(Task):
     default_model = "smollm2"
     try_tab = "chat"
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
+    metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "text-generation"
     purpose = "chat / instruction following"
     gguf_ok = True

@@ -33,6 +33,11 @@ class ClassificationTask(Task):
     default_model = "minilm"
     try_tab = "classify"
     metrics = {"eval_loss": False, "accuracy": True, "macro_f1": True}
+    metric_labels = {"accuracy": "Accuracy", "macro_f1": "Macro F1"}
+
+    def progress_note(self, eval_event: dict) -> str:
+        value = eval_event.get("eval_accuracy")
+        return f"accuracy {100 * value:.0f}%" if isinstance(value, (int, float)) else ""
     pipeline_tag = "text-classification"
     purpose = "text classification"
     vocab_logits = False  # a classifier's head has a few outputs, not a vocabulary

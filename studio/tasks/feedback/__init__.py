@@ -22,6 +22,8 @@ class FeedbackTask(Task):
     data_formats = ("feedback",)
     try_tab = "chat"
     metrics = {"feedback_gap": True, "desirable_logp": True, "undesirable_logp": False}
+    metric_labels = {"feedback_gap": "Gap (thumbs-up - thumbs-down log-prob)", "desirable_logp": "Thumbs-up answers' log-prob",
+                     "undesirable_logp": "Thumbs-down answers' log-prob"}
     purpose = "feedback-tuned chat (KTO)"
 
     def check_config(self, config, cuda):

@@ -23,6 +23,11 @@ class PreferenceTask(Task):
     default_model = "smollm2"
     try_tab = "chat"
     metrics = {"preference_accuracy": True, "logp_margin": True}
+    metric_labels = {"preference_accuracy": "Prefers chosen", "logp_margin": "Log-prob margin (chosen - rejected)"}
+
+    def progress_note(self, eval_event: dict) -> str:  # pairs whose chosen answer gained more than the rejected
+        value = eval_event.get("eval_reward_accuracy")
+        return f"reward accuracy {100 * value:.0f}%" if isinstance(value, (int, float)) else ""
     pipeline_tag = "text-generation"
     purpose = "preference-tuned chat (DPO)"
 

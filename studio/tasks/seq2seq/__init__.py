@@ -23,6 +23,7 @@ class Seq2SeqTask(Task):
     default_model = ""  # no encoder-decoder model is embedded: the person names a T5 folder or hub id
     try_tab = "chat"
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
+    metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "text2text-generation"
     purpose = "sequence-to-sequence generation (instructions to answers)"
     template_lengths = False  # the source is plain text, not a chat template
