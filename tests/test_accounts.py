@@ -15,7 +15,7 @@ from studio.ui.access import Access
 from studio.ui.attempts import AttemptLimit
 from studio.ui.sign_in import session_token
 from studio.users import UserBook
-from tests.test_isolation import alice_run, free_port, handler, text_of
+from tests.test_isolation import alice_run, handler, serve, text_of
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
@@ -114,7 +114,6 @@ def test_attempts_wait_longer_after_each_failure_and_a_success_resets():
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from studio.ui.app import build_app
 
     root = tmp_path_factory.mktemp("accounts")
     book = UserBook(root / "users.json")
@@ -123,12 +122,8 @@ def studio(tmp_path_factory):
     store = RunStore(root / "runs", launcher="inline")
     run_id, _ = alice_run(store, owner=book.holder("ana").id)
     access = Access("users", book, attempts=AttemptLimit(free_per_name=3, first_wait=1.5, max_wait=3))
-    demo = build_app(root / "runs", access=access, store=store)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **access.launch_options())
-    yield {"url": f"http://127.0.0.1:{port}/", "demo": demo, "store": store, "book": book, "run_id": run_id,
+    demo, url = serve(root / "runs", access, store)
+    yield {"url": url, "demo": demo, "store": store, "book": book, "run_id": run_id,
            "access": access}
     demo.close()
 

@@ -2,7 +2,6 @@
 the working folder and the temp folder (the Docker image keeps runs in /data/runs and works in /app), where
 Gradio refuses to copy a file into its cache."""
 
-import socket
 import tempfile
 import zipfile
 from io import BytesIO
@@ -13,18 +12,13 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_export_downloads_with_runs_outside_the_working_and_temp_folders(tiny_model_dir, tmp_path, monkeypatch):
     from test_export import _train
+    from test_isolation import serve
 
     from studio.runs import RunStore
     from studio.ui.access import Access
-    from studio.ui.app import build_app
 
     runs = tmp_path / "data" / "runs"
     runs.mkdir(parents=True)
@@ -36,11 +30,7 @@ def test_export_downloads_with_runs_outside_the_working_and_temp_folders(tiny_mo
     monkeypatch.chdir(work)
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     assert not str(runs).startswith((str(work), tempfile.gettempdir()))
-    demo = build_app(runs, access=Access("single"), store=RunStore(runs, launcher="inline"))
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
+    demo, url = serve(runs, Access("single"), RunStore(runs, launcher="inline"))
     try:
         message, link, _, _ = gradio_client.Client(url, verbose=False).predict("run", False, api_name="/export")
         assert "Exported the LoRA adapter" in message, message

@@ -25,6 +25,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve(runs_dir, access, store) -> tuple:
+    """The studio on a free 127.0.0.1 port, launched as ``studio.ui.app.launch`` does (its sign-in guard included);
+    (demo, url). The caller closes the demo."""
+    from studio.ui.app import build_app
+
+    demo = build_app(runs_dir, access=access, store=store)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **access.launch_options())
+    return demo, f"http://127.0.0.1:{port}/"
+
+
 def alice_run(store: RunStore, owner: str = "alice") -> tuple[str, str]:
     """A finished LoRA run of Alice's (``owner``: her account id) with a model folder and a data file of hers;
     (run id, data file path)."""
@@ -48,7 +61,6 @@ def alice_run(store: RunStore, owner: str = "alice") -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     from studio.ui.access import Access
-    from studio.ui.app import build_app
 
     root = tmp_path_factory.mktemp("shared")
     book = UserBook(root / "users.json")
@@ -57,13 +69,7 @@ def shared(tmp_path_factory):
     book.add("teach", "teach-password", admin=True)
     store = RunStore(root / "runs", launcher="inline")
     run_id, data = alice_run(store, owner=book.holder("alice").id)
-    access = Access("users", book)
-    demo = build_app(root / "runs", access=access, store=store)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **access.launch_options())
-    url = f"http://127.0.0.1:{port}/"
+    demo, url = serve(root / "runs", Access("users", book), store)
     yield {"url": url, "demo": demo, "store": store, "run_id": run_id, "data": data, "book": book}
     demo.close()
 

@@ -26,11 +26,6 @@ def busy_store(tmp_path, policy=None, ray_address=""):
     return RunStore(tmp_path / "runs", devices=devices, policy=policy, ray_address=ray_address)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Listener:
     """An open port on 127.0.0.1 that counts the connections made to it (and closes each at once)."""
@@ -96,6 +91,8 @@ def test_inline_and_unlisted_backends_are_refused_to_everyone(tiny_model_dir, ch
 
 
 def test_a_request_never_chooses_the_address(tiny_model_dir, chat_file, tmp_path, listener):
+    from test_isolation import free_port
+
     pytest.importorskip("ray.job_submission")
     closed = f"http://127.0.0.1:{free_port()}"
     operator = f"http://127.0.0.1:{free_port()}"  # the operator's cluster, down right now

@@ -7,7 +7,6 @@ page, config or refusal names a path on the server."""
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import httpx
@@ -21,18 +20,12 @@ gradio_client = pytest.importorskip("gradio_client")
 SECRET = "ALICE-SESSION-SECRET-5519"  # in Alice's uploaded data, her run and her export: must never reach Bob
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
-    from test_isolation import alice_run
+    from test_isolation import alice_run, serve
 
     from studio.ui.access import Access
-    from studio.ui.app import build_app
 
     root = tmp_path_factory.mktemp("sessions")
     book = UserBook(root / "users.json")
@@ -44,13 +37,7 @@ def shared(tmp_path_factory):
     export.mkdir()
     (export / "README.md").write_text(f"# {SECRET}\n")
     (store.root / run_id / "export.zip").write_text(SECRET)
-    access = Access("users", book)
-    demo = build_app(root / "runs", access=access, store=store)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **access.launch_options())
-    url = f"http://127.0.0.1:{port}/"
+    demo, url = serve(root / "runs", Access("users", book), store)
     alice = client(url, "alice")
     upload = root / "alice-upload.jsonl"
     upload.write_text("".join(json.dumps({"prompt": f"{SECRET} question {i}", "completion": f"answer {i}"}) + "\n"
