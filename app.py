@@ -1,6 +1,6 @@
 """The fine-tuning studio in the browser: ``python app.py`` (also the Hugging Face Space entry point).
 
-Environment (studio/settings.py): STUDIO_HOST or GRADIO_SERVER_NAME (default 127.0.0.1; 0.0.0.0 on a Space),
+Environment (studio/server/settings.py): STUDIO_HOST or GRADIO_SERVER_NAME (default 127.0.0.1; 0.0.0.0 on a Space),
 STUDIO_PORT or GRADIO_SERVER_PORT (default 7860), GRADIO_ROOT_PATH (behind a proxy), STUDIO_DATA (one folder
 for runs, uploads and caches), STUDIO_RUNS (the runs folder, default ./runs). The same app: ``python -m studio ui``.
 
@@ -16,10 +16,10 @@ classify_tab.py) exist. The full contract is at the top of studio/ui/app.py.
 import os
 import sys
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 if __name__ == "__main__":
-    from studio.settings import apply_env
+    from studio.server.settings import apply_env
 
     try:
         apply_env()  # STUDIO_DATA's caches and HF_HOME, before gradio and huggingface_hub read them

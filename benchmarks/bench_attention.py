@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _model(source: str, precision: str):
     import torch
 
-    from studio import models
-    from studio.bench import _lora
+    from studio.core import models
+    from studio.engine.bench import _lora
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     model = _lora(models.load_causal_lm(source, dtype=dtype))
@@ -72,11 +72,11 @@ def by_length(model, lengths: list[int], tokens_per_batch: int = 1024) -> list[d
 
 
 def packed_vs_padded(model, source: str, n: int = 48) -> dict:
-    from studio import models
-    from studio.bench import bench_records
+    from studio.core import models
+    from studio.engine.bench import bench_records
     from studio.core.attention import AttentionPlan
     from studio.core.hardware import Hardware
-    from studio.sampling import LengthBucketSampler
+    from studio.engine.sampling import LengthBucketSampler
     from studio.tasks.chat.encode import encode_records
     from studio.tasks.chat.model import make_collator
 

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.no_tokenizer:
             try:
-                from studio import models
+                from studio.core import models
 
                 t = time.perf_counter()
                 tok = models.load_tokenizer("smollm2")

@@ -45,8 +45,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=12)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.config import StudioConfig
-    from studio.runs import RunStore
+    from studio.core.config import StudioConfig
+    from studio.server.runs import RunStore
     from studio.ui.runview import snapshot
 
     root = Path(tempfile.mkdtemp(prefix="bench-launch-"))

@@ -206,7 +206,7 @@ def poll_cost(watchers: int = 20, steps: int = 60) -> dict:
     one chart per new step shared by all pages), measured in the same run."""
     from types import SimpleNamespace
 
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
     from studio.ui.app import build_app
     from studio.ui.charts import training_figure
 
@@ -215,7 +215,7 @@ def poll_cost(watchers: int = 20, steps: int = 60) -> dict:
     store = demo.studio.store
     folder = RunFolder(store.root / "watched")
     folder.path.mkdir(parents=True)
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
 
     StudioConfig().save(folder.config_file)
     folder.write_status(state="running", step=0, max_steps=steps, pid=os.getpid(), started=time.time())
@@ -320,7 +320,7 @@ def main() -> None:
             Path(args.json).write_text(json.dumps(cost, indent=1))
         return
     from studio.ui.train_tab import KEYS, initial_values
-    from studio.users import UserBook
+    from studio.server.users import UserBook
 
     work = Path(tempfile.mkdtemp(prefix="studio-users-"))
     runs_dir = work / "runs"

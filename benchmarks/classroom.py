@@ -59,7 +59,7 @@ def write_policy(path: Path, steps: int | None = None) -> dict:
 
 def join_codes(users_file: Path, names: list[str], hours: float = 4) -> dict[str, str]:
     """One join code per name, made by the users file's code maker (the codes are tied to a name at first sign-in)."""
-    from studio.users import UserBook
+    from studio.server.users import UserBook
 
     return dict(zip(names, UserBook(users_file).make_codes(len(names), hours)))
 

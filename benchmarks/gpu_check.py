@@ -104,8 +104,8 @@ def one(shape: str, method: str, device: str, batch: int, seq: int, steps: int, 
     on) or "liger" (Liger kernels, when the liger-kernel package is installed)."""
     import torch
 
-    from studio import estimate as est
-    from studio.config import StudioConfig
+    from studio.core import estimate as est
+    from studio.core.config import StudioConfig
     from studio.core.hardware import Hardware
     from studio.core.loading import attach_lora
     from studio.core.params import count_parameters
@@ -170,7 +170,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.smoke:
         raise SystemExit("gpu_check: no CUDA GPU here; use --smoke to check the script on a CPU")
-    from studio.bench import matmul_peak
+    from studio.engine.bench import matmul_peak
 
     peak = matmul_peak("bf16" if device == "cuda" else "fp32")
     results = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",

@@ -16,7 +16,7 @@ def tiny_model_dir(tmp_path_factory) -> str:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from studio import models
+    from studio.core import models
 
     tok = models.load_tokenizer("smollm2")
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -34,8 +34,8 @@ def tiny_model_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def tokenizer():
     """The embedded SmolLM2 tokenizer (lengths in real tokens)."""
-    from studio import models
-    from studio.errors import StudioError
+    from studio.core import models
+    from studio.core.errors import StudioError
 
     try:
         return models.load_tokenizer("smollm2")

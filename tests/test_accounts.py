@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from studio.errors import StudioError
-from studio.runs import RunStore
+from studio.core.errors import StudioError
+from studio.server.runs import RunStore
 from studio.ui.access import Access
 from studio.ui.attempts import AttemptLimit
 from studio.ui.sign_in import session_token
-from studio.users import UserBook
+from studio.server.users import UserBook
 from tests.test_isolation import alice_run, handler, serve, text_of
 
 gradio_client = pytest.importorskip("gradio_client")

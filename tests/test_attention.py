@@ -4,8 +4,8 @@ padded batches; the plan says what it picks on each device; gradient checkpointi
 import pytest
 import torch
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core import attention
 from studio.core.hardware import Hardware
 from studio.core.trained_positions import loss_at_trained_positions
@@ -101,7 +101,7 @@ def test_the_plan_on_each_device(monkeypatch):
 
 
 def test_config_refuses_gpu_only_kernels_on_a_cpu(chat_file):
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     for setting in ("train.liger_kernels=true", "train.attention=flash_attention_2"):
         cfg = StudioConfig().with_overrides([f"data.train={chat_file}", setting])
@@ -110,7 +110,7 @@ def test_config_refuses_gpu_only_kernels_on_a_cpu(chat_file):
 
 
 def test_checkpointing_auto_follows_the_estimate():
-    from studio import estimate as est
+    from studio.core import estimate as est
 
     shape = est.ModelShape(parameters=1_240_000_000, layers=16, hidden_size=2048, vocab_size=128_256,
                            intermediate_size=8192)
@@ -143,7 +143,7 @@ def test_the_trainer_picks_the_attention_for_each_batch(tiny_model_dir, chat_fil
     """The studio's Trainer applies the run's plan to every batch it computes a loss for."""
     from transformers import TrainingArguments
 
-    from studio.sampling import make_trainer_class
+    from studio.engine.sampling import make_trainer_class
 
     model, tok, hw, examples = _model_and_examples(tiny_model_dir, chat_file)
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", remove_unused_columns=False)

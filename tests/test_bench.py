@@ -1,6 +1,6 @@
 """The benchmark runs its three paths and reports comparable figures (speed goals are not asserted here)."""
 
-from studio.bench import run_bench
+from studio.engine.bench import run_bench
 
 
 def test_bench_reports_three_paths_and_ratios(tiny_model_dir):
@@ -13,7 +13,7 @@ def test_bench_reports_three_paths_and_ratios(tiny_model_dir):
 
 
 def test_mfu_is_tokens_times_model_flops_over_the_measured_peak(tiny_model_dir):
-    from studio.bench import flops_per_token
+    from studio.engine.bench import flops_per_token
 
     res = run_bench(tiny_model_dir, n=8, batch=4)
     assert set(res["mfu"]) == {"seed_style", "trainer", "studio"}

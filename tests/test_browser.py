@@ -212,7 +212,7 @@ def sign_in(browser, url, name, password):
 def test_a_shared_studio_in_the_browser(browser, tmp_path):
     """Sign-in from a users file and a join code, the instructor's locked step count, each person sees only
     their own runs, the admin sees everyone's."""
-    from studio.users import UserBook
+    from studio.server.users import UserBook
 
     book = UserBook(tmp_path / "users.json")
     book.add("alice", "alice-password")

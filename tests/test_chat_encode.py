@@ -1,6 +1,6 @@
 import pytest
 
-from studio import models
+from studio.core import models
 from studio.core.chat_template import FALLBACK_TEMPLATE
 from studio.tasks.chat.encode import IGNORE, encode_example, encode_records
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def tiny_bert_dir(tmp_path_factory) -> str:
     import torch
     from transformers import BertConfig, BertModel
 
-    from studio import models
+    from studio.core import models
 
     tok = models.load_tokenizer("minilm")
     cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -97,7 +97,7 @@ def test_class_weights_inverse_frequency():
 def test_encode_and_collator_pad_to_longest(tiny_bert_dir):
     import torch
 
-    from studio import models
+    from studio.core import models
     from studio.tasks.classification import encode, make_collator
 
     tok = models.load_tokenizer(tiny_bert_dir)
@@ -195,7 +195,7 @@ def test_causal_lm_gets_a_classification_head(tiny_model_dir, tmp_path):
 def test_full_run_on_tiny_bert_reports_metrics_and_predicts(tiny_bert_dir, tmp_path):
     from studio.tasks.classification import evaluate_classifier, predict
     from studio.ui.charts import confusion_figure
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     train = write_csv(tmp_path / "train.csv", review_rows(64, 2))
     evalf = write_csv(tmp_path / "eval.csv", review_rows(16, 3) + [("a label never trained", "other")])
@@ -240,7 +240,7 @@ def test_lora_run_exports_to_a_pipeline_with_the_same_labels(tiny_bert_dir, tmp_
     from transformers import pipeline
 
     from studio.tasks.classification import predict
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     train = write_csv(tmp_path / "train.csv", [(t, "yes" if lab == "pos" else "no") for t, lab in review_rows(48, 4)])
     out = tmp_path / "run"
@@ -265,7 +265,7 @@ def test_class_weights_raise_minority_recall(tiny_bert_dir, tmp_path):
     """90/10 data where a negative word points to the rare label only 4 times in 10: plain cross-entropy
     calls every text common, the inverse-frequency weighted loss finds the rare ones."""
     from studio.tasks.classification import evaluate_classifier
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     rng = random.Random(5)
 
@@ -303,7 +303,7 @@ def test_example_config_is_valid():
 def test_minilm_learns_sentiment(tmp_path):
     """The example config on the sample reviews: held-out accuracy well above the majority share."""
     from studio.tasks.classification import evaluate_classifier
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     cfg = StudioConfig.load(REPO / "examples" / "classify.yaml")
     if not Path(cfg.resolve_path(cfg.data.train)).exists():

@@ -9,7 +9,7 @@ import pytest
 
 from test_classify import classify_config, review_rows, tiny_bert_dir, write_csv  # noqa: F401
 
-from studio.runfolder import RunFolder
+from studio.core.runfolder import RunFolder
 
 
 def test_label_aliases_and_matcher():
@@ -51,7 +51,7 @@ def test_setup_merges_label_variants_and_leaves_out_empty_labels(tiny_bert_dir, 
 
 def test_single_label_after_merging_is_an_error(tiny_bert_dir, tmp_path):  # noqa: F811
     from studio.tasks.classification import setup_classification
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.core.hardware import detect_hardware
 
     cfg = classify_config(tiny_bert_dir, "x.csv", str(tmp_path / "r"))
@@ -65,7 +65,7 @@ def short_run(tiny_bert_dir, tmp_path_factory):  # noqa: F811
     """A full fine-tune at max_length 16, on a CSV whose columns are review and sentiment."""
     import csv
 
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     root = tmp_path_factory.mktemp("classify-labels")
     path = root / "reviews.csv"

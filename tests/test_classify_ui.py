@@ -8,10 +8,10 @@ gr = pytest.importorskip("gradio")
 
 from test_classify import classify_config, review_rows, tiny_bert_dir, write_csv  # noqa: E402,F401
 
-from studio.errors import StudioError  # noqa: E402
-from studio.runs import RunStore  # noqa: E402
+from studio.core.errors import StudioError  # noqa: E402
+from studio.server.runs import RunStore  # noqa: E402
 from studio.ui.runs_tab import run_choices  # noqa: E402
-from studio.train import run_training  # noqa: E402
+from studio.engine.train import run_training  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import classroom  # noqa: E402
 
-from studio.config import StudioConfig  # noqa: E402
-from studio.policy import Policy  # noqa: E402
+from studio.core.config import StudioConfig  # noqa: E402
+from studio.server.policy import Policy  # noqa: E402
 from studio.ui.presets import PRESETS, QUICK, preset_values  # noqa: E402
-from studio.users import UserBook  # noqa: E402
+from studio.server.users import UserBook  # noqa: E402
 
 
 def _value(config, key: str):

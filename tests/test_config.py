@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import StudioConfig, knobs, TrainConfig
-from studio.errors import StudioError
+from studio.core.config import StudioConfig, knobs, TrainConfig
+from studio.core.errors import StudioError
 
 REPO = Path(__file__).resolve().parents[1]
 

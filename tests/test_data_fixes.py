@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from studio.data import FIXES, apply_fixes, check_dataset, load_dataset, strip_markup
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def jsonl(path: Path, rows) -> Path:

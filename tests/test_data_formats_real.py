@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio.data import apply_fixes, check_dataset, cli, load_dataset
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 DATA = Path(__file__).resolve().parent / "data" / "formats"
 
@@ -134,8 +134,8 @@ def test_single_answer_feedback_is_its_own_format_with_a_clear_message(tmp_path)
 
 
 def test_training_refuses_feedback_data_and_says_what_it_is(tiny_model_dir, tmp_path):
-    from studio.config import StudioConfig
-    from studio.train import run_training
+    from studio.core.config import StudioConfig
+    from studio.engine.train import run_training
 
     cfg = StudioConfig().with_overrides([f"model.source={tiny_model_dir}", f"data.train={DATA / 'feedback_kto.jsonl'}",
                                          f"output_dir={tmp_path / 'run'}", "train.max_steps=1"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from studio.data import FORMATS, Dataset, load_dataset, load_records
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "datasets"

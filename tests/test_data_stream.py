@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio.data import RecordStream, check_dataset, cli, load_dataset, open_records
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def chat(q, a="A fine answer."):

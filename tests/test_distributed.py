@@ -4,7 +4,7 @@ every step appears once in events.jsonl, and the loss curves agree."""
 import json
 import time
 
-from studio.cli import main
+from studio.cli.main import main
 
 TOLERANCE = 0.01  # relative difference of each step's loss (measured here: the same to five digits)
 

@@ -17,7 +17,7 @@ def test_export_downloads_with_runs_outside_the_working_and_temp_folders(tiny_mo
     from test_export import _train
     from test_isolation import serve
 
-    from studio.runs import RunStore
+    from studio.server.runs import RunStore
     from studio.ui.access import Access
 
     runs = tmp_path / "data" / "runs"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from studio import estimate as est
-from studio.config import StudioConfig
+from studio.core import estimate as est
+from studio.core.config import StudioConfig
 
 GB = est.GB
 SMOLLM2 = est.ModelShape(parameters=134_515_008, layers=30, hidden_size=576, vocab_size=49152, intermediate_size=1536)
@@ -96,7 +96,7 @@ def test_for_config_uses_data_size_and_max_steps():
 
 
 def test_planned_steps_and_formatting():
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
     from studio.core.splits import planned_steps
 
     cfg = StudioConfig().with_overrides(["train.max_steps=-1", "train.epochs=3", "train.batch_size=8",

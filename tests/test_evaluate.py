@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from studio.cli import main
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.cli.main import main
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.core.splits import held_out_records
-from studio.evaluate import evaluate_run, metrics_table
+from studio.engine.evaluate import evaluate_run, metrics_table
 from studio.tasks.chat.evaluate import split_prompt
-from studio.runfolder import RunFolder
-from studio.train import run_training
+from studio.core.runfolder import RunFolder
+from studio.engine.train import run_training
 
 
 def _rows(n):
@@ -153,7 +153,7 @@ def test_cli_eval_bad_input_is_one_error_line(tmp_path, capsys):
 def test_examples_that_were_trained_on_are_flagged_as_not_held_out(lora_run, tmp_path, capsys):
     import shutil
 
-    from studio.evaluate_cli import format_summary
+    from studio.cli.evaluate import format_summary
     from studio.export import model_card
 
     run = tmp_path / "run"
@@ -210,7 +210,7 @@ def test_a_run_that_was_cut_off_is_named_as_such(lora_run, tmp_path):
 
 
 def test_summary_table_keeps_large_numbers_apart_and_explains_loss_only_results():
-    from studio.evaluate_cli import format_summary
+    from studio.cli.evaluate import format_summary
 
     result = {"task": "chat", "n_examples": 2, "generated": 0, "short_answers": False,
               "base": {"eval_loss": 15.7212, "perplexity": 6724349.6045, "rougeL": None},

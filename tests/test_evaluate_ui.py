@@ -7,9 +7,9 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-from studio.config import StudioConfig  # noqa: E402
-from studio.runs import RunStore  # noqa: E402
-from studio.train import run_training  # noqa: E402
+from studio.core.config import StudioConfig  # noqa: E402
+from studio.server.runs import RunStore  # noqa: E402
+from studio.engine.train import run_training  # noqa: E402
 from studio.ui.runs_tab import run_choices  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def test_evaluate_tab_views_and_action(ctx):
 
 
 def test_export_tab_views_and_actions(ctx, monkeypatch):
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.ui import export_tab as tab
 
     what, card, command = tab.describe(ctx.runs(), "run1")

@@ -5,12 +5,12 @@ import zipfile
 
 import pytest
 
-from studio.cli import main
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.cli.main import main
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.export import load_snippet, export_run, model_card, push_to_hub, replay_command
-from studio.runfolder import RunFolder
-from studio.train import run_training
+from studio.core.runfolder import RunFolder
+from studio.engine.train import run_training
 
 
 def _write_data(path, n=40):
@@ -96,7 +96,7 @@ def test_merged_export_loads_with_transformers_and_replies_like_the_studio(lora_
 
 
 def test_model_card_config_and_replay_command(lora_run, tmp_path):
-    from studio.evaluate import evaluate_run
+    from studio.engine.evaluate import evaluate_run
 
     evaluate_run(lora_run, limit=2, max_new_tokens=4)
     export_run(lora_run, tmp_path / "exp")
@@ -232,7 +232,7 @@ def test_classification_export_works_with_the_text_classification_pipeline(tmp_p
     classify = pytest.importorskip("studio.tasks.classification")
     from transformers import pipeline
 
-    from studio.evaluate import evaluate_run
+    from studio.engine.evaluate import evaluate_run
 
     rows = [{"text": f"{w} film number {i}", "label": lab} for i in range(12)
             for w, lab in (("great", "pos"), ("awful", "neg"), ("okay", "meh"))]
@@ -257,7 +257,7 @@ def test_classification_export_works_with_the_text_classification_pipeline(tmp_p
     adapter = export_run(tmp_path / "run", tmp_path / "adapter")
     assert adapter["kind"] == "adapter" and "labels.json" in adapter["files"]
     # The adapter names the base model by its Hub id; offline, point it at the embedded copy of the same weights.
-    from studio.models import resolve
+    from studio.core.models import resolve
 
     conf_path = tmp_path / "adapter" / "adapter_config.json"
     conf = json.loads(conf_path.read_text())

@@ -3,9 +3,9 @@ exactly as the studio's chat does."""
 
 from pathlib import Path
 
-from studio.cli import main
-from studio.config import StudioConfig
-from studio.train import run_training
+from studio.cli.main import main
+from studio.core.config import StudioConfig
+from studio.engine.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.data import load_dataset
-from studio.runfolder import RunFolder
+from studio.core.runfolder import RunFolder
 
 from conftest import write_jsonl
 
@@ -56,8 +56,8 @@ def kto_config(model_dir, data, out, *extra):
 
 
 def test_kto_trains_and_evaluates_on_a_tiny_model(tiny_model_dir, tmp_path, capsys):
-    from studio.cli import main
-    from studio.train import run_training
+    from studio.cli.main import main
+    from studio.engine.train import run_training
 
     data = write_jsonl(tmp_path / "fb.jsonl", feedback_rows(20))
     out = tmp_path / "run"
@@ -81,7 +81,7 @@ def test_kto_trains_and_evaluates_on_a_tiny_model(tiny_model_dir, tmp_path, caps
 
 def test_kto_refuses_batches_of_one(tiny_model_dir, tmp_path):
     from studio import tasks
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     data = write_jsonl(tmp_path / "fb.jsonl", feedback_rows(4))
     with pytest.raises(StudioError, match="at least 2 examples per batch"):

@@ -7,8 +7,8 @@ import shutil
 import pytest
 import yaml
 
-from studio.cli import main
-from studio.errors import StudioError
+from studio.cli.main import main
+from studio.core.errors import StudioError
 from studio.export import llamacpp
 from studio.export.gguf import check_gguf_export, export_gguf
 from studio.export.modelfile import derive, go_template, modelfile, render
@@ -96,8 +96,8 @@ def test_f16_export_is_the_merged_model_with_its_chat_template(lora_run, tmp_pat
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from studio import models
-    from studio.config import StudioConfig
+    from studio.core import models
+    from studio.core.config import StudioConfig
 
     seen = []
     res = export_gguf(lora_run, tmp_path / "gguf", quant="f16", check=False, progress=lambda f, m: seen.append(f))
@@ -216,7 +216,7 @@ def test_export_tab_gguf_endpoint_shows_files_sizes_and_errors(lora_run, convert
     import gradio as gr
     from gradio_client import Client
 
-    from studio.runs import RunStore
+    from studio.server.runs import RunStore
     from studio.ui import export_tab
 
     from studio.ui.caches import ChatCache

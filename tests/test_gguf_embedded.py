@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import main
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.cli.main import main
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.export import llamacpp
-from studio.train import run_training
+from studio.engine.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 UNSEEN = "What is the capital of Spain?"
@@ -27,7 +27,7 @@ def _greedy(gguf: Path, prompt: str) -> tuple[str, str]:
         return "llama.cpp", out["choices"][0]["message"]["content"]
     import torch
 
-    from studio import models
+    from studio.core import models
 
     tok = models.load_tokenizer(str(gguf))
     model = models.load_causal_lm(str(gguf), dtype=torch.float32).eval()

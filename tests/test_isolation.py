@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from studio.config import StudioConfig
-from studio.runfolder import RunFolder
-from studio.runs import RunStore
-from studio.users import UserBook
+from studio.core.config import StudioConfig
+from studio.core.runfolder import RunFolder
+from studio.server.runs import RunStore
+from studio.server.users import UserBook
 
 gradio_client = pytest.importorskip("gradio_client")
 

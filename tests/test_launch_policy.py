@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.policy import Policy
-from studio.runs import RunStore
-from studio.scheduler import Devices
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.server.policy import Policy
+from studio.server.runs import RunStore
+from studio.server.scheduler import Devices
 
 
 def config(model_dir, data, *launch):

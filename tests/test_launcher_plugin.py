@@ -9,13 +9,13 @@ import time
 import pytest
 
 from studio import launchers
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.launchers.inline import InlineLauncher
 from studio.launchers.ray import RayLauncher
-from studio.runfolder import RunFolder
-from studio.runs import RunStore
-from studio.scheduler import Devices
+from studio.core.runfolder import RunFolder
+from studio.server.runs import RunStore
+from studio.server.scheduler import Devices
 
 
 def config(model_dir, data, steps, backend):
@@ -136,9 +136,9 @@ def test_a_cluster_run_found_after_a_restart_holds_no_local_slot(registered, tmp
 
 
 def test_the_policy_offers_a_listed_plug_in_launcher_and_never_one_inside_the_web_process(registered, tmp_path):
-    from studio.config import LaunchConfig
+    from studio.core.config import LaunchConfig
     from studio.launchers.base import Launcher
-    from studio.policy import Policy
+    from studio.server.policy import Policy
 
     registered(type("RemoteCluster", (Launcher,), {"kind": "remote_cluster", "local_slot": False}))
     registered(Elsewhere)  # trains through the inline path: inside the calling process

@@ -13,12 +13,12 @@ import time
 import pytest
 
 from studio import launchers
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.launchers.local import LocalLauncher
-from studio.runfolder import RunFolder
-from studio.runs import RunStore
-from studio.scheduler import Devices
+from studio.core.runfolder import RunFolder
+from studio.server.runs import RunStore
+from studio.server.scheduler import Devices
 
 
 def config(model_dir, data, steps=4, **extra):
@@ -165,7 +165,7 @@ def test_a_config_with_relative_data_paths_trains_from_its_run_folder(tiny_model
 
 
 def test_a_problem_found_by_the_training_process_is_said_in_the_run_folder(tiny_model_dir, chat_file, tmp_path):
-    from studio.engine import main
+    from studio.engine.entry import main
 
     run = tmp_path / "run"
     run.mkdir()

@@ -37,7 +37,7 @@ def test_bf16_on_a_cpu_learns_as_fp32_does(tmp_path):
     """precision auto picks bf16 on a CPU with bf16 units: the quickstart's eval loss stays within 10% of fp32's and
     the taught style is the same (measured here: 0.139 vs 0.140, the same replies)."""
     from studio.core.hardware import cpu_bf16_units
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
 
     if not cpu_bf16_units():
         pytest.skip("this CPU has no bf16 units")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from studio import metrics
+from studio.core import metrics
 
 
 def test_normalize_answer_ignores_case_spaces_and_trailing_punctuation():

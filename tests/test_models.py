@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from studio import models
-from studio.errors import StudioError
+from studio.core import models
+from studio.core.errors import StudioError
 
 
 def test_embedded_models_resolve_to_folders():

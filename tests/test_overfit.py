@@ -4,7 +4,7 @@ import json
 import math
 import random
 
-from studio.overfit import check_run, detect_overfitting
+from studio.engine.overfit import check_run, detect_overfitting
 
 
 def falling(steps, start=3.0, rate=0.05):

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.policy import Policy
-from studio.runs import RunStore
-from studio.scheduler import Devices
-from studio.users import UserBook
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.server.policy import Policy
+from studio.server.runs import RunStore
+from studio.server.scheduler import Devices
+from studio.server.users import UserBook
 
 
 def config(model_dir, data, steps=2, method="lora"):
@@ -166,7 +166,7 @@ def test_who_is_asking_in_each_sign_in_mode(tmp_path):
 
 
 def test_a_queued_run_knows_its_place_and_about_when_it_starts(tmp_path):
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
 
     store = RunStore(tmp_path / "runs", launcher="inline", devices=Devices(gpus=[], cpu_runs=1))
 
@@ -200,7 +200,7 @@ def test_a_queued_run_knows_its_place_and_about_when_it_starts(tmp_path):
 
 
 def test_watching_pages_share_one_incremental_read_and_one_chart(tmp_path):
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
     from studio.ui.caches import RunWatch
 
     folder = RunFolder(tmp_path / "run")

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core import hardware
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
-from studio.train import run_training
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
+from studio.engine.train import run_training
 
 
 def test_auto_follows_the_cpus_bf16_units(monkeypatch):

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.data import load_dataset
 from studio.data.health import check_dataset
-from studio.runfolder import RunFolder
+from studio.core.runfolder import RunFolder
 
 from conftest import write_jsonl
 
@@ -102,7 +102,7 @@ def dpo_config(model_dir, data, out, *extra):
 
 @pytest.fixture(scope="module")
 def dpo_run(tiny_model_dir, tmp_path_factory):
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     tmp = tmp_path_factory.mktemp("dpo")
     data = write_jsonl(tmp / "pairs.jsonl", pairs(40))
@@ -132,7 +132,7 @@ def test_dpo_lora_run_logs_rewards_and_saves_one_adapter(dpo_run):
 
 
 def test_the_terminal_shows_reward_margin_and_accuracy(dpo_run, capsys):
-    from studio.train_cli import Printer
+    from studio.cli.train import Printer
 
     printer = Printer()
     for ev in RunFolder(dpo_run[0]).read_events(("start", "log", "eval")):
@@ -143,7 +143,7 @@ def test_the_terminal_shows_reward_margin_and_accuracy(dpo_run, capsys):
 
 
 def test_dpo_full_fine_tuning_uses_a_frozen_copy_as_reference(tiny_model_dir, tmp_path):
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     data = write_jsonl(tmp_path / "pairs.jsonl", pairs(16))
     out = tmp_path / "full"
@@ -156,8 +156,8 @@ def test_dpo_full_fine_tuning_uses_a_frozen_copy_as_reference(tiny_model_dir, tm
 
 
 def test_preference_data_without_a_single_usable_pair_is_refused(tiny_model_dir, tmp_path):
-    from studio.errors import StudioError
-    from studio.train import run_training
+    from studio.core.errors import StudioError
+    from studio.engine.train import run_training
 
     data = write_jsonl(tmp_path / "same.jsonl", [{"prompt": f"Q{i}", "chosen": "Same.", "rejected": "Same."}
                                                  for i in range(6)])
@@ -176,8 +176,8 @@ def test_the_chart_draws_the_reward_panel(dpo_run):
 
 
 def test_evaluate_scores_preference_accuracy_base_and_tuned(dpo_run, capsys):
-    from studio.cli import main
-    from studio.evaluate import evaluate_run
+    from studio.cli.main import main
+    from studio.engine.evaluate import evaluate_run
     from studio.tasks import get
 
     out, _ = dpo_run
@@ -213,8 +213,8 @@ def test_data_preview_marks_both_answers_as_learned(tokenizer):
 # ---- the embedded model learns (slow) -------------------------------------------------------------------------
 @pytest.mark.slow
 def test_dpo_on_the_shipped_sample_raises_held_out_preference_accuracy(tmp_path):
-    from studio.evaluate import evaluate_run
-    from studio.train import run_training
+    from studio.engine.evaluate import evaluate_run
+    from studio.engine.train import run_training
 
     import time
 

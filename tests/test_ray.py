@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from studio import launchers
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runs import RunStore
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.server.runs import RunStore
 
 ray_job_submission = pytest.importorskip("ray.job_submission")
 psutil = pytest.importorskip("psutil")

@@ -3,9 +3,9 @@ queue, stop, and runs that survive a restart of the app."""
 
 import json
 
-from studio.config import StudioConfig
-from studio.runfolder import RunFolder
-from studio.runs import RunStore
+from studio.core.config import StudioConfig
+from studio.core.runfolder import RunFolder
+from studio.server.runs import RunStore
 
 
 def config(model_dir, data, steps=4):
@@ -94,7 +94,7 @@ def test_events_are_read_incrementally_and_a_half_written_line_waits(tmp_path):
 
 
 def test_queued_runs_come_back_in_their_place_after_a_restart(tiny_model_dir, chat_file, tmp_path):
-    from studio.scheduler import Devices
+    from studio.server.scheduler import Devices
 
     def busy_devices():
         devices = Devices(gpus=[], cpu_runs=1)

@@ -1,4 +1,4 @@
-from studio.sampling import LengthBucketSampler
+from studio.engine.sampling import LengthBucketSampler
 
 
 def padded_tokens(lengths, batches):

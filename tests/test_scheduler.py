@@ -1,7 +1,7 @@
 """The device scheduler, on simulated devices: own GPUs per run, waiting for k free GPUs, sharing when asked,
 CPU turns, and devices held by runs found again after a restart."""
 
-from studio.scheduler import Devices
+from studio.server.scheduler import Devices
 
 
 def test_each_run_gets_its_own_gpus_and_waits_for_enough():
@@ -41,7 +41,7 @@ def test_cpu_runs_take_turns_unless_raised():
 
 
 def test_cpu_runs_at_once_share_the_cores(monkeypatch):
-    import studio.scheduler as scheduler
+    import studio.server.scheduler as scheduler
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(scheduler, "cpu_cores", lambda: 8)
@@ -72,7 +72,7 @@ def test_the_device_list_from_the_environment(monkeypatch):
 
 
 def test_a_run_its_cluster_schedules_takes_no_local_slot():
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
     from studio.launchers.ray import RayLauncher, _gpus
 
     cpu = Devices(gpus=[], cpu_runs=1)

@@ -6,13 +6,15 @@ import json
 
 import pytest
 
-from studio import models, tasks
-from studio.cli import main
-from studio.config import StudioConfig
+from studio.core import models
+
+from studio import tasks
+from studio.cli.main import main
+from studio.core.config import StudioConfig
 from studio.core.source_text import source_target_pairs, source_text
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
-from studio.train import run_training
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
+from studio.engine.train import run_training
 
 from conftest import write_jsonl
 

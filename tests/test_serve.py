@@ -6,8 +6,8 @@ import time
 import httpx
 import pytest
 
-from studio.cli import main
-from studio.config import StudioConfig
+from studio.cli.main import main
+from studio.core.config import StudioConfig
 from studio.core.chat_template import render_prompt
 from tests.conftest import write_jsonl
 
@@ -75,7 +75,7 @@ def server(runs):
 
     from studio.serve import loading
     from studio.serve.api import create_app
-    from studio.serve_cli import bind
+    from studio.cli.serve import bind
 
     lines = []
     served = loading.load(loading.plan([runs["alpha"], runs["beta"], runs["gamma"]]), "cpu", log=lines.append)

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from studio.runs import RunStore
-from studio.users import UserBook
+from studio.server.runs import RunStore
+from studio.server.users import UserBook
 
 gradio_client = pytest.importorskip("gradio_client")
 

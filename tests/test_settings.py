@@ -1,4 +1,4 @@
-"""Where the studio listens and keeps its files (studio/settings.py), and that the served app honours it."""
+"""Where the studio listens and keeps its files (studio/server/settings.py), and that the served app honours it."""
 
 import os
 import socket
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from studio import settings
-from studio.errors import StudioError
+from studio.server import settings
+from studio.core.errors import StudioError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from studio import models, tasks
-from studio.cli import main
+from studio.core import models
+
+from studio import tasks
+from studio.cli.main import main
 from studio.core.loading import load_for_training
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
-from studio.train import run_training
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
+from studio.engine.train import run_training
 
 
 def make_config(model_dir, data, out, *extra):
@@ -52,7 +52,7 @@ def test_lora_run_writes_the_run_folder_contract(tiny_model_dir, chat_file, tmp_
 def test_dynamic_padding_pads_to_the_longest_in_the_batch(tiny_model_dir, chat_file, tmp_path):
     from studio.tasks.chat.model import make_collator
     from studio.tasks.chat.encode import encode_records
-    from studio import models
+    from studio.core import models
     from studio.core.hardware import Hardware
 
     tok = models.load_tokenizer(tiny_model_dir)
@@ -150,7 +150,7 @@ def test_qlora_trains_an_adapter_on_a_4bit_base(tiny_model_dir, chat_file, tmp_p
     pytest.importorskip("bitsandbytes")
     from safetensors.torch import load_file
 
-    from studio import models
+    from studio.core import models
 
     loaded = []
     real_load = models.load_causal_lm

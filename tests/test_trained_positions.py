@@ -2,8 +2,8 @@
 
 import torch
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.hardware import Hardware
 from studio.core.trained_positions import loss_at_trained_positions, supports
 from studio.tasks.chat.encode import encode_records

@@ -12,9 +12,9 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from studio.config import StudioConfig, knobs
-from studio.runfolder import RunFolder
-from studio.runs import RunStore
+from studio.core.config import StudioConfig, knobs
+from studio.core.runfolder import RunFolder
+from studio.server.runs import RunStore
 from studio.ui import charts, common, runview, widgets
 from studio.ui.presets import PRESETS, preset_values
 
@@ -98,7 +98,7 @@ def test_every_preset_builds_a_valid_config(name, tmp_path):
 
 
 def test_quick_demo_is_quick():
-    from studio import estimate as est
+    from studio.core import estimate as est
 
     v = preset_values("Quick demo")
     assert v["train.max_steps"] <= 40 and v["train.learning_rate"] == 2e-3 and v["lora.r"] == 16 and v["method"] == "lora"
@@ -238,7 +238,7 @@ def test_flatten_gradio6_message_content():
 
 
 def test_errors_are_messages_not_tracebacks():
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     assert common.explain(StudioError("file not found: x.csv")) == "**⚠ file not found: x.csv**"
     md = common.explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GB\nmore lines"))

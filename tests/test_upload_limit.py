@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
-from studio.errors import StudioError
-from studio.policy import DEFAULT_UPLOAD_MB, Policy
-from studio.runs import RunStore
-from studio.users import UserBook
+from studio.core.errors import StudioError
+from studio.server.policy import DEFAULT_UPLOAD_MB, Policy
+from studio.server.runs import RunStore
+from studio.server.users import UserBook
 
 
 def sized(path, size: int):

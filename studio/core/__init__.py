@@ -1,8 +1,15 @@
 """Leaf types and helpers that every task and the trainer share.
 
-Nothing here imports a task, the trainer, the run store or the UI: imports go one way,
-``studio.tasks.* -> studio.core -> studio.config / studio.models / studio.data / studio.errors``.
+Nothing here imports a task, the engine, a launcher, the server, the CLI or the UI. ``studio.data`` may use
+core's leaf modules (``errors``, ``chat_template``), and core's helpers that read data (``splits``) use
+``studio.data``; there is no import circle between modules (``tests/test_layers.py``).
 
+- ``config``        ``StudioConfig``: the one config type (YAML, widgets and ``--set`` flags all read it)
+- ``models``        the model catalogue: the embedded default, hub ids, folders and GGUF files
+- ``runfolder``     the run folder, the contract between training and whatever watches it
+- ``errors``        ``StudioError``: a message for people (what, where, what to do)
+- ``estimate``      memory and time before a run starts
+- ``metrics``       text-generation metrics computed offline (ROUGE-L, BLEU, exact match, perplexity)
 - ``hardware``      the device (with its free memory) and precision a run trains on, and its peak memory
 - ``quiet``         library warnings and progress bars off, once per process
 - ``plugins``       the table of plug-ins of one kind (tasks, launchers): found in a package, or registered

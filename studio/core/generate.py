@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio import models
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core import models
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 from studio.core.chat_template import render_prompt
 from studio.core.source_text import source_text
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.attention import plan_for
 from studio.core.hardware import frozen_dtype
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 Loader = Callable[..., Any]  # load(dtype=..., quantization_config=None, device_map=None) -> model
 

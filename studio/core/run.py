@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 
 
 def open_run(run_dir: str | Path) -> tuple[RunFolder, StudioConfig]:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 @dataclass
 class TaskSetup:
-    """What ``Task.setup`` returns; the trainer (``studio.train``) needs nothing else about the task.
+    """What ``Task.setup`` returns; the trainer (``studio.engine.train``) needs nothing else about the task.
 
     ``model``/``tokenizer`` ready to train; ``train_dataset``/``eval_dataset`` lists of encoded examples;
     ``data_collator`` batches them; ``info`` goes into the run's start event (counts, labels, ...);

@@ -7,8 +7,8 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 
 
 def load_splits(config: StudioConfig) -> tuple[list, list, dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from studio.data.health.placeholders import fill_placeholders, placeholder_key
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def placeholder_values(values: dict | None) -> dict[str, str]:

@@ -44,7 +44,7 @@ from studio.data.health.keys import exact_key, label_key, norm_key
 from studio.data.health.pairs import identical_pair
 from studio.data.health.similar import near_keep
 from studio.data.intake import Dataset
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 FIXES = ("drop_duplicates", "drop_near_duplicates", "drop_empty", "drop_malformed", "merge_label_variants",
          "strip_markup", "drop_leaked", "drop_identical_pairs", "fill_placeholders", "repair_text")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio import tasks
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.export.facts import base_hub_id, load_snippet, model_kind, replay_command
-from studio.runfolder import RunFolder
+from studio.core.runfolder import RunFolder
 
 
 def model_card(folder: RunFolder | str | Path, config: StudioConfig | None = None, kind: str | None = None) -> str:
     """The README.md of an export: what the model is, how it was made, how well it does."""
-    from studio.evaluate import load_saved, metrics_table, training_summary
-    from studio.overfit import check_run
+    from studio.engine.evaluate import load_saved, metrics_table, training_summary
+    from studio.engine.overfit import check_run
 
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     config = config or StudioConfig.load(folder.config_file)
@@ -36,7 +36,7 @@ def model_card(folder: RunFolder | str | Path, config: StudioConfig | None = Non
     if config.method == "qlora" and kind != "full":
         what = what.replace("LoRA", "QLoRA")
     lines += [f"This is {what} {base_desc}, trained for {task.purpose} with the fine-tuning studio.", ""]
-    from studio.models import EMBEDDED, embedded_name
+    from studio.core.models import EMBEDDED, embedded_name
 
     if hub_id and embedded_name(config.model.source) and EMBEDDED[embedded_name(config.model.source)].get("gguf"):
         lines += [f"The studio trained on its embedded copy of this model (the {EMBEDDED[embedded_name(config.model.source)]['gguf']} "
@@ -141,7 +141,7 @@ def _health_lines(config: StudioConfig, task) -> list[str]:
         from studio.data import load_dataset
         from studio.data.health import check_dataset
 
-        from studio import models
+        from studio.core import models
     except ImportError:
         return []
     try:

@@ -8,8 +8,8 @@ import shlex
 from pathlib import Path
 
 from studio import tasks
-from studio.config import StudioConfig
-from studio.runfolder import RunFolder
+from studio.core.config import StudioConfig
+from studio.core.runfolder import RunFolder
 
 HUB_IDS = {
     "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct",
@@ -23,7 +23,7 @@ def model_kind(folder: RunFolder) -> str:
 
 def base_hub_id(source: str) -> str | None:
     """The Hub id of a base model for the card's metadata, when it has one."""
-    from studio.models import embedded_name
+    from studio.core.models import embedded_name
 
     name = embedded_name(source)
     if name:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Callable
 
 from studio import tasks
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.run import open_run
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.export.card import model_card
 from studio.export.facts import HUB_IDS, load_snippet, model_kind, replay_command
-from studio.runfolder import RunFolder
+from studio.core.runfolder import RunFolder
 
 Progress = Callable[[float, str], None]
 REPLAY_FILE = "replay.sh"
@@ -124,7 +124,7 @@ def merge_into(folder: RunFolder, config: StudioConfig, target: Path) -> None:
 
 def _portable_base(adapter_dir: Path, config: StudioConfig) -> None:
     """Point an embedded model's adapter at the base's Hub id instead of this machine's cache folder."""
-    from studio.models import embedded_name
+    from studio.core.models import embedded_name
 
     hub_id = HUB_IDS.get(embedded_name(config.model.source) or "")
     path = adapter_dir / "adapter_config.json"

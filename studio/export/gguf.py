@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 from studio import tasks
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.export import llamacpp
 from studio.export.card import model_card
 from studio.export.folder import check_exportable, check_out_dir, merge_into
@@ -54,7 +54,7 @@ def check_gguf_export(run_dir, quant: str):
 def export_gguf(run_dir, out_dir, quant: str = "q8_0", adapter: bool = False, check: bool = True,
                 overwrite: bool = False, progress: Progress | None = None, chat=None) -> dict:
     """Write the GGUF export folder (see the module docstring); returns what was written, sizes and the check."""
-    from studio import models
+    from studio.core import models
 
     report = progress or (lambda fraction, message: None)
     folder, config = check_gguf_export(run_dir, quant)
@@ -140,7 +140,7 @@ def export_gguf(run_dir, out_dir, quant: str = "q8_0", adapter: bool = False, ch
 
 
 def _architecture(folder, config) -> str:
-    from studio import models
+    from studio.core import models
 
     cfg_dir = folder.model_dir if (folder.model_dir / "config.json").exists() else None
     cfg = models.load_config(str(cfg_dir) if cfg_dir else config.model.source, config.model.trust_remote_code)

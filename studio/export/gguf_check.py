@@ -120,7 +120,7 @@ def _transformers_replies(gguf: Path, tok, prompts, max_new_tokens):
     """Greedy replies from transformers' GGUF loader, with the tokenizer and chat template read from the file."""
     import torch
 
-    from studio import models
+    from studio.core import models
     from studio.core.chat_template import render_prompt
 
     gtok = models.load_tokenizer(str(gguf))

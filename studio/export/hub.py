@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 Progress = Callable[[float, str], None]
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$|^[A-Za-z0-9][\w.-]{0,95}$")

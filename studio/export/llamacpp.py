@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 VERSION = "0.3.36"
 SDIST = f"llama_cpp_python-{VERSION}.tar.gz"
@@ -36,7 +36,7 @@ Progress = Callable[[float, str], None]
 
 
 def converter_dir() -> Path:
-    from studio.models import cache_dir
+    from studio.core.models import cache_dir
 
     return cache_dir() / f"llama.cpp-{VERSION}"
 

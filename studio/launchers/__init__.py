@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 
 from studio.core.plugins import Plugins
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.launchers.base import Launcher, engine_argv, exit_reason, record_exit
 
 DEFAULT = "local"  # the kind of a handle that names none

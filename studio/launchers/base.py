@@ -36,6 +36,8 @@ from pathlib import Path
 
 from studio.core.procs import process_alive
 
+ELSEWHERE_GPUS = "STUDIO_CLUSTER_GPUS"  # in a grant's env for a launcher that takes no local slot
+
 
 def engine_argv(run_dir, resume: bool = False) -> list[str]:
     """The training entry point for one process, after the Python that runs it: ``-m studio.engine RUN_DIR``."""

@@ -9,7 +9,7 @@ import socket
 import threading
 from pathlib import Path
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.launchers.base import Launcher
 
 
@@ -22,8 +22,8 @@ class InlineLauncher(Launcher):
         self._lock = threading.Lock()
 
     def launch(self, run_dir, env: dict | None = None, resume: bool = False) -> dict:
-        from studio.config import StudioConfig
-        from studio.train import run_training
+        from studio.core.config import StudioConfig
+        from studio.engine.train import run_training
 
         run_dir = Path(run_dir).resolve()
         config = StudioConfig.load(run_dir / "config.yaml")

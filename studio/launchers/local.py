@@ -12,9 +12,9 @@ import sys
 import threading
 from pathlib import Path
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.procs import start_time
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.launchers.base import Launcher, engine_argv, studio_pythonpath
 
 LOG_FILE = "train.log"

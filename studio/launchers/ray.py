@@ -13,10 +13,10 @@ import socket
 import sys
 from pathlib import Path
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
 from studio.launchers.base import Launcher, engine_argv, studio_pythonpath
-from studio.scheduler import ELSEWHERE_GPUS
+from studio.launchers.base import ELSEWHERE_GPUS
 
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "STUDIO_CACHE", "TOKENIZERS_PARALLELISM", "PYTHONPATH", "HF_TOKEN")
 ACTIVE = ("PENDING", "RUNNING")

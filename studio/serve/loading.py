@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 BASE_SUFFIX = ":base"
 
@@ -129,7 +129,7 @@ def load(plans: list[RunPlan], device: str, log=print) -> dict[str, Served]:
     """Every run and its base, keyed by model id; a base model is loaded once for all its runs."""
     import torch
 
-    from studio import models
+    from studio.core import models
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     bases: dict[tuple[str, bool], Loaded] = {}

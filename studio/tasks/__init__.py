@@ -9,7 +9,7 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
     names() -> list[str]       every registered task, built-in ones first
     all_tasks() -> list[Task]
     for_format(fmt) -> Task    the task that trains on data format ``fmt`` (the Data tab's guess)
-    for_model(info) -> Task    the task a model is meant for (``studio.models.describe`` facts)
+    for_model(info) -> Task    the task a model is meant for (``studio.core.models.describe`` facts)
     for_data_and_model(fmt, info) -> Task   a task that trains on ``fmt`` and suits the model, else ``for_format``
     check(config) -> list[str] ``config.validate()`` plus the task's own checks; returns the warnings
 """
@@ -17,7 +17,7 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
 from __future__ import annotations
 
 from studio.core.plugins import Plugins
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.base import Task
 
 BUILTIN_ORDER = ("chat", "classification")  # the rest follow in folder order

@@ -50,7 +50,7 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     trained_pieces(tokenizer, record, max_length, train_on_prompt) -> [(text, learned)] | None
                                                a record as training encodes it, marking what is learned from
                                                (the Data tab's preview); None when no text is generated
-    suits_model(info) -> bool                  a model described by ``studio.models.describe`` is meant for it
+    suits_model(info) -> bool                  a model described by ``studio.core.models.describe`` is meant for it
     model_advice(config, info) -> list[str]    settings that run but will disappoint with this model
     eval_headline(result) -> str | None        the one-line verdict the Evaluate tab leads with
     metric_label(name) -> str                  a metric's name for people
@@ -62,7 +62,7 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
 
 from __future__ import annotations
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 COMMON_METRIC_LABELS = {"eval_loss": "Eval loss", "perplexity": "Perplexity"}
 

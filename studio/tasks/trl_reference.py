@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.chat_template import ensure_chat_template
 from studio.core.params import count_parameters
 from studio.tasks.chat.model import load_for_training

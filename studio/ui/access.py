@@ -5,7 +5,7 @@ Three modes, chosen at start-up:
 - ``single``: no sign-in (the default on 127.0.0.1). Everyone is the one user and sees every run.
 - ``users``:  ``STUDIO_USERS=FILE`` turns on Gradio's sign-in form, checked against the users file
   (passwords or join codes; ``python -m studio users``). The signed-in **account id** owns the runs (names can
-  be reused, ids cannot; see ``studio.users``). Each Gradio session is tied to the account that signed in
+  be reused, ids cannot; see ``studio.server.users``). Each Gradio session is tied to the account that signed in
   (``studio.ui.sign_in``) and every request checks that account against the users file: a removed user or an
   expired join code is signed out within a request ("sign in again"). Sign-in tries are limited
   (``studio.ui.attempts``).
@@ -15,7 +15,7 @@ Three modes, chosen at start-up:
 Admins: password users marked admin, password users named in ``STUDIO_ADMINS`` or the policy's ``admins``, join
 codes made with ``--admin`` (a join code never makes anyone admin by name: no code can take an admin's name), and
 on a Space the HF users so named. They also get the Admin tab. Every handler asks ``ctx.runs(request)`` for a
-``studio.user_runs.UserRuns``.
+``studio.server.user_runs.UserRuns``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from studio.errors import StudioError
-from studio.policy import Policy
+from studio.core.errors import StudioError
+from studio.server.policy import Policy
 from studio.ui.attempts import AttemptLimit
 from studio.ui.sign_in import SignInGuard, session_token, signing_in
-from studio.users import UserBook
+from studio.server.users import UserBook
 
 SIGN_IN_AGAIN = ("your sign-in has ended (the account was removed or its join code expired): sign in again "
                  "(Sign out at the top of the page, then sign in with a current password or join code)")

@@ -9,7 +9,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 
 ``build`` runs inside ``with gr.Tab(TITLE, id=<name>)`` and inside the app's ``gr.Blocks``. ``ctx`` carries:
 
-- ``ctx.runs(request)``  the run store as the person asking sees it (``studio.user_runs.UserRuns``: list, info,
+- ``ctx.runs(request)``  the run store as the person asking sees it (``studio.server.user_runs.UserRuns``: list, info,
                          events, folder, submit, stop, resume, delete, data_dir, check_path, check_model). Every
                          handler that takes a run id, a file or a model goes through it (add ``request: gr.Request``
                          to the handler): another person's runs read as "no such run". Never use ``ctx.store``
@@ -23,7 +23,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.runs_dir``       the runs folder; ``ctx.cluster`` the operator's Ray cluster address ("" without one)
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
 - ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
-- ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.models.describe`` dict, ``.tokenizer(source)``
+- ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.core.models.describe`` dict, ``.tokenizer(source)``
 - shared per-browser-session state (``gr.State``; use as inputs/outputs, or listen to ``.change``):
   ``ctx.model_source`` (str), ``ctx.model_info`` (describe dict), ``ctx.data`` (dict: path, name, format, columns,
   records, task, avg_tokens), ``ctx.run_id`` (str: the run followed by Train and picked by Chat), ``ctx.max_length`` (int: the Train tab's
@@ -51,9 +51,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import settings
+from studio.server import settings
 from studio.core.quiet import quiet
-from studio.runs import RunStore
+from studio.server.runs import RunStore
 from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.access import Access
 from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
@@ -190,7 +190,7 @@ def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str)
 
 
 def launch(host: str | None = None, port: int | None = None, runs_dir: str | Path | None = None, **kwargs):
-    """Serve the studio (blocks until stopped). Address and folders from ``studio.settings`` (STUDIO_HOST or
+    """Serve the studio (blocks until stopped). Address and folders from ``studio.server.settings`` (STUDIO_HOST or
     GRADIO_SERVER_NAME, STUDIO_PORT or GRADIO_SERVER_PORT, GRADIO_ROOT_PATH, STUDIO_DATA, STUDIO_RUNS); sign-in and
     limits from STUDIO_USERS, STUDIO_POLICY and a Space's settings (``studio.ui.access``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -221,7 +221,7 @@ def launch(host: str | None = None, port: int | None = None, runs_dir: str | Pat
 
 
 def _gpu_name() -> str | None:
-    from studio.estimate import detect_device
+    from studio.core.estimate import detect_device
 
     device = detect_device()
     return device.name if device.kind == "cuda" else None

@@ -61,7 +61,7 @@ class ChatCache:
 
 
 class ModelInfoCache:
-    """``studio.models.describe`` results and tokenizers per model source (config and tokenizer only, no weights),
+    """``studio.core.models.describe`` results and tokenizers per model source (config and tokenizer only, no weights),
     the most recently used ``size`` and ``tokenizers`` of each kept."""
 
     def __init__(self, size: int = 64, tokenizers: int = 8):
@@ -87,7 +87,7 @@ class ModelInfoCache:
 
     def tokenizer(self, source: str):
         """The model's tokenizer (for data checks and the trained-token preview)."""
-        from studio import models
+        from studio.core import models
 
         source = (source or "").strip()
         found = self._cached(self._tokenizers, source)
@@ -102,7 +102,7 @@ class ModelInfoCache:
         return tok
 
     def get(self, source: str) -> dict:
-        from studio import models
+        from studio.core import models
 
         source = (source or "").strip()
         found = self._cached(self._items, source)

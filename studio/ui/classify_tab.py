@@ -34,7 +34,7 @@ def label_values(probs: dict | None) -> dict:
 
 def classify_text(ctx, run_id: str | None, text: str, request=None) -> tuple[dict, dict]:
     """The base and tuned models' label probabilities for one text."""
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.tasks.classification.predict import predict
 
     info = _classification_run(ctx, run_id, request)
@@ -115,7 +115,7 @@ def run_view(ctx, run_id: str | None, request=None) -> tuple:
     if not run_id:
         empty = empty_figure("Pick a classification run.")
         return "Pick a classification run that has a trained model.", [], [], empty, empty
-    from studio.evaluate import load_saved
+    from studio.engine.evaluate import load_saved
 
     info = _classification_run(ctx, run_id, request)
     saved = load_saved(info.path) or {}
@@ -126,7 +126,7 @@ def run_view(ctx, run_id: str | None, request=None) -> tuple:
 
 def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None) -> dict:
     """Score base and tuned on held-out data (saved in the run folder like the Evaluate tab's results)."""
-    from studio.evaluate import evaluate_run
+    from studio.engine.evaluate import evaluate_run
 
     info = _classification_run(ctx, run_id, request)
     path = _file_path(data_file)
@@ -235,7 +235,7 @@ def _initial_choices(ctx) -> list[tuple[str, str]]:
 
 
 def _classification_run(ctx, run_id: str | None, request=None):
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     if not run_id:
         raise StudioError("pick a classification run first")

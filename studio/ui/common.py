@@ -8,7 +8,7 @@ import logging
 import time
 from types import MappingProxyType
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 log = logging.getLogger("studio.ui")
 

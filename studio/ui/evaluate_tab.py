@@ -1,5 +1,5 @@
 """Evaluate tab: base vs tuned on held-out data, in numbers and side-by-side replies, with the loss chart
-and the overfitting check. The work is done by ``studio.evaluate``; this module only shows it."""
+and the overfitting check. The work is done by ``studio.engine.evaluate``; this module only shows it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CHAT_COLUMNS = ["Prompt", "Reference", "Base reply", "Tuned reply", "ROUGE-L bas
 
 # ---- views (plain functions: the tests call them without a browser) ----------------------------------------
 def metric_rows(result: dict) -> list[list]:
-    from studio.evaluate import metrics_table
+    from studio.engine.evaluate import metrics_table
 
     task = _task(result)  # each task names its own metrics
     rows = []
@@ -87,8 +87,8 @@ def loss_figure(events: list[dict], warning: dict | None):
 
 def run_view(ctx, run_id: str | None, request=None) -> tuple:
     """(summary, metrics rows, examples table, chart, overfitting text) for a picked run, from its files."""
-    from studio.evaluate import load_saved
-    from studio.overfit import check_run
+    from studio.engine.evaluate import load_saved
+    from studio.engine.overfit import check_run
 
     if not run_id:
         return "Pick a run that has a trained model.", [], _table(CHAT_COLUMNS, []), empty_figure("Pick a run."), ""
@@ -104,7 +104,7 @@ def run_view(ctx, run_id: str | None, request=None) -> tuple:
 
 def class_view(ctx, run_id: str | None, request=None) -> tuple:
     """(per-label table, tuned confusion matrix) for a classification run's saved evaluation; hidden otherwise."""
-    from studio.evaluate import load_saved
+    from studio.engine.evaluate import load_saved
     from studio.ui import classify_tab
 
     saved = (load_saved(ctx.runs(request).folder(run_id).path) or {}) if run_id else {}
@@ -116,8 +116,8 @@ def class_view(ctx, run_id: str | None, request=None) -> tuple:
 
 def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None, request=None) -> dict:
     """Run the evaluation (reusing the loaded chat models for a chat run)."""
-    from studio.errors import StudioError
-    from studio.evaluate import evaluate_run
+    from studio.core.errors import StudioError
+    from studio.engine.evaluate import evaluate_run
 
     if not run_id:
         raise StudioError("pick a run first")

@@ -31,7 +31,7 @@ def export_dir(run_path: str | Path, merged: bool) -> Path:
 def describe(runs, run_id: str | None) -> tuple[str, str, str]:
     """(what this run exports as, model card markdown, replay command) for a picked run; ``runs``: the runs as
     the person asking sees them (``ctx.runs(request)``)."""
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
     from studio.export import model_card, model_kind, replay_command
 
     if not run_id:
@@ -67,7 +67,7 @@ def card_markdown(card: str) -> str:
 
 
 def export(runs, run_id: str | None, merge: bool, progress=None) -> dict:
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.export import export_run
 
     if not run_id:
@@ -79,7 +79,7 @@ def export(runs, run_id: str | None, merge: bool, progress=None) -> dict:
 
 def push(runs, run_id: str | None, merge: bool, repo_id: str, token: str, private: bool, progress=None) -> str:
     """Export (when not done yet) and upload; returns the repository's address."""
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.export import push_to_hub
 
     if not run_id:

@@ -29,7 +29,7 @@ def gguf_dir(run_path: str | Path) -> Path:
 def export(runs, run_id: str | None, quant: str, adapter: bool, check: bool, progress=None, chats=None) -> dict:
     """Export a run as GGUF; ``runs``: the runs as the person asking sees them (``ctx.runs(request)``); ``chats``:
     the app's ChatCache, whose loaded models the check reuses."""
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.export.gguf import export_gguf
 
     if not run_id:

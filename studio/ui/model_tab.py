@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import estimate as est
+from studio.core import estimate as est
 from studio import tasks
-from studio.config import METHODS, StudioConfig
-from studio.models import EMBEDDED
+from studio.core.config import METHODS, StudioConfig
+from studio.core.models import EMBEDDED
 from studio.ui import help as texts
 from studio.ui import served
 from studio.ui.common import esc, explain, ok_md

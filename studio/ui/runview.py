@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from studio.estimate import fmt_bytes, fmt_seconds
+from studio.core.estimate import fmt_bytes, fmt_seconds
 from studio.ui.charts import empty_figure, max_steps_of, training_figure
 from studio.ui.common import STATE_ICONS, error_md, esc, shown_path, try_tab_of
 
@@ -142,7 +142,7 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
         extra = f" ({esc(note)})" if note else ""
         lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
                      f"{extra}.")
-    from studio.overfit import curves_from_events, detect_overfitting
+    from studio.engine.overfit import curves_from_events, detect_overfitting
 
     turn = detect_overfitting(*curves_from_events(events)) if len(evals) >= 2 else None
     if turn is not None:  # said while the run goes on, so it can be stopped at the right point

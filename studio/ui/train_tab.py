@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio import estimate as est
-from studio.config import StudioConfig
+from studio.core import estimate as est
+from studio.core.config import StudioConfig
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md, shown_path
@@ -46,6 +46,8 @@ def summary_md(model_source: str, data: dict) -> str:
 def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict, runs=None) -> tuple[str, str]:
     """The estimate in words and the config YAML that Start would submit (its data files as ``runs`` may see
     them: ``studio.ui.common.shown_path``)."""
+    from studio import tasks
+
     try:
         cfg = build_config(values, model_source, data, task=values.get("task"))
     except Exception as err:  # noqa: BLE001 - shown as a message
@@ -54,7 +56,8 @@ def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict, 
         info = ctx.infos.get(model_source)
     shape = est.ModelShape.from_describe(info)
     e = est.estimate_for_config(cfg, shape, n_train=int((data or {}).get("train_records") or (data or {}).get("records") or 0),
-                                avg_tokens=float((data or {}).get("avg_tokens") or 0))
+                                avg_tokens=float((data or {}).get("avg_tokens") or 0),
+                                vocab_logits=tasks.get(cfg.task).vocab_logits)
     fit = {"yes": "✓ fits", "tight": "⚠ tight", "no": "✗ will not fit"}[e.fits]
     lines = [f"**Estimate:** about **{est.fmt_bytes(e.total_bytes)}** of {est.fmt_bytes(e.available_bytes)} free "
              f"on {esc(e.device)} ({fit}); **~{est.fmt_seconds(e.step_seconds)} a step**, "

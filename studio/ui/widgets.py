@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.config import StudioConfig, knobs
+from studio.core.config import StudioConfig, knobs
 
 # Common LoRA targets offered in the dropdown (custom names can be typed too).
 LORA_TARGETS = ("all-linear", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
@@ -73,7 +73,7 @@ def key_of(section: str, name: str) -> str:
 
 
 def section_class(section: str):
-    from studio.config import DataConfig, LaunchConfig, LoraConfig, TrainConfig
+    from studio.core.config import DataConfig, LaunchConfig, LoraConfig, TrainConfig
 
     return {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig, "launch": LaunchConfig}[section]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 # Columns that often sit next to text and are never its label.

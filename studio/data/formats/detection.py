@@ -10,7 +10,7 @@ import json
 from studio.data.formats.by_values import _guess_by_values, _label_by_values
 from studio.data.formats.fields import ALIASES, FIELDS, FORMATS
 from studio.data.formats.values import is_verdict
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def _lookup(keys) -> dict[str, str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from studio.data.formats.fields import FORMATS, MEDIA_COLUMNS, RowError
 from studio.data.formats.values import _answer, _with_system, as_label, as_text, as_tools, as_verdict, message_list
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def normaliser(fmt: str, cols: dict[str, str]) -> Callable[[dict], dict]:

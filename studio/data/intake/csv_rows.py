@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from studio.data.formats import ALIASES
 from studio.data.intake.decoding import FileReader, Row
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def csv_rows(reader: FileReader) -> Iterator[Row]:

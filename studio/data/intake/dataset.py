@@ -8,7 +8,7 @@ from pathlib import Path
 
 from studio.data.formats import RowError, detect, normaliser
 from studio.data.intake.decoding import FileReader, Row
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 _LINE_BASED = (".jsonl", ".ndjson", ".csv", ".tsv", ".txt", ".text")
 SAMPLE_ROWS = 200  # rows read before the format is decided

@@ -11,7 +11,7 @@ import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 SAMPLE_BYTES = 1 << 20  # bytes looked at to find the encoding
 BINARY_SHARE = 0.05  # control characters in decoded text beyond this share: a binary file

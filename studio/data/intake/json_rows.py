@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 from studio.data.intake.decoding import FileReader, Row
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def jsonl_rows(reader: FileReader) -> Iterator[Row]:

@@ -12,7 +12,7 @@ from studio.data.intake.decoding import FileReader
 from studio.data.intake.json_rows import json_rows, jsonl_rows
 from studio.data.intake.parquet_rows import parquet_rows
 from studio.data.intake.text_rows import text_rows
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 EXTENSIONS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from studio.data.intake.decoding import FileReader, Row
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def parquet_rows(reader: FileReader) -> Iterator[Row]:

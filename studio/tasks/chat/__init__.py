@@ -8,7 +8,7 @@ replies against references (``evaluate``). Tried in the Chat tab.
 
 from __future__ import annotations
 
-from studio import models
+from studio.core import models
 from studio.tasks.base import Task
 from studio.tasks.chat import views
 

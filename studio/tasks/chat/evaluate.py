@@ -4,18 +4,18 @@ Every held-out example is scored twice, with the base model and with the tuned o
 - teacher-forced loss (and perplexity) on the tokens training learns from, with the same mask as
   training (``studio.tasks.chat.encode.encode_example``);
 - a greedy reply to the example's prompt, scored against the reference answer with ROUGE-L, BLEU and
-  exact match (``studio.metrics``).
+  exact match (``studio.core.metrics``).
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.chat_template import messages_of
 from studio.core.splits import held_out_records, seen_in_training
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 
 
 def split_prompt(record: dict) -> tuple[list[dict], str] | None:
@@ -77,7 +77,7 @@ def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max
                   encode=None, loss=teacher_forced_loss) -> dict:
     """``encode(tokenizer, records) -> examples`` and ``loss(chat, examples, tuned)``: how the teacher-forced
     loss is taken (a causal LM's by default; the seq2seq task passes an encoder-decoder's)."""
-    from studio import metrics
+    from studio.core import metrics
     from studio.core.generate import ChatModels, Sampling
     from studio.tasks.chat.encode import encode_example
 

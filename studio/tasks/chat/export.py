@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio import models
+from studio.core import models
 
 
 def merged_model(folder, config):

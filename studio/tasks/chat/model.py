@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.loading import load_for_training as _load
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.attention import plan_for
 from studio.core.chat_template import ensure_chat_template
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
 from studio.core.trained_positions import supports
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.chat.encode import encode_records
 from studio.tasks.chat.model import load_for_training, make_collator
 

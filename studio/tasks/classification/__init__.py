@@ -9,8 +9,8 @@ an export that ``pipeline("text-classification")`` loads (``export``). Tried in 
 
 from __future__ import annotations
 
-from studio import models
-from studio.errors import StudioError
+from studio.core import models
+from studio.core.errors import StudioError
 from studio.tasks.base import Task
 from studio.tasks.classification import views
 from studio.tasks.classification.evaluate import evaluate_classifier, metrics_for

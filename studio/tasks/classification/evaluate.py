@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.core.splits import held_out_records
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.classification.labels import check_records, label_matcher
 from studio.tasks.classification.predict import ClassifierCache, classifiers_for, softmax
 from studio.tasks.classification.training import scores
@@ -77,7 +77,7 @@ def evaluate_classifier(run_dir: str | Path, data_path: str | None = None, limit
 
 
 def evaluate_for_studio(run_dir, data_path, limit, cache=None) -> dict:
-    """``evaluate_classifier`` laid out as ``studio.evaluate.evaluate_run`` expects: the count in ``n_examples``,
+    """``evaluate_classifier`` laid out as ``studio.engine.evaluate.evaluate_run`` expects: the count in ``n_examples``,
     the table rows in ``examples``."""
     out = evaluate_classifier(str(run_dir), data_path, limit or None, cache=cache)
     out["n_examples"] = out.pop("examples", None)

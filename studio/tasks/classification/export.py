@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio import models
+from studio.core import models
 from studio.tasks.classification.model import load_tuned
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from studio.data.health import label_key  # the one rule for "spellings of one label"
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 LABELS_FILE = "labels.json"  # written next to the saved model: the label order, method and base model
 

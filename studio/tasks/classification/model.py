@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.loading import load_for_training as _load
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 from studio.tasks.classification.labels import label_maps, read_labels
 
 

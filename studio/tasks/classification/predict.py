@@ -11,10 +11,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from studio import models
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core import models
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 from studio.tasks.classification.labels import read_labels
 from studio.tasks.classification.model import effective_max_length, load_classifier
 

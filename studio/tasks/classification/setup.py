@@ -6,11 +6,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.classification.labels import (LABELS_FILE, check_records, class_weights, clean_label, label_aliases,
                                                 label_maps, label_matcher, label_names)
 from studio.tasks.classification.model import effective_max_length, load_for_training

@@ -8,8 +8,8 @@ a chat model: tried in the Chat tab, exported as a chat run is.
 
 from __future__ import annotations
 
-from studio import models
-from studio.errors import StudioError
+from studio.core import models
+from studio.core.errors import StudioError
 from studio.tasks.base import Task
 from studio.tasks.feedback import views
 

@@ -9,7 +9,7 @@ difference (higher is better: the model tells the good answers from the bad ones
 from __future__ import annotations
 
 from studio.core.splits import held_out_records, seen_in_training
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.feedback.setup import example_of
 from studio.tasks.preference.evaluate import _prompt_text, answer_ids, answer_logps
 

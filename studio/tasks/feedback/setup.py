@@ -7,9 +7,9 @@ LoRA adapter off, or a frozen copy of the starting weights for full fine-tuning)
 
 from __future__ import annotations
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.setup import TaskSetup
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.trl_reference import build_trainer, load_policy, load_tokenizer
 
 LOG_METRICS = {"rewards/margins": "reward_margin", "kl": "kl"}
@@ -51,7 +51,7 @@ def setup_feedback(config: StudioConfig, hw, train_records: list, eval_records: 
 
 
 def make_trainer_factory(config: StudioConfig, good: int, bad: int):
-    """``trainer_factory`` for ``studio.train``: TRL's KTOTrainer; the rarer side is weighted up (KTO's advice:
+    """``trainer_factory`` for ``studio.engine.train``: TRL's KTOTrainer; the rarer side is weighted up (KTO's advice:
     desirable_weight * good / (undesirable_weight * bad) between 1 and 4/3)."""
 
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):

@@ -9,7 +9,7 @@ often the base and the tuned model prefer the chosen answer on held-out pairs, a
 
 from __future__ import annotations
 
-from studio import models
+from studio.core import models
 from studio.tasks.base import Task
 from studio.tasks.preference import views
 

@@ -8,11 +8,11 @@ model also answers the prompt greedily, so the replies can be read side by side 
 
 from __future__ import annotations
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.chat_template import ensure_chat_template
 from studio.core.splits import held_out_records, seen_in_training
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 from studio.tasks.preference.setup import pair_of
 
 

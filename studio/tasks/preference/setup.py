@@ -8,9 +8,9 @@ switched off; with full fine-tuning a frozen copy of the starting weights.
 
 from __future__ import annotations
 
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.setup import TaskSetup
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.trl_reference import build_trainer, load_policy, load_tokenizer
 
 # What DPOTrainer logs, as the run's events name it (eval events carry them with an eval_ prefix).
@@ -56,7 +56,7 @@ def setup_preference(config: StudioConfig, hw, train_records: list, eval_records
 
 
 def make_trainer_factory(config: StudioConfig):
-    """``trainer_factory`` for ``studio.train``: TRL's DPOTrainer with the studio's training arguments."""
+    """``trainer_factory`` for ``studio.engine.train``: TRL's DPOTrainer with the studio's training arguments."""
 
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
         from trl import DPOConfig, DPOTrainer

@@ -8,8 +8,8 @@ teacher-forced loss and greedy replies against references, as for chat (``evalua
 
 from __future__ import annotations
 
-from studio import models
-from studio.errors import StudioError
+from studio.core import models
+from studio.core.errors import StudioError
 from studio.tasks.base import Task
 from studio.tasks.chat import views
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from studio import models
-from studio.config import StudioConfig
+from studio.core import models
+from studio.core.config import StudioConfig
 from studio.core.loading import load_for_training
 from studio.core.params import count_parameters
 from studio.core.setup import TaskSetup
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from studio.tasks.seq2seq.encode import encode_records
 
 

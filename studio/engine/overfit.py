@@ -133,7 +133,7 @@ def curves_from_events(events: list[dict]) -> tuple[list[tuple[int, float]], lis
 
 def check_run(run_dir: str | Path, **kwargs) -> dict | None:
     """The overfitting warning of a run folder as a dict, or None."""
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
 
     train, evals = curves_from_events(RunFolder(run_dir).read_events(("log", "eval")))
     warning = detect_overfitting(train, evals, **kwargs)

@@ -17,8 +17,8 @@ from typing import Callable
 
 from studio import tasks
 from studio.core.run import open_run
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 
 Progress = Callable[[float, str], None]
 RESULT_FILE = "evaluation.json"
@@ -30,7 +30,7 @@ def evaluate_run(run_dir: str | Path, data_path: str | None = None, limit: int |
 
     ``models``: the run's already loaded models, when the caller keeps them (the web app's caches); the task
     loads its own otherwise."""
-    from studio.overfit import check_run
+    from studio.engine.overfit import check_run
 
     started = time.time()
     folder, config = open_run(run_dir)

@@ -14,7 +14,7 @@ import textwrap
 from studio.data.fixes import FIXES
 from studio.data.formats import FORMATS
 from studio.data.intake import DEFAULT_MAX_BYTES
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 DEFAULT_MODEL = "smollm2"
 
@@ -106,7 +106,7 @@ def _run(args) -> int:
     if args.max_length is not None and args.max_length < 1:
         raise StudioError(f"--max-length {args.max_length}: give a positive number of tokens")
     if args.model or args.max_length:
-        from studio import models
+        from studio.core import models
 
         tokenizer = models.load_tokenizer(args.model or DEFAULT_MODEL)
     fixed = None

@@ -25,8 +25,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from studio.errors import StudioError
-    from studio.evaluate import evaluate_run
+    from studio.core.errors import StudioError
+    from studio.engine.evaluate import evaluate_run
 
     if args.limit < 0:
         raise StudioError(f"--limit: {args.limit} is negative; give a number of examples like 20 (0: all)")
@@ -48,7 +48,7 @@ def run(args) -> int:
 
 
 def format_summary(result: dict) -> str:
-    from studio.evaluate import metrics_table
+    from studio.engine.evaluate import metrics_table
 
     lines = []
     if result.get("data"):

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
         "disk_gb_per_user", "admins", "locked", "backends")
@@ -110,7 +110,7 @@ class Policy:
                               + (f"; {', '.join(inside)} trains inside the web server's own process and is never "
                                  "offered to the page" if inside else ""))
         if policy.locked:
-            from studio.config import StudioConfig
+            from studio.core.config import StudioConfig
 
             policy.apply_locked(StudioConfig())  # an unknown key fails here, at start-up, naming the key
         return policy

@@ -1,7 +1,7 @@
 """The run store: where runs live, who owns them, and the queue that starts them on the devices.
 
-A store is a folder of run folders (see ``studio.runfolder``). Queued runs start when the device scheduler
-(``studio.scheduler``) has devices for them, people taking turns (one person's ten runs do not hold back the
+A store is a folder of run folders (see ``studio.core.runfolder``). Queued runs start when the device scheduler
+(``studio.server.scheduler``) has devices for them, people taking turns (one person's ten runs do not hold back the
 next person's first), each through a launcher (``studio.launchers``): by
 default a process of its own, so that a crash, a kernel fault or the out-of-memory killer ends that run and
 not the app. Every state lives in the run folders, so a page reload, a second browser tab or a restart of the
@@ -25,12 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio import launchers
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.procs import process_alive, start_time, status_alive
-from studio.errors import StudioError
-from studio.policy import Policy
-from studio.runfolder import RunFolder
-from studio.scheduler import Devices
+from studio.core.errors import StudioError
+from studio.server.policy import Policy
+from studio.core.runfolder import RunFolder
+from studio.server.scheduler import Devices
 
 
 @dataclass
@@ -64,7 +64,7 @@ class RunStore:
         """``launcher``: the backend for every run (e.g. "inline" in tests), else each run's ``launch.backend``.
         ``devices``: what the scheduler hands out (default: this machine's). ``stop_grace``: seconds a run gets to
         stop after Stop before its processes are ended (default: two of its steps plus ten seconds). ``policy``:
-        an operator's limits (``studio.policy``): runs training at once per person, minutes per run. ``ray_address``:
+        an operator's limits (``studio.server.policy``): runs training at once per person, minutes per run. ``ray_address``:
         the operator's Ray cluster for runs started from the page (default: ``STUDIO_RAY_ADDRESS``)."""
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -159,8 +159,8 @@ class RunStore:
         return self.folder(run_id).read_events(types)
 
     def for_user(self, owner: str | None, admin: bool = False):
-        """This store as one person sees it (``studio.user_runs``); ``None``: everything."""
-        from studio.user_runs import UserRuns
+        """This store as one person sees it (``studio.server.user_runs``); ``None``: everything."""
+        from studio.server.user_runs import UserRuns
 
         return UserRuns(self, owner, admin=admin)
 
@@ -446,10 +446,13 @@ class RunStore:
         if not (self.devices.share and self.devices.gpus):
             return 0.0
         try:
-            from studio import estimate, models
+            from studio import tasks
+            from studio.core import estimate, models
 
             shape = estimate.ModelShape.from_describe(models.describe(config.model.source))
-            return float(estimate.estimate_for_config(config, shape).total_bytes)
+            found = tasks.find(config.task)
+            logits = found.vocab_logits if found else True
+            return float(estimate.estimate_for_config(config, shape, vocab_logits=logits).total_bytes)
         except Exception:  # noqa: BLE001 - without an estimate the run simply does not share
             return 0.0
 

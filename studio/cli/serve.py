@@ -33,7 +33,7 @@ def is_loopback(host: str) -> bool:
 
 def api_key(args) -> str | None:
     """The key from the environment, or None; refuses an empty key and a non-loopback address without one."""
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     key = None
     if args.api_key_env:
@@ -49,7 +49,7 @@ def api_key(args) -> str | None:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -17,18 +17,18 @@ import importlib
 import sys
 
 from studio.core.quiet import quiet
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("studio.train_cli", "studio.data.cli", "studio.bench", "studio.evaluate_cli", "studio.export_cli",
-                   "studio.users_cli", "studio.serve_cli")
+PLUGIN_COMMANDS = ("studio.cli.train", "studio.cli.check", "studio.cli.bench", "studio.cli.evaluate", "studio.cli.export",
+                   "studio.cli.users", "studio.cli.serve")
 
 
 def cmd_chat(args) -> int:
     from studio import tasks
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
     from studio.core.generate import ChatModels, Sampling
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
 
     folder = RunFolder(args.run_dir)
     if folder.config_file.exists():
@@ -48,7 +48,7 @@ def cmd_chat(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from studio import models
+    from studio.core import models
 
     for name in models.EMBEDDED:
         r = models.resolve(name)
@@ -57,7 +57,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from studio import settings
+    from studio.server import settings
 
     settings.apply_env(settings.resolve(args.host, args.port, args.runs_dir))  # before gradio reads HF_HOME
     from studio.ui.app import launch

@@ -1,7 +1,7 @@
 """``python -m studio.engine RUN_DIR [--resume]``: train the run in a prepared run folder, for any task.
 
 This is what launchers start (a process per run, torchrun's processes, a Ray job): it reads the run folder's
-``config.yaml``, trains with ``studio.train.run_training`` and leaves everything in the folder. Under torchrun
+``config.yaml``, trains with ``studio.engine.train.run_training`` and leaves everything in the folder. Under torchrun
 every process runs it and only rank 0 writes the folder. SIGINT or SIGTERM: the first asks the run to stop after
 its current step (a checkpoint and the model so far are kept); the second interrupts it at once.
 """
@@ -22,10 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from studio.core.quiet import quiet
-    from studio.config import StudioConfig
-    from studio.errors import StudioError
-    from studio.runfolder import RunFolder
-    from studio.train import run_training
+    from studio.core.config import StudioConfig
+    from studio.core.errors import StudioError
+    from studio.core.runfolder import RunFolder
+    from studio.engine.train import run_training
 
     quiet()
     stop = threading.Event()

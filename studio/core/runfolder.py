@@ -12,7 +12,7 @@
       STOP            present when someone asked the run to stop
 
 ``state`` is one of: running, finished, stopped, failed; a reader shows ``interrupted`` for a run whose
-status says running but whose process is gone (see ``studio.runs``).
+status says running but whose process is gone (see ``studio.server.runs``).
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ import threading
 from dataclasses import dataclass, field
 
 from studio.core.hardware import cpu_cores
-
-ELSEWHERE_GPUS = "STUDIO_CLUSTER_GPUS"  # in a grant's env for a launcher that takes no local slot
+from studio.launchers.base import ELSEWHERE_GPUS
 
 
 @dataclass

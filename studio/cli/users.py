@@ -43,7 +43,7 @@ NO_TERMINAL = ("no terminal to type the password in (stdin is not a terminal: a 
 
 
 def _password(args) -> str:
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -60,7 +60,7 @@ def _password(args) -> str:
 
 
 def run(args) -> int:
-    from studio.users import UserBook, check_name
+    from studio.server.users import UserBook, check_name
 
     book = UserBook(args.file)
     if args.verb == "add":

@@ -81,7 +81,7 @@ class ModelShape:
 
     @classmethod
     def from_describe(cls, info: dict) -> "ModelShape":
-        """From ``studio.models.describe(source)``."""
+        """From ``studio.core.models.describe(source)``."""
         return cls(
             parameters=int(info.get("parameters") or 0),
             layers=int(info.get("layers") or 0),
@@ -313,7 +313,8 @@ def _memory_advice(method: str, batch_size: int, seq_len: int, gc: bool, cuda: b
     return "; ".join(tips)
 
 
-def checkpointing_choice(config, shape: ModelShape, device: Device | None = None) -> tuple[bool, str]:
+def checkpointing_choice(config, shape: ModelShape, device: Device | None = None,
+                         vocab_logits: bool = True) -> tuple[bool, str]:
     """Whether a run uses gradient checkpointing, and why in words. ``auto`` turns it on only when the estimate says
     the longest batch a run can meet (batch size x data.max_length tokens) would not fit comfortably without it."""
     tc = config.train
@@ -321,7 +322,7 @@ def checkpointing_choice(config, shape: ModelShape, device: Device | None = None
         return tc.gradient_checkpointing == "on", f"gradient checkpointing {tc.gradient_checkpointing}, as the config asks"
     device = device or detect_device()
     kw = dict(precision=tc.precision, batch_size=tc.batch_size, seq_len=config.data.max_length, lora_r=config.lora.r,
-              target_modules=config.lora.target_modules, device=device, vocab_logits=_vocab_logits(config.task))
+              target_modules=config.lora.target_modules, device=device, vocab_logits=vocab_logits)
     plain = estimate(shape, config.method, gradient_checkpointing=False, **kw)
     longest = f"{tc.batch_size} x {config.data.max_length} tokens"
     if plain.fits == "yes":
@@ -334,11 +335,12 @@ def checkpointing_choice(config, shape: ModelShape, device: Device | None = None
 
 
 def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_tokens: float = 0.0,
-                        device: Device | None = None) -> Estimate:
-    """The estimate for a ``StudioConfig``: steps from the data size, tokens from the data when known."""
+                        device: Device | None = None, vocab_logits: bool = True) -> Estimate:
+    """The estimate for a ``StudioConfig``: steps from the data size, tokens from the data when known.
+    ``vocab_logits``: whether the task's model outputs a distribution over the vocabulary (the task says)."""
     tc = config.train
     device = device or detect_device()
-    checkpointing, why = checkpointing_choice(config, shape, device)
+    checkpointing, why = checkpointing_choice(config, shape, device, vocab_logits)
     seq = int(avg_tokens) if avg_tokens else min(config.data.max_length, 128)
     seq = max(8, min(seq, config.data.max_length))
     steps = planned_steps(config, n_train or 100, world=config.launch.processes * config.launch.nodes)
@@ -347,16 +349,9 @@ def estimate_for_config(config, shape: ModelShape, *, n_train: int = 0, avg_toke
         shape, config.method, precision=tc.precision, batch_size=tc.batch_size, seq_len=seq,
         grad_accum=tc.grad_accum, steps=steps, lora_r=config.lora.r, target_modules=config.lora.target_modules,
         gradient_checkpointing=checkpointing, device=device, eval_tokens=n_eval * seq,
-        vocab_logits=_vocab_logits(config.task),
+        vocab_logits=vocab_logits,
     )
     if checkpointing and tc.gradient_checkpointing == "auto":
         e.warnings.append(why)
     return e
 
-
-def _vocab_logits(task_name: str) -> bool:
-    """Whether the task's model outputs a distribution over the vocabulary (an unknown task: assume it does)."""
-    from studio import tasks
-
-    task = tasks.find(task_name)
-    return task.vocab_logits if task else True

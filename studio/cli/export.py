@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.export import REPO_ID, export_run, push_to_hub
 
     token = None
@@ -64,7 +64,7 @@ def run(args) -> int:
 
 
 def _gguf(args, out: str) -> int:
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.export.gguf import export_gguf
 
     if args.merge or args.zip or args.push_to:

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 EMBEDDED = {
     "smollm2": {

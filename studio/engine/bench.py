@@ -16,7 +16,6 @@ and GPUs that have it).
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +57,7 @@ def _rate(marks: list[tuple[float, int]]) -> float:
 def seed_style(source: str, records: list[dict], batch: int, lr: float) -> float:
     import torch
 
-    from studio import models
+    from studio.core import models
     from studio.core.chat_template import render_text
 
     tok = models.load_tokenizer(source)
@@ -85,7 +84,7 @@ def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workd
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
-    from studio import models
+    from studio.core import models
     from studio.tasks.chat.encode import encode_records
 
     tok = models.load_tokenizer(source)
@@ -114,9 +113,9 @@ def plain_trainer(source: str, records: list[dict], batch: int, lr: float, workd
 
 
 def studio_path(source: str, records: list[dict], batch: int, lr: float, workdir: str) -> float:
-    from studio.config import StudioConfig
-    from studio.runfolder import RunFolder
-    from studio.train import run_training
+    from studio.core.config import StudioConfig
+    from studio.core.runfolder import RunFolder
+    from studio.engine.train import run_training
 
     data = Path(workdir) / "bench.jsonl"
     data.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in records), encoding="utf-8")
@@ -156,7 +155,7 @@ def matmul_peak(precision: str, size: int = 2048, repeats: int = 10) -> float:
 def flops_per_token(source: str, trainable: int) -> float:
     """Model FLOPs of one trained token: 2N forward, 2N backward through the activations, 2 per trained weight.
     N counts the weights used in matmuls (a tied embedding counts once, as the output layer)."""
-    from studio import models
+    from studio.core import models
 
     cfg = models.load_config(source)
     n = models.describe(source)["parameters"]
@@ -197,36 +196,7 @@ def run_bench(source: str = "smollm2", n: int = 96, batch: int = 8, lr: float = 
 
 def _start_event(run_dir: Path) -> dict:
     """The start event of the studio path's run."""
-    from studio.runfolder import RunFolder
+    from studio.core.runfolder import RunFolder
 
     starts = RunFolder(run_dir).read_events(("start",))
     return starts[-1] if starts else {}
-
-
-def add_parser(sub):
-    p = sub.add_parser("bench", help="measure training speed against two baselines",
-                       description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer examples (finishes in a few minutes on a CPU)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--model", default="smollm2", help="model source (default: the embedded smollm2)")
-    p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 24 with --quick)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.set_defaults(func=run)
-    return p
-
-
-def run(args) -> int:
-    n = args.examples or (24 if args.quick else 96)
-    res = run_bench(args.model, n, args.batch_size)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print(f"model {res['model']}, {n} examples, batch {res['batch_size']}: non-pad tokens per second")
-        for key in ("seed_style", "trainer", "studio"):
-            print(f"  {key:<11} {res[key]:>9.1f}   MFU {100 * res['mfu'][key]:5.1f}%")
-        print(f"  studio / seed_style = {res['studio_vs_seed_style']:.2f}x   studio / trainer = {res['studio_vs_trainer']:.2f}x")
-        peaks = ", ".join(f"{k} {v:.0f}" for k, v in res["matmul_peak_gflops"].items())
-        print(f"  {res['gflop_per_token']} GFLOP per token; matmul peak here (GFLOP/s): {peaks}; the studio trained in "
-              f"{res['studio_precision']} (MFU against that precision's peak, the baselines against fp32)")
-    sys.stdout.flush()
-    return 0

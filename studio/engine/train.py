@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from studio import tasks
-from studio.config import StudioConfig
+from studio.core.config import StudioConfig
 from studio.core.hardware import Hardware, detect_hardware, peak_memory_mb
 from studio.core.procs import status_alive
 from studio.core.setup import TaskSetup
 from studio.core.splits import auto_interval, load_splits, planned_steps
-from studio.errors import StudioError
-from studio.runfolder import RunFolder
+from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 
 EventCallback = Callable[[dict], None]
 
@@ -213,7 +213,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
 
     from transformers import set_seed
 
-    from studio.sampling import make_trainer_class
+    from studio.engine.sampling import make_trainer_class
 
     task = tasks.get(config.task)
     set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
@@ -248,7 +248,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         gradient_checkpointing=checkpointing,
         use_liger_kernel=tc.liger_kernels,
         torch_compile=tc.compile,
-        # length-sorted batches come from studio.sampling when the task asks; else transformers' own grouping
+        # length-sorted batches come from studio.engine.sampling when the task asks; else transformers' own grouping
         train_sampling_strategy="group_by_length" if tc.group_by_length and not setup.length_sorted_batches else "random",
         # a packed batch has no padding, and its pad token may be a real one (SmolLM2 pads with <|im_end|>)
         include_num_input_tokens_seen="all" if setup.attention is not None and setup.attention.packing else "non_padding",
@@ -337,13 +337,13 @@ def _checkpointing(config: StudioConfig) -> tuple[bool, str]:
     """Gradient checkpointing on or off for this run, and why (``auto``: by the memory estimate)."""
     if config.train.gradient_checkpointing in ("on", "off"):
         return config.train.gradient_checkpointing == "on", f"gradient checkpointing {config.train.gradient_checkpointing}, as the config asks"
-    from studio import estimate, models
+    from studio.core import estimate, models
 
     try:
         shape = estimate.ModelShape.from_describe(models.describe(config.model.source))
     except Exception as err:  # noqa: BLE001 - a model the estimate cannot size trains as it would have before
         return False, f"gradient checkpointing off: the model's size could not be read for the estimate ({type(err).__name__})"
-    return estimate.checkpointing_choice(config, shape)
+    return estimate.checkpointing_choice(config, shape, vocab_logits=tasks.get(config.task).vocab_logits)
 
 
 def _refuse_untrained_format(fmt: str, path: str, task_name: str = "") -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, MutableMapping
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 DEFAULT_PORT = 7860
 

@@ -35,7 +35,7 @@ class Printer:
         self.extra: list[str] = []  # the task's own logged numbers (the start event's chart_metrics)
 
     def __call__(self, ev: dict) -> None:
-        from studio.overfit import detect_overfitting
+        from studio.engine.overfit import detect_overfitting
 
         t = ev["type"]
         if t == "start":
@@ -67,7 +67,7 @@ class Printer:
 
 
 def run(args) -> int:
-    from studio.config import StudioConfig
+    from studio.core.config import StudioConfig
 
     cfg = StudioConfig.load(args.config).with_overrides(args.set or [])
     if args.resume:
@@ -80,7 +80,7 @@ def run(args) -> int:
 
 
 def _inline(cfg) -> int:
-    from studio.train import run_training
+    from studio.engine.train import run_training
 
     stop = threading.Event()
 
@@ -99,10 +99,10 @@ def _inline(cfg) -> int:
 def _launched(cfg) -> int:
     """Start the run through its launcher and print its events until its processes end."""
     from studio import launchers
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from studio.launchers.local import node_commands
-    from studio.scheduler import Devices
-    from studio.train import prepare_run
+    from studio.server.scheduler import Devices
+    from studio.engine.train import prepare_run
 
     devices = Devices.detect()
     launchers.check(cfg, len(devices.gpus), os.cpu_count() or 1)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from studio.core.attention import ATTENTION_CHOICES, PACKING_CHOICES
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 # The built-in tasks, for the docs and widgets; the task registry (studio.tasks) is what decides, and plug-in
 # tasks join it, so ``task`` is checked there (studio.tasks.check), not against this list.
@@ -198,7 +198,7 @@ class StudioConfig:
             value = getattr(self.data, key)
             if value and not Path(self.resolve_path(value)).is_file():
                 raise StudioError(f"data.{key}: file not found: {value}")
-        from studio.models import resolve
+        from studio.core.models import resolve
 
         resolve(self.model.source, prepare=False)
         if not self.output_dir:

@@ -4,7 +4,7 @@ Every request from a web page goes through a ``UserRuns`` (``RunStore.for_user``
 isolation holds for every endpoint whatever a client sends. Another person's run reads exactly like a run that
 does not exist ("no run named ..."): its name, files and metrics never show, not even whether it exists.
 
-``owner`` is an account id (``studio.users``; on older run folders, the name that started them). ``owner=None``
+``owner`` is an account id (``studio.server.users``; on older run folders, the name that started them). ``owner=None``
 sees everything: a single-user studio (no sign-in) and the Admin tab, which alone may hand a run over.
 
 Where a run trains is the operator's choice, never a request's: ``inline`` (inside the web process) is refused to
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.config import StudioConfig
-from studio.errors import StudioError
-from studio.policy import in_process
+from studio.core.config import StudioConfig
+from studio.core.errors import StudioError
+from studio.server.policy import in_process
 
 
 class UserRuns:

@@ -1,0 +1,37 @@
+"""``python -m studio bench [--quick] [--json]``: this machine's training speed against two baselines."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from studio.engine import bench
+
+
+def add_parser(sub):
+    p = sub.add_parser("bench", help="measure training speed against two baselines",
+                       description=bench.__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer examples (finishes in a few minutes on a CPU)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--model", default="smollm2", help="model source (default: the embedded smollm2)")
+    p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 24 with --quick)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    n = args.examples or (24 if args.quick else 96)
+    res = bench.run_bench(args.model, n, args.batch_size)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"model {res['model']}, {n} examples, batch {res['batch_size']}: non-pad tokens per second")
+        for key in ("seed_style", "trainer", "studio"):
+            print(f"  {key:<11} {res[key]:>9.1f}   MFU {100 * res['mfu'][key]:5.1f}%")
+        print(f"  studio / seed_style = {res['studio_vs_seed_style']:.2f}x   studio / trainer = {res['studio_vs_trainer']:.2f}x")
+        peaks = ", ".join(f"{k} {v:.0f}" for k, v in res["matmul_peak_gflops"].items())
+        print(f"  {res['gflop_per_token']} GFLOP per token; matmul peak here (GFLOP/s): {peaks}; the studio trained in "
+              f"{res['studio_precision']} (MFU against that precision's peak, the baselines against fp32)")
+    sys.stdout.flush()
+    return 0

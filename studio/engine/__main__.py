@@ -1,0 +1,5 @@
+import sys
+
+from studio.engine.entry import main
+
+sys.exit(main())
