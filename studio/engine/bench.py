@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "datasets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "datasets"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
