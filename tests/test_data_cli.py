@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.data import cli
+from studio.cli import check as cli
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "datasets"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.data import apply_fixes, check_dataset, cli, load_dataset
+from studio.cli import check as cli
+from studio.data import apply_fixes, check_dataset, load_dataset
 from studio.core.errors import StudioError
 
 DATA = Path(__file__).resolve().parent / "data" / "formats"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.data import RecordStream, check_dataset, cli, load_dataset, open_records
+from studio.cli import check as cli
+from studio.data import RecordStream, check_dataset, load_dataset, open_records
 from studio.core.errors import StudioError
 
 
