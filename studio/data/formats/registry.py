@@ -23,8 +23,10 @@ from studio.data.formats.base import DataFormat
 from studio.data.formats.fields import ALIASES
 
 BUILTIN_ORDER = ("chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback")
+# the package's modules that are not formats (the machinery that asks the formats: never imported to look for one)
+NOT_FORMATS = ("base", "by_values", "detection", "fields", "normalise", "registry", "values")
 _plugins = Plugins("studio.data.formats", [str(Path(__file__).parent)], "FORMAT", "name", "data format",
-                   first=BUILTIN_ORDER, accept=lambda found: isinstance(found, DataFormat))
+                   first=BUILTIN_ORDER, skip=NOT_FORMATS, accept=lambda found: isinstance(found, DataFormat))
 
 
 def register(fmt: DataFormat) -> DataFormat:
