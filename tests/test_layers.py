@@ -1,5 +1,6 @@
 """The shape of the code: imports go one way (no import circle in studio/, counting imports inside functions),
-nothing outside studio/tasks/ tests a task's name, and the run store and the scheduler never test a launcher's kind."""
+nothing outside studio/tasks/ tests a task's name, nothing outside studio/tasks/ and the format modules tests a data
+format's name, and the run store and the scheduler never test a launcher's kind."""
 
 import ast
 import re
@@ -53,6 +54,11 @@ def import_graph() -> dict[str, set[str]]:
     for mod in (PKG / "launchers").glob("*.py"):  # and the launcher registry every launcher module
         if mod.stem not in ("__init__", "base"):
             graph["studio.launchers"].add(f"studio.launchers.{mod.stem}")
+    from studio.data.formats.registry import NOT_FORMATS
+
+    for mod in (PKG / "data" / "formats").glob("*.py"):  # and the format registry every format module
+        if mod.stem != "__init__" and mod.stem not in NOT_FORMATS:
+            graph["studio.data.formats.registry"].add(f"studio.data.formats.{mod.stem}")
     return graph
 
 
@@ -224,3 +230,71 @@ def test_icons_need_no_emoji_font():
     found = [f"{p.relative_to(root)}:{n}: {m.group()!r}" for p in shown
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) for m in emoji.finditer(line)]
     assert not found, "\n".join(found)
+
+
+FORMAT_SIDE = re.compile(r"fmt|format", re.IGNORECASE)
+
+
+def format_name_tests(source: str, names) -> list[int]:
+    """Lines of ``source`` that test a data format's name: a comparison (==, !=, in, not in, a name alone or among
+    others in a tuple, list or set) or a ``match`` between something named like a format (``ds.format``, ``fmt``,
+    ``rec["format"]``) and a format's name, or a table keyed by format names looked up with a format."""
+    def has_name(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in names
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(has_name(e) for e in node.elts)
+        return False
+
+    def formatish(node) -> bool:
+        return bool(FORMAT_SIDE.search(ast.unparse(node)))
+
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(has_name(s) for s in sides) and any(formatish(s) for s in sides if not has_name(s)):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Dict) and formatish(node.slice):
+            if any(has_name(k) for k in node.value.keys if k is not None):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Match) and formatish(node.subject):
+            if any(isinstance(c.pattern, ast.MatchValue) and has_name(c.pattern.value) for c in node.cases):
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def format_modules() -> set[str]:
+    """The format plug-ins' own modules (files of studio/data/formats that expose ``FORMAT``) and their contract."""
+    folder = PKG / "data" / "formats"
+    return {p.relative_to(PKG).as_posix() for p in folder.glob("*.py")
+            if p.name == "base.py" or re.search(r"^FORMAT\s*=", p.read_text(encoding="utf-8"), re.MULTILINE)}
+
+
+def test_the_format_check_sees_the_usual_spellings():
+    names = ("chat", "text", "classification", "preference")
+    for code in ('if ds.format == "preference": pass', "x = fmt != 'text'", 'x = ds.format in ("text", "classification")',
+                 'x = "classification" == self.format', 'x = fmt not in {"chat"}', 'x = rec.get("format") == "chat"',
+                 'x = {"chat": 1, "text": 2}[ds.format]', 'match fmt:\n    case "text": pass'):
+        assert format_name_tests(code, names) == [1], code
+    for code in ('if try_tab == "chat": pass', 'x = part.get("type") != "text"', 'x = {"chat": 1}[kind]',
+                 'x = fmt.labels', 'x = ds.format in FORMATS'):
+        assert not format_name_tests(code, names), code
+
+
+def test_nothing_outside_tasks_and_the_format_modules_tests_a_format_name():
+    from studio.data import formats
+
+    names = set(formats.names())
+    assert {"chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference",
+            "feedback"} <= names
+    own = format_modules()
+    assert {"data/formats/chat.py", "data/formats/feedback.py", "data/formats/base.py"} <= own
+    offenders = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).as_posix()
+        if rel.startswith("tasks/") or rel in own:
+            continue
+        offenders += [f"{rel}:{line}" for line in format_name_tests(path.read_text(encoding="utf-8"), names)]
+    assert not offenders, ("ask the format (studio/data/formats/base.py: its flags and methods) instead of testing "
+                           "its name:\n" + "\n".join(offenders))

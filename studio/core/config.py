@@ -16,6 +16,7 @@ import yaml
 
 from studio.core.attention import ATTENTION_CHOICES, PACKING_CHOICES
 from studio.core.errors import StudioError
+from studio.data.formats import registry as formats
 
 # The built-in tasks, for the docs and widgets; the task registry (studio.tasks) is what decides, and plug-in
 # tasks join it, so ``task`` is checked there (studio.tasks.check), not against this list.
@@ -52,7 +53,7 @@ class DataConfig:
     train: str = knob("", "Training data", "A CSV, JSON, JSONL, Parquet or text file.")
     eval: str = knob("", "Evaluation data", "Held-out examples to measure progress on. Leave empty to split some off the training data.")
     eval_fraction: float = knob(0.1, "Eval share", "Share of the training data held out for evaluation when no eval file is given.", min=0.0, max=0.5, step=0.01)
-    format: str = knob("auto", "Format", "How to read the records: auto, chat, sharegpt, alpaca, prompt_completion, text, classification, preference, feedback.", choices=("auto", "chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback"))
+    format: str = knob("auto", "Format", f"How to read the records: {', '.join(formats.CHOICES)}.", choices=formats.CHOICES)
     columns: dict = knob(None, "Column mapping", "Which columns hold what, e.g. {text: review, label: sentiment}. Empty: detected from the file.", factory=dict)
     max_length: int = knob(512, "Max length (tokens)", "Longer examples are cut. Longer needs more memory and time.", min=16, max=32768, step=16)
     train_on_prompt: bool = knob(False, "Learn from prompts too", "Off: the model learns only from the assistant's answers (recommended). On: it also learns to write the prompts.")

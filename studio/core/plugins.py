@@ -1,6 +1,6 @@
-"""A table of plug-ins of one kind (tasks, launchers), keyed by a name each plug-in carries.
+"""A table of plug-ins of one kind (tasks, launchers, data formats), keyed by a name each plug-in carries.
 
-The modules (or packages) of one package that expose an attribute (``TASK``, ``LAUNCHER``) are found the first time
+The modules (or packages) of one package that expose an attribute (``TASK``, ``LAUNCHER``, ``FORMAT``) are found the first time
 anything is looked up; a plug-in defined elsewhere (a test, an extension) joins with ``register``. The table is code,
 not user state: filled once, then only read (``register`` and ``unregister`` are for start-up and tests).
 """

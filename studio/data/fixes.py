@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data.fix_text import placeholder_values, rewrite_record, text_fix
-from studio.data.formats import CHAT_LIKE
+from studio.data.formats import registry
 from studio.data.health.cleanliness import _CODE, _HTML
 from studio.data.health.keys import exact_key, label_key, norm_key
 from studio.data.health.pairs import identical_pair
@@ -103,7 +103,7 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
     records = [_copy(r) for r in ds.records]
     origin = list(ds.lines)
     results: list[FixResult] = []
-    chat_like = ds.format in CHAT_LIKE or ds.format in ("preference", "feedback")
+    chat_like = registry.get(ds.format).conversational
     for name in _ORDER:
         if name not in fixes:
             continue
@@ -138,11 +138,7 @@ def apply_fixes(ds: Dataset, fixes: list[str], eval_ds: Dataset | None = None, o
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     tmp.replace(out)
-    fmt = "chat" if ds.format in CHAT_LIKE else ds.format
-    columns = {"chat": {"messages": "messages"}, "text": {"text": "text"},
-               "classification": {"text": "text", "label": "label"},
-               "preference": {"prompt": "messages", "chosen": "chosen", "rejected": "rejected"},
-               "feedback": {"prompt": "messages", "completion": "completion", "verdict": "verdict"}}[fmt]
+    fmt, columns = registry.get(ds.format).saved()  # the format the normalised records load back as
     new = Dataset(format=fmt, records=records, lines=list(range(1, len(records) + 1)), malformed=[], columns=columns,
                   source=str(out))
     record = FixRecord(source=ds.source, output=str(out), fixes=results, rows_before=len(ds.records),

@@ -17,14 +17,24 @@ matter), and, when the names say nothing (a CSV without a header, unusual names)
 one text column is plain text; a long text column next to a short column with few distinct values
 is text classification; two long text columns are prompt and completion.
 
-Modules: ``fields`` (the formats and their fields), ``detection`` and ``by_values`` (the format and
-columns of a file), ``normalise`` (a normaliser per format) and ``values`` (reading one field's value).
+Each format is a plug-in: a module here exposing ``FORMAT`` (a ``DataFormat``, see ``base`` for the contract)
+declares its fields, how it is detected, how a record is normalised and previewed, and what the health checks
+need from it; ``registry`` holds them, and a format defined elsewhere joins with ``register(MyFormat())``.
+The built-in ones: ``chat``, ``sharegpt``, ``alpaca``, ``prompt_completion``, ``text``, ``classification``,
+``preference`` and ``feedback``.
+
+Other modules: ``fields`` (column names recognised for each field), ``detection`` and ``by_values`` (the format
+and columns of a file), ``normalise`` (a raw row to its record) and ``values`` (reading one field's value).
 """
 
+from studio.data.formats.base import DataFormat
 from studio.data.formats.detection import detect
-from studio.data.formats.fields import ABOUT, ALIASES, CHAT_LIKE, FIELDS, FORMATS, ROLE_NAMES, RowError
+from studio.data.formats.fields import ALIASES, ROLE_NAMES, RowError
 from studio.data.formats.normalise import normaliser
+from studio.data.formats.registry import (ABOUT, FIELDS, FORMATS, all_formats, column_vocabulary, find, get, names,
+                                          register, unregister)
 from studio.data.formats.values import as_label, as_text, content_text, message_list
 
-__all__ = ["ABOUT", "ALIASES", "CHAT_LIKE", "FIELDS", "FORMATS", "ROLE_NAMES", "RowError", "as_label", "as_text", "content_text",
-           "detect", "message_list", "normaliser"]
+__all__ = ["ABOUT", "ALIASES", "FIELDS", "FORMATS", "ROLE_NAMES", "DataFormat", "RowError", "all_formats", "as_label",
+           "as_text", "column_vocabulary", "content_text", "detect", "find", "get", "message_list", "names",
+           "normaliser", "register", "unregister"]

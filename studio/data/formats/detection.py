@@ -1,15 +1,15 @@
 """Detection: the format of a file and the column that holds each field, from the column names first.
 
-When the names say nothing, ``studio.data.formats.by_values`` judges the columns by what they hold.
+Each format says whether the names fit it (``DataFormat.matches``, tried in ``rank`` order) and which named fields
+make a file its kind (``claims``). When the names say nothing, ``studio.data.formats.by_values`` judges the columns
+by what they hold.
 """
 
 from __future__ import annotations
 
-import json
-
-from studio.data.formats.by_values import _guess_by_values, _label_by_values
-from studio.data.formats.fields import ALIASES, FIELDS, FORMATS
-from studio.data.formats.values import is_verdict
+from studio.data.formats import registry
+from studio.data.formats.base import find_column
+from studio.data.formats.by_values import _guess_by_values
 from studio.core.errors import StudioError
 
 
@@ -21,41 +21,21 @@ def _lookup(keys) -> dict[str, str]:
     return out
 
 
-def _find(field: str, names: dict[str, str], taken: set) -> str | None:
-    for alias in ALIASES.get(field, (field,)):
-        col = names.get(alias)
-        if col is not None and col not in taken:
-            return col
-    return None
-
-
-def _message_style(rows: list[dict], col: str) -> str | None:
-    """'chat' for role/content turns, 'sharegpt' for from/value turns, None if the column holds no turns."""
-    for row in rows:
-        value = row.get(col)
-        if isinstance(value, str) and value.lstrip().startswith("["):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        if isinstance(value, list):
-            for m in value:
-                if isinstance(m, dict):
-                    if "from" in m or "value" in m:
-                        return "sharegpt"
-                    if "role" in m or "content" in m:
-                        return "chat"
-    return None
-
-
-def _format_from_columns(columns: dict) -> str | None:
+def _format_from_columns(columns: dict):
+    """The format the named fields say (a ``verdict`` column: feedback, ``chosen``: preference, ...), or None
+    ({"text": ...} alone: plain text or classification, decided from the file)."""
     roles = set(columns)
-    for fmt, role in (("feedback", "verdict"), ("preference", "chosen"), ("classification", "label"), ("alpaca", "instruction"),
-                      ("sharegpt", "conversations"), ("chat", "messages"), ("prompt_completion", "completion"),
-                      ("prompt_completion", "prompt")):
-        if role in roles:
-            return fmt
-    return None  # {"text": ...} alone: plain text or classification, decided from the file
+    return next((fmt for fmt in registry.by_claim_rank() if roles & set(fmt.claims)), None)
+
+
+def _guess(rows: list[dict], names: dict[str, str], columns: dict):
+    """The first format whose ``matches`` says yes; when the person named fields that format lacks, the first
+    format those fields are enough for (a named text column alone: plain text)."""
+    fmt = next((f for f in registry.by_rank() if f.matches(rows, names)), None)
+    if columns and (fmt is None or not set(columns) <= set(fmt.fields())):
+        named = set(columns)
+        fmt = next((f for f in registry.by_rank() if set(f.required) <= named <= set(f.fields())), fmt)
+    return fmt
 
 
 def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, where: str = "") -> tuple[str, dict]:
@@ -73,35 +53,28 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
             if real is None:
                 raise StudioError(f"{where}column '{col}' (for {role}) is not in the file; its columns are: {file_cols}")
             columns[role] = real
-    if fmt == "auto" and columns:
-        fmt = _format_from_columns(columns) or "auto"
-    if fmt != "auto" and fmt not in FORMATS:
-        raise StudioError(f"unknown format '{fmt}'; use auto or one of: {', '.join(FORMATS)}")
-    if fmt == "auto":
-        fmt = _guess(rows, names)
-        if set(columns) == {"text"} and fmt != "classification":
-            fmt = "text"
-        if fmt == "text":  # a text column and an unnamed label column?
-            text_col = columns.get("text") or _find("text", names, set())
-            label_col = _label_by_values(rows, keys, text_col)
-            if label_col is not None:
-                fmt, columns = "classification", {"text": text_col, "label": label_col, **columns}
-        if fmt is None:
-            fmt, guessed = _guess_by_values(rows, keys, where, file_cols)
-            columns = {**guessed, **columns}
-    need, optional = FIELDS[fmt]
+    auto = fmt == "auto"
+    found = None if auto else registry.get(fmt)
+    if auto and columns:
+        found = _format_from_columns(columns)
+    if found is None:
+        found = _guess(rows, names, columns)
+        refined = found.refine(rows, keys, names, columns) if found is not None else None
+        if refined is not None:  # e.g. a text column and an unnamed label column: classification
+            name, columns = refined
+            found = registry.get(name)
+        if found is None:
+            name, guessed = _guess_by_values(rows, keys, where, file_cols)
+            found, columns = registry.get(name), {**guessed, **columns}
+    fmt = found.name
+    need, optional = tuple(found.required), tuple(found.optional)
     taken = set(columns.values())
     cols = {}
     for field in need + optional:
         if field in columns:
             cols[field] = columns[field]
             continue
-        col = _find(field, names, taken)
-        if field == "prompt" and fmt == "preference":  # instruction (+ input) before a lone input, then turns
-            col = next((names[a] for a in ("prompt", "question", "query", "instruction", "instructions", "input")
-                        if a in names and names[a] not in taken), None) or _find("messages", names, taken)
-        if col is None and field == "prompt" and fmt == "feedback":
-            col = _find("messages", names, taken)
+        col = find_column(found.column_names(field), names, taken)
         if col is not None:
             cols[field] = col
             taken.add(col)
@@ -113,41 +86,3 @@ def detect(rows: list[dict], fmt: str = "auto", columns: dict | None = None, whe
     for extra in set(columns) - set(need + optional):
         raise StudioError(f"{where}format '{fmt}' has no field '{extra}'; its fields are: {', '.join(need + optional)}")
     return fmt, cols
-
-
-def _verdict_column(rows: list[dict], names: dict[str, str]) -> str | None:
-    """A column that holds a true/false verdict on every record (by its name and its values)."""
-    for alias in ALIASES["verdict"]:
-        col = names.get(alias)
-        values = [r.get(col) for r in rows if r.get(col) is not None] if col is not None else []
-        if values and all(is_verdict(v) for v in values) and any(isinstance(v, bool) or isinstance(v, str) for v in values):
-            return col
-    return None
-
-
-def _guess(rows: list[dict], names: dict[str, str]) -> str | None:
-    if _find("chosen", names, set()) and _find("rejected", names, set()):
-        return "preference"
-    verdict = _verdict_column(rows, names)
-    if verdict is not None:  # an answer (a completion, or a conversation's last turn) judged good or bad
-        taken = {verdict}
-        if _find("completion", names, taken) or any(_message_style(rows, names[a]) for a in ALIASES["messages"] if a in names):
-            return "feedback"
-    for alias in ALIASES["messages"]:
-        col = names.get(alias)
-        if col is not None:
-            style = _message_style(rows, col)
-            if style:
-                return style
-    if "instruction" in names or "instructions" in names:
-        return "alpaca"
-    taken: set = set()
-    prompt = next((names[a] for a in ("prompt", "question", "query", "input") if a in names), None)
-    if prompt is not None:
-        taken.add(prompt)
-        if _find("completion", names, taken):
-            return "prompt_completion"
-    text = _find("text", names, set())
-    if text is not None:
-        return "classification" if _find("label", names, {text}) else "text"
-    return None

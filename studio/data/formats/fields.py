@@ -1,28 +1,7 @@
-"""The formats and their fields: what each kind of record holds, and the column names recognised for it."""
+"""The column names recognised for each field (shared by the formats; a format may name its own, see ``base``),
+media columns, and the role names of conversation turns."""
 
 from __future__ import annotations
-
-FORMATS = ("chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback")
-CHAT_LIKE = ("chat", "sharegpt", "alpaca", "prompt_completion")
-
-# For each format: the fields it needs, and optional ones.
-FIELDS = {
-    "chat": (("messages",), ("system", "tools")),
-    "sharegpt": (("conversations",), ("system", "tools")),
-    "alpaca": (("instruction",), ("input", "output", "system")),
-    "prompt_completion": (("prompt",), ("completion", "system")),
-    "text": (("text",), ()),
-    "classification": (("text", "label"), ()),
-    "preference": (("chosen", "rejected"), ("prompt", "input", "system")),
-    # single-answer feedback: one answer (or a conversation) with a true/false verdict on it (KTO-style data)
-    "feedback": (("prompt", "verdict"), ("completion", "system")),
-}
-
-# What a format is, in words, for formats no task trains on yet (see ``untrainable``).
-ABOUT = {
-    "feedback": ("single-answer feedback data: each record is one answer with a true/false (thumbs up/down) verdict "
-                 "on it, not a pair of answers. Train it with the feedback task (KTO); training it as chat would teach the bad answers too"),
-}
 
 # Column names recognised for each field, best first.
 ALIASES = {

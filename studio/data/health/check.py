@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from studio.data.formats import CHAT_LIKE
+from studio.data.formats import registry
 from studio.data.health.cleanliness import EncodingCheck, MarkupCheck, clean_text_finders
 from studio.data.health.completeness import CompletenessCheck
 from studio.data.health.contents import ContentsCheck
@@ -30,7 +30,7 @@ def check_dataset(ds, eval_ds=None, tokenizer=None, max_length: int | None = Non
     has seen (and a sample of records for the length check), so memory stays small for big files.
     """
     eval_keys, eval_prompts = None, None
-    if eval_ds is not None and ds.format == "preference":  # one pass over the eval data: records and prompts
+    if eval_ds is not None and registry.get(ds.format).pairs:  # one pass over the eval data: records and prompts
         eval_keys, eval_prompts = Counter(), set()
         for _, records in _chunks(eval_ds):
             eval_keys.update(norm_key(r) for r in records)
@@ -48,21 +48,22 @@ class _Checker:
 
     def __init__(self, ds, eval_keys: Counter | None, length_sample: int, eval_prompts: set | None = None):
         self.format = ds.format
+        fmt = registry.get(ds.format)  # what the format says its records hold decides which checks run
         what = "lines" if ds.line_based else "records"
-        chat_like = ds.format in CHAT_LIKE or ds.format in ("preference", "feedback")
+        chat_like = fmt.conversational
         self.n = 0
-        self.completeness = CompletenessCheck(ds.format, chat_like, what)
+        self.completeness = CompletenessCheck(chat_like, what)
         self.repeats = RepeatCheck(eval_keys, what)
-        self.labels = LabelCheck(what) if ds.format == "classification" else None
-        self.pairs = PairCheck(eval_prompts, what) if ds.format == "preference" else None
+        self.labels = LabelCheck(what) if fmt.labels else None
+        self.pairs = PairCheck(eval_prompts, what) if fmt.pairs else None
         # the content checks share one scan of the text per chunk
-        self.finders = dict(_PII_FINDERS()) | clean_text_finders(ds.format) | {"placeholder": placeholder_finder}
+        self.finders = dict(_PII_FINDERS()) | clean_text_finders(markdown=not chat_like) | {"placeholder": placeholder_finder}
         self.pii = PiiCheck(what)
         self.placeholders = PlaceholderCheck(what)
-        self.contents = ContentsCheck(ds.format, what)
+        self.contents = ContentsCheck(fmt.about if fmt.verdicts else "", what)
         self.markup = MarkupCheck(chat_like, what)
         self.encoding = EncodingCheck(what)
-        self.lengths = LengthCheck(ds.format, chat_like, what, length_sample)
+        self.lengths = LengthCheck(fmt.measured_text, chat_like, what, length_sample)
 
     def feed(self, records: list[dict], lines: list[int]) -> None:
         base = self.n

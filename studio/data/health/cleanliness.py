@@ -22,10 +22,11 @@ _MOJIBAKE = re.compile(rf"[ÂÃ][\u0080-\u00bf{_CP1252_HIGH}]|â€[\u0080-\u00b
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 
 
-def clean_text_finders(fmt: str) -> dict:
-    """The finders the markup and encoding checks need, for ``_scan_all`` (Markdown only in plain text data)."""
+def clean_text_finders(markdown: bool) -> dict:
+    """The finders the markup and encoding checks need, for ``_scan_all`` (Markdown only in plain text data:
+    ``markdown``)."""
     out = {"html": _regex(_HTML, None, ("<", "&"))}
-    if fmt in ("text", "classification"):
+    if markdown:
         out["markdown"] = _regex(_MARKDOWN, None, ("**", "](", "#", "```"))
     out["mojibake"] = _regex(_MOJIBAKE, None, ("Ã", "Â", "â€"))
     out["bad_chars"] = _regex(_BAD_CHARS)

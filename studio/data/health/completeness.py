@@ -9,8 +9,8 @@ from studio.data.health.report import Finding, _are, _have, _s, where
 class CompletenessCheck:
     """The ``malformed``, ``missing_answer`` and ``empty`` checks."""
 
-    def __init__(self, fmt: str, chat_like: bool, what: str):
-        self.format, self.chat_like, self.what = fmt, chat_like, what
+    def __init__(self, chat_like: bool, what: str):
+        self.chat_like, self.what = chat_like, what
         self.missing: list[int] = []
         self.empty: list[int] = []
 
@@ -55,7 +55,7 @@ class CompletenessCheck:
                         "answer, so there is nothing to learn from them. Fix: add the answers (an 'output', 'completion' or "
                         "assistant turn), or drop those records.", "drop_empty"))
         if empty:
-            thing = "text or label" if self.format in ("text", "classification") else "prompt or answer"
+            thing = "prompt or answer" if self.chat_like else "text or label"
             add(Finding("empty", "warning", len(empty), empty,
                         f"{len(empty)} record{_s(empty)} ({where(self.what, empty)}) {_have(empty)} a blank {thing}. "
                         "Fix: fill them in or drop empty records.", "drop_empty"))

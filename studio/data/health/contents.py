@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from studio.data.formats.fields import ABOUT
 from studio.data.health.report import Finding, _have, _s, where
 
 _MEDIA_NOUNS = {"audio": "audio clip", "video": "video", "image": "image", "file": "file"}
@@ -15,8 +14,9 @@ _MEDIA_MARKER = re.compile(r"<(?:image|audio|video)>")
 class ContentsCheck:
     """The ``media``, ``tool_calls`` and ``feedback`` checks."""
 
-    def __init__(self, fmt: str, what: str):
-        self.format, self.what = fmt, what
+    def __init__(self, verdict_data: str, what: str):
+        """``verdict_data``: what the file is, in words, when its records carry verdicts ("" when not)."""
+        self.verdict_data, self.what = verdict_data, what
         self.media_lines: list[int] = []
         self.media: dict[str, int] = {}
         self.markers = 0
@@ -54,11 +54,11 @@ class ContentsCheck:
                                "text makes no sense without them."))
         if self.tool_lines:
             out.append(self._tools_finding(tokenizer, model))
-        if self.format == "feedback":
+        if self.verdict_data:
             good, bad = self.verdicts[True], self.verdicts[False]
             n = good + bad
             out.append(Finding("feedback", "info", n, [],
-                               f"This file is {ABOUT['feedback']}. It has {good} approved and {bad} rejected answer{_s(bad)}."))
+                               f"This file is {self.verdict_data}. It has {good} approved and {bad} rejected answer{_s(bad)}."))
         return out
 
     def _tools_finding(self, tokenizer, model: str) -> Finding:

@@ -13,8 +13,9 @@ LENGTH_SAMPLE = 10_000  # records tokenized for the length check; larger sets ar
 class LengthCheck:
     """The ``too_long`` check, on a reservoir sample of ``size`` records (0: no sample, no check)."""
 
-    def __init__(self, fmt: str, chat_like: bool, what: str, size: int):
-        self.format, self.chat_like, self.what = fmt, chat_like, what
+    def __init__(self, measured_text, chat_like: bool, what: str, size: int):
+        """``measured_text(rec, tokenizer)``: the text whose tokens count (the format's ``measured_text``)."""
+        self.measured_text, self.chat_like, self.what = measured_text, chat_like, what
         # a reservoir sample of (position, line, record)
         self.sample_size = size
         self.sample: list[tuple[int, int, dict]] = []
@@ -33,8 +34,6 @@ class LengthCheck:
 
     def measure(self, report: Report, n: int, tokenizer, max_length: int | None) -> None:
         """Measure the sample: sets ``report.lengths`` and adds the ``too_long`` findings to the report."""
-        from studio.core.chat_template import render_text
-
         sample = sorted(self.sample)
         self.sample = []
         report.length_sampled = n > len(sample)
@@ -42,8 +41,7 @@ class LengthCheck:
         texts, kept, failed = [], [], []
         for _, line, rec in sample:
             try:
-                # classification trains on the text alone (no end-of-text token): measure it the same way
-                texts.append(rec.get("text", "") if self.format == "classification" else render_text(tokenizer, rec))
+                texts.append(self.measured_text(rec, tokenizer))  # as the format's records are trained
                 kept.append(line)
             except Exception as e:  # noqa: BLE001 - a template that rejects a record: report it, keep going
                 failed.append((line, str(e).splitlines()[0] if str(e) else type(e).__name__))

@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from studio.data.formats import ALIASES
+from studio.data.formats import column_vocabulary
 from studio.data.intake.decoding import FileReader, Row
 from studio.core.errors import StudioError
 
@@ -95,7 +95,7 @@ def _has_header(rows: list[list[str]], text: str, delimiter: str, given: set[str
     if not rows:
         return False
     first = [c.strip().strip("\ufeff").lower() for c in rows[0]]
-    known = {a for names in ALIASES.values() for a in names} | set(given)
+    known = column_vocabulary() | set(given)
     if any(c in known for c in first):
         return True
     body = rows[1:]

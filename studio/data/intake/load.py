@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from studio.data.formats import FORMATS
+from studio.data.formats import FORMATS, names
 from studio.data.intake.csv_rows import csv_rows
 from studio.data.intake.dataset import Dataset, RecordStream
 from studio.data.intake.decoding import FileReader
@@ -51,8 +51,8 @@ def open_records(path, format: str = "auto", columns: dict | None = None,  # noq
     """
     p = Path(path).expanduser()
     name = str(path)
-    if format not in ("auto", *FORMATS):
-        raise StudioError(f"unknown format '{format}'; use auto or one of: {', '.join(FORMATS)}")
+    if format != "auto" and format not in FORMATS:
+        raise StudioError(f"unknown format '{format}'; use auto or one of: {', '.join(names())}")
     if not p.exists():
         raise StudioError(f"file not found: {name}; check the path and the file name")
     if p.is_dir():
