@@ -131,3 +131,21 @@ def test_a_text_model_is_refused(tiny_model_dir, vision_data):
                                   "data": {"train": str(vision_data / "train.jsonl")}})
     with pytest.raises(StudioError, match="reads text only"):
         tasks.check(cfg, cuda=False)
+
+
+def test_image_tokens_per_example_with_the_processor(tiny_vlm, tmp_path):
+    from PIL import Image
+
+    from studio.tasks.vision.health import check_images
+    from studio.tasks.vision.intake import load
+    from studio.tasks.vision.model import load_processor
+
+    proc = load_processor(tiny_vlm)
+    Image.new("RGB", (40, 40), (9, 9, 9)).save(tmp_path / "x.png")
+    rows = [{"messages": [{"role": "user", "content": "<image>" * k + " Count?"}, {"role": "assistant", "content": "ok"}],
+             "images": ["x.png"] * k} for k in (1, 3)]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = check_images(load(tmp_path / "d.jsonl"), proc, max_length=16)
+    tokens = report.get("image_tokens")
+    assert tokens is not None and "5 tokens per example (median), 15 at most" in tokens.message
+    assert report.get("image_tokens_over_length").records == [2]  # 15 image tokens after the turn header pass 16

@@ -72,6 +72,16 @@ def carry_labels(short_ids: list[int], short_labels: list[int], long_ids: list[i
     return labels, last_unmatched
 
 
+def image_token_id(processor) -> int | None:
+    """The id of the token an image's features take the place of, when the processor names it."""
+    value = getattr(processor, "image_token_id", None)
+    if isinstance(value, int):
+        return value
+    token = getattr(processor, "image_token", None)
+    tok = tokenizer_of(processor)
+    return tok.convert_tokens_to_ids(token) if isinstance(token, str) else None
+
+
 def load_images(record: dict) -> list:
     images = []
     for k, ref in enumerate(record.get("images") or [], 1):
@@ -126,8 +136,11 @@ def measure(processor, record: dict, max_length: int, train_on_prompt: bool = Fa
     ids, labels = text_labels(processor, text, [(0, len(text))] if train_on_prompt else
                               learned_spans(processor, record["messages"], text))
     batch = processor(text=[text], images=load_images(record) or None, add_special_tokens=False)
-    long_ids = list(batch["input_ids"][0])
+    long_ids = [int(t) for t in batch["input_ids"][0]]
     long_labels, image_end = carry_labels(ids, labels, long_ids)
+    image_id = image_token_id(processor)  # the matcher may pair a placeholder with the last of its image tokens
+    if image_id is not None and image_id in long_ids:
+        image_end = max(image_end, len(long_ids) - long_ids[::-1].index(image_id))
     kept = long_labels[:max_length]
     return {"tokens": len(long_ids), "image_tokens": len(long_ids) - len(ids) + len(record.get("images") or ()),
             "trained": sum(1 for x in kept if x != IGNORE), "fits": image_end <= max_length}
