@@ -62,6 +62,12 @@ class VisionTask(Task):
 
         return load_snippet(kind, path)
 
+    def chat_models(self, run_dir):
+        """The run's base and tuned models, ready to answer about images (the Chat tab's)."""
+        from studio.tasks.vision.chat import VisionChat
+
+        return VisionChat.for_run(run_dir)
+
     def chat(self, run_dir, prompt: str, images: list, system: str = "", tuned: bool = True, sampling=None) -> str:
         """One reply of the run's tuned (or base) model to ``prompt`` about ``images``."""
         from studio.tasks.vision.chat import VisionChat

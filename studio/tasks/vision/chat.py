@@ -50,17 +50,38 @@ class VisionChat:
         cfg = StudioConfig.load(folder.config_file)
         return cls(cfg.model.source, run_dir, cfg.model.trust_remote_code)
 
+    takes_images = True  # the Chat tab passes its image here
+
     def reply(self, prompt: str, images: list, system: str = "", tuned: bool = True, sampling=None) -> str:
         """The reply to ``prompt`` about ``images`` (paths or PIL images), greedy unless ``sampling`` says otherwise."""
+        messages = [{"role": "system", "content": system}] if system else []
+        return "".join(self.stream(messages + [{"role": "user", "content": prompt}], tuned, sampling, images))
+
+    def _messages(self, messages: list[dict], count: int) -> list[dict]:
+        """Plain chat messages as the processor's parts, ``count`` images leading the last user turn."""
+        out = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]
+                if isinstance(m["content"], str) else m["content"]} for m in messages]
+        last = max((i for i, m in enumerate(out) if m["role"] == "user"), default=None)
+        if count and last is None:
+            raise StudioError("an image needs a question to go with it")
+        if count:
+            out[last] = {"role": "user", "content": [{"type": "image"} for _ in range(count)] + out[last]["content"]}
+        return out
+
+    def prompt_text(self, messages: list[dict], images: int = 0) -> str:
+        """What the model reads (images as the template's image marker)."""
+        return self.processor.apply_chat_template(self._messages(messages, images), tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def stream(self, messages: list[dict], tuned: bool = True, sampling=None, images: list | None = None):
+        """The reply to chat messages (``{"role", "content": text}``), the ``images`` (paths or PIL images) shown
+        with the last user turn; yielded whole."""
         import torch
 
         from studio.core.generate import Sampling
 
-        pictures = [im if hasattr(im, "convert") else _open(im) for im in images]
-        messages = [{"role": "system", "content": [{"type": "text", "text": system}]}] if system else []
-        messages.append({"role": "user", "content": [{"type": "image"} for _ in pictures]
-                         + [{"type": "text", "text": prompt}]})
-        text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        pictures = [im if hasattr(im, "convert") else _open(im) for im in images or []]
+        text = self.prompt_text(messages, len(pictures))
         inputs = self.processor(text=[text], images=pictures or None, add_special_tokens=False,
                                 return_tensors="pt").to(self.device)
         if tuned and self.tuned is None:
@@ -70,7 +91,7 @@ class VisionChat:
         tok = self.processor.tokenizer
         with self.lock, ctx, torch.no_grad():
             out = model.generate(**inputs, pad_token_id=tok.pad_token_id, **(sampling or Sampling()).generate_kwargs())
-        return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        yield tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 def _open(path):
@@ -78,4 +99,4 @@ def _open(path):
     try:
         return open_image(reference(str(p.resolve()), p.parent))
     except RowError as e:
-        raise StudioError(f"--image: {e}") from None
+        raise StudioError(f"image: {e}") from None
