@@ -149,3 +149,39 @@ def test_image_tokens_per_example_with_the_processor(tiny_vlm, tmp_path):
     tokens = report.get("image_tokens")
     assert tokens is not None and "5 tokens per example (median), 15 at most" in tokens.message
     assert report.get("image_tokens_over_length").records == [2]  # 15 image tokens after the turn header pass 16
+
+
+def test_the_mask_follows_an_idefics3_processor_that_splits_images(tmp_path, tokenizer):
+    """SmolVLM's layout: an image becomes tiles, row/column tags and a global view; the mask still finds the answer."""
+    import torch
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    from studio.core import models
+    from studio.tasks.vision.encode import IGNORE, encode_batch, measure
+
+    tok = models.load_tokenizer("smollm2")
+    tok.add_special_tokens({"additional_special_tokens": ["<fake_token_around_image>", "<image>", "<end_of_utterance>",
+                                                          "<global-img>"] + [f"<row_{r}_col_{c}>" for r in (1, 2) for c in (1, 2)]})
+    template = ("<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}: "
+                "{% for part in message['content'] %}{% if part['type'] == 'text' %}{{part['text']}}"
+                "{% else %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+                "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+    images = Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 32})
+    proc = Idefics3Processor(image_processor=images, tokenizer=tok, image_seq_len=4, chat_template=template)
+    _image(tmp_path / "r.png", (200, 0, 0), (50, 40))
+    rec = {"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}]},
+                        {"role": "assistant", "content": [{"type": "text", "text": "Red, clearly."}]}],
+           "images": [{"path": str(tmp_path / "r.png")}]}
+    m = measure(proc, rec, 512)
+    assert m["image_tokens"] > 4 * 4 and m["fits"]  # four tiles and the global view, four tokens each, and their tags
+    batch = encode_batch(proc, [rec, rec], 512)
+    learned = batch["labels"][0][batch["labels"][0] != IGNORE]
+    assert tok.decode(learned).strip() == "Red, clearly.<end_of_utterance>"
+    cfg = Idefics3Config(vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                            num_attention_heads=2, image_size=32, patch_size=8),
+                         text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                          num_attention_heads=4, num_key_value_heads=2, pad_token_id=tok.pad_token_id),
+                         image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2)
+    with torch.no_grad():
+        assert torch.isfinite(Idefics3ForConditionalGeneration(cfg)(**batch).loss)
