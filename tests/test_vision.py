@@ -1,6 +1,6 @@
 """The vision task end to end with a tiny random vision-language model (LLaVA layout, built here): LoRA training
-through the CLI on conversations with images, chat with an image, a merged export that reloads and answers the
-same; the loss mask; and the vision encoder left frozen."""
+through the CLI on conversations with images, chat with an image, base vs tuned evaluation, a merged export that
+reloads and answers the same; the loss mask (LLaVA and Idefics3 processors); the vision encoder left frozen."""
 
 import json
 
@@ -85,6 +85,11 @@ def test_lora_trains_chats_with_an_image_and_exports_a_merged_model(tiny_vlm, vi
                  "--base"]) == 0
     base = capsys.readouterr().out.rstrip("\n").split("\n")[-1]
     assert tuned.startswith("It is") and tuned != base  # the adapter taught the answers' start; the base never saw them
+
+    assert main(["eval", str(run), "--data", str(vision_data / "train.jsonl"), "--limit", "2", "--max-new-tokens", "4"]) == 0
+    result = json.loads((run / "evaluation.json").read_text())  # base and tuned scored on the same images
+    assert result["tuned"]["eval_loss"] < result["base"]["eval_loss"] and len(result["examples"]) == 2
+    assert result["examples"][0]["reference"] == "It is red." and result["examples"][0]["images"] == 1
 
     out = tmp_path / "merged"
     assert main(["export", str(run), "--merge", "--out", str(out)]) == 0

@@ -11,11 +11,12 @@ refused. ``tiny`` builds a tiny random model to try it all offline.
 
 from __future__ import annotations
 
-from studio.core.errors import StudioError
 from studio.tasks.base import Task
+from studio.tasks.chat import views
 
 
 class VisionTask(Task):
+    views = views  # held-out examples are shown as chat's are: prompt, reference, base and tuned replies
     name = "vision"
     title = "Vision (images + text)"
     help = "teach a vision-language model to answer about images (conversations with pictures)"
@@ -23,7 +24,8 @@ class VisionTask(Task):
     default_model = ""
     try_tab = "chat"
     takes_images = True
-    metrics = {"eval_loss": False, "perplexity": False}
+    metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
+    metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "image-text-to-text"
     purpose = "answering about images (image-text-to-text)"
     template_lengths = False
@@ -98,8 +100,10 @@ class VisionTask(Task):
         return None if fmt == "vision" else "holds no conversations with images"
 
     def evaluate(self, folder, config, data_path, limit, max_new_tokens, report, models=None):
-        raise StudioError("evaluating vision runs is not available yet; the run's eval loss is in its log, and "
-                          "python -m studio chat RUN --image FILE --prompt ... [--base] compares replies")
+        from studio.tasks.vision.evaluate import evaluate_vision
+
+        return evaluate_vision(folder, config, data_path, limit, max_new_tokens, report,
+                               models if getattr(models, "takes_images", False) else None)
 
 
 TASK = VisionTask()

@@ -68,20 +68,22 @@ class VisionChat:
             out[last] = {"role": "user", "content": [{"type": "image"} for _ in range(count)] + out[last]["content"]}
         return out
 
-    def prompt_text(self, messages: list[dict], images: int = 0) -> str:
-        """What the model reads (images as the template's image marker)."""
-        return self.processor.apply_chat_template(self._messages(messages, images), tokenize=False,
-                                                  add_generation_prompt=True)
+    def prompt_text(self, messages: list[dict], images: int = 0, placed: bool = False) -> str:
+        """What the model reads (images as the template's image marker). ``placed``: the messages are already in
+        parts with their image parts (held-out records), else ``images`` image parts lead the last user turn."""
+        return self.processor.apply_chat_template(messages if placed else self._messages(messages, images),
+                                                  tokenize=False, add_generation_prompt=True)
 
-    def stream(self, messages: list[dict], tuned: bool = True, sampling=None, images: list | None = None):
+    def stream(self, messages: list[dict], tuned: bool = True, sampling=None, images: list | None = None,
+               placed: bool = False):
         """The reply to chat messages (``{"role", "content": text}``), the ``images`` (paths or PIL images) shown
-        with the last user turn; yielded whole."""
+        with the last user turn (``placed``: messages in parts that place them already); yielded whole."""
         import torch
 
         from studio.core.generate import Sampling
 
         pictures = [im if hasattr(im, "convert") else _open(im) for im in images or []]
-        text = self.prompt_text(messages, len(pictures))
+        text = self.prompt_text(messages, len(pictures), placed)
         inputs = self.processor(text=[text], images=pictures or None, add_special_tokens=False,
                                 return_tensors="pt").to(self.device)
         if tuned and self.tuned is None:
