@@ -140,3 +140,22 @@ def test_csv_and_json_in_zips(tmp_path):
             z.writestr("p/1.png", _png((1, 2, 3), (8, 8)))
         ds = load(zpath)
         assert sum(len(r["images"]) for r in ds.records) == 2 and not ds.malformed
+
+
+def test_a_shared_studio_run_reads_no_image_beside_its_data(tmp_path):
+    """A run someone started on a shared studio (its config has an owner) reads images inside its data's folder only."""
+    from studio.core.config import StudioConfig
+    from studio.tasks.vision import TASK
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "theirs.png").write_bytes(_png())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "ok.png").write_bytes(_png())
+    rows = [{"messages": [{"role": "user", "content": "<image>?"}, {"role": "assistant", "content": "A."}],
+             "images": [image]} for image in ("ok.png", "../other/theirs.png", str(tmp_path / "other" / "theirs.png"))]
+    data = _jsonl(tmp_path / "mine" / "d.jsonl", rows)
+    cfg = StudioConfig.from_dict({"task": "vision", "data": {"train": str(data), "eval_fraction": 0}, "owner": "bob"})
+    train, _, info = TASK.load_splits(cfg)
+    assert len(train) == 1 and info["malformed_rows"] == 2
+    cfg.owner = ""  # on one's own machine the paths are one's own
+    assert len(TASK.load_splits(cfg)[0]) == 3

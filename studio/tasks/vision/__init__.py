@@ -35,7 +35,8 @@ class VisionTask(Task):
         from studio.core.splits import load_splits
         from studio.tasks.vision.intake import load
 
-        return load_splits(config, read=lambda path, **_: load(path))
+        # a run with an owner was started on a shared studio: its images stay inside its data's folder
+        return load_splits(config, read=lambda path, **_: load(path, confine=bool(config.owner)))
 
     def check_config(self, config, cuda):
         from studio.tasks.vision.model import check_model

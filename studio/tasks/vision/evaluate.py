@@ -17,7 +17,7 @@ def held_out(config, data_path, limit) -> tuple[list[dict], str, int]:
     if data_path:
         if not Path(data_path).expanduser().is_file():
             raise StudioError(f"--data: file not found: {data_path}")
-        records, source = load(data_path).records, str(data_path)
+        records, source = load(data_path, confine=bool(config.owner)).records, str(data_path)
     else:
         _, records, _ = tasks.get(config.task).load_splits(config)
         source = (f"{config.data.eval} (the run's eval file)" if config.data.eval else

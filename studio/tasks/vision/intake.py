@@ -40,15 +40,18 @@ READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"
            ".pq": "parquet"}
 
 
-def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True) -> Dataset:
-    """All the usable records of a data file (or zip) with images; the others in ``malformed``."""
+def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True, confine: bool = False) -> Dataset:
+    """All the usable records of a data file (or zip) with images; the others in ``malformed``. ``confine``: image
+    paths must stay inside the data file's folder (always so for a zip; a run someone started on a shared studio
+    asks for it, so that nobody's data reaches files beside their own)."""
     from studio.tasks.vision.archive import unpack
 
     src = Path(path).expanduser()
     if not src.is_file():
         raise StudioError(f"file not found: {path}; check the path and the file name")
-    confine = src.suffix.lower() == ".zip"
-    data = unpack(src) if confine else src
+    zipped = src.suffix.lower() == ".zip"
+    confine = confine or zipped
+    data = unpack(src) if zipped else src
     records, lines, malformed = [], [], []
     for n, row, err in _rows(data, str(path), max_bytes):
         if row is None:
