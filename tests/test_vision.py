@@ -190,3 +190,16 @@ def test_the_mask_follows_an_idefics3_processor_that_splits_images(tmp_path, tok
                          image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2)
     with torch.no_grad():
         assert torch.isfinite(Idefics3ForConditionalGeneration(cfg)(**batch).loss)
+
+
+def test_qlora_quantizes_the_language_model_only(tiny_vlm):
+    pytest.importorskip("bitsandbytes")
+    from studio.core.config import StudioConfig
+    from studio.core.hardware import detect_hardware
+    from studio.tasks.vision.model import load_for_training
+
+    cfg = StudioConfig.from_dict({"model": {"source": tiny_vlm}, "task": "vision", "method": "qlora"})
+    model = load_for_training(cfg, detect_hardware("fp32"))
+    kinds = {n: type(m).__name__ for n, m in model.named_modules() if n.endswith(("q_proj", "k_proj", "linear_1"))}
+    assert any("language_model" in n and "4bit" in k for n, k in kinds.items())
+    assert all("4bit" not in k for n, k in kinds.items() if "vision_tower" in n or "projector" in n)

@@ -105,14 +105,33 @@ def freeze_vision(model) -> int:
     return frozen
 
 
+def vision_linear_names(source: str, trust_remote_code: bool = False) -> list[str]:
+    """Full names of the linear layers outside the language model (the vision side), from the config alone."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(models.load_config(source, trust_remote_code),
+                                                        trust_remote_code=trust_remote_code)
+    language = language_module_names(model)
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in language]
+
+
 def load_for_training(config, hw):
-    """The base model prepared for ``config.method`` (``studio.core.loading``), vision frozen as the config says."""
+    """The base model prepared for ``config.method`` (``studio.core.loading``), vision frozen as the config says.
+    QLoRA quantizes the language model only: the vision side stays in its precision (small, and sensitive)."""
     from studio.core.loading import load_for_training as _load
 
     src, trc = config.model.source, config.model.trust_remote_code
     vision = bool(getattr(config.train, "vision_encoder", False))
-    model = _load(config, hw, lambda **kw: load_model(src, trc, **kw), "CAUSAL_LM",
-                  all_linear=lambda m: lora_targets(m, vision))
+
+    def load(**kw):
+        quant = kw.get("quantization_config")
+        if quant is not None:
+            quant.llm_int8_skip_modules = ["lm_head", *vision_linear_names(src, trc)]
+        return load_model(src, trc, **kw)
+
+    model = _load(config, hw, load, "CAUSAL_LM", all_linear=lambda m: lora_targets(m, vision))
     if config.method == "full" and not vision:
         freeze_vision(model)
     return model
