@@ -82,6 +82,15 @@ def test_parquet_with_image_bytes_column(tmp_path):
     assert len(ds.records) == 2 and all("bytes" in r["images"][0] for r in ds.records)
     assert ds.malformed[0][0] == 3 and "image 1" in ds.malformed[0][1]
 
+    # TRL's vision layout: image parts without a value place the images column's pictures, in order
+    messages = [[{"role": "user", "content": [{"type": "text", "text": "Left or right?"}, {"type": "image", "text": None},
+                                              {"type": "image", "text": None}]},
+                 {"role": "assistant", "content": [{"type": "text", "text": "Left.", "image": None}]}]]
+    pq.write_table(pa.table({"messages": messages, "images": [[images[0], images[1]]]}), tmp_path / "trl.parquet")
+    rec = load(tmp_path / "trl.parquet").records[0]
+    assert [p["type"] for p in rec["messages"][0]["content"]] == ["text", "image", "image"]
+    assert [r["bytes"] for r in rec["images"]] == [images[0]["bytes"], images[1]["bytes"]]
+
 
 def test_zip_with_data_and_images_relative_to_the_data_file(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "<image>What is it?"}, {"role": "assistant", "content": "A dot."}],

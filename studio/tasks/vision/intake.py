@@ -9,7 +9,8 @@ What a record may look like (any of these, mixed in one file is fine):
   user turn);
 - a question and an answer (``prompt``/``completion``, ``question``/``answer``, ``instruction``/``output``) next to
   ``images`` / ``image``;
-- Parquet from Hugging Face datasets: an image column of ``{"bytes": ..., "path": ...}``.
+- Parquet from Hugging Face datasets: an image column of ``{"bytes": ..., "path": ...}``, and content parts
+  ``{"type": "image"}`` with no value that place the column's images (as TRL's vision data has them).
 
 A zip holds the data file and its images (paths relative to the data file); see ``studio.tasks.vision.archive``.
 Every image is opened while reading: a record whose image is missing, unreadable, or whose markers and images do
@@ -203,6 +204,10 @@ def _parts(content, i: int, base: Path, confine: bool, inline: list) -> tuple[li
         kind = str(part.get("type") or "text").strip().lower()
         if kind in IMAGE_PARTS:
             value = part.get(kind) if part.get(kind) is not None else part.get("url") or part.get("path") or part.get("image")
+            if value is None:  # a part that only places an image of the images column (TRL / HF datasets style)
+                parts.append({"type": "image", "ref": "column"})
+                markers += 1
+                continue
             try:
                 inline.append(reference(value, base, confine))
             except RowError as e:
