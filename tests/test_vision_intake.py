@@ -102,6 +102,7 @@ def test_zip_with_data_and_images_relative_to_the_data_file(tmp_path):
             z.writestr(f"set/images/{i}.png", _png((0, i * 50, 0)))
     ds = load(zpath)
     assert len(ds.records) == 3 and all(r["image_sizes"] == [[20, 16]] for r in ds.records)
+    assert len(load(zpath).records) == 3  # read again from the folder already unpacked
     assert (tmp_path / "upload.zip.unpacked" / "set" / "images" / "2.png").exists()
 
 
@@ -144,7 +145,7 @@ def test_csv_and_json_in_zips(tmp_path):
                        ("json", json.dumps([{"prompt": "What?", "completion": "A dot.", "images": ["p/0.png", "p/1.png"]}]))):
         zpath = tmp_path / f"{kind}.zip"
         with zipfile.ZipFile(zpath, "w") as z:
-            z.writestr(f"train.{kind}", data)
+            z.writestr(f"qa.{kind}", data)
             z.writestr("p/0.png", _png())
             z.writestr("p/1.png", _png((1, 2, 3), (8, 8)))
         ds = load(zpath)

@@ -77,7 +77,7 @@ def _extract(src: Path, target: Path, max_bytes: int) -> None:
 
 def _data_file(folder: Path, zip_name: str) -> Path:
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
-                   and "__MACOSX" not in p.parts)
+                   and "__MACOSX" not in p.parts and not p.name.startswith("."))  # hidden: this module's mark, ._ files
     if len(found) > 1:
         named = [p for p in found if p.stem.lower() in ("data", "train", "dataset")]
         found = named if len(named) == 1 else found

@@ -159,8 +159,13 @@ def run_check(args, format_report) -> int:
     """``python -m studio check FILE --images``: the image report (``format_report`` lays it out as for text)."""
     import json
 
+    from studio.core.errors import StudioError
     from studio.tasks.vision.intake import load
 
+    unused = [flag for flag, value in (("--eval", args.eval), ("--fix", args.fix), ("--fill", args.fill),
+                                       ("--column", args.column)) if value]
+    if unused:
+        raise StudioError(f"{', '.join(unused)}: not available for conversations with images (yet); check without them")
     ds = load(args.file)
     processor = None
     if args.model:

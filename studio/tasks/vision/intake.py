@@ -70,7 +70,9 @@ def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True, co
     if not records:
         first = f"; first problem at {_unit(data)} {malformed[0][0]}: {malformed[0][1]}" if malformed else ""
         raise StudioError(f"{path}: no usable conversations with images{first}")
-    return Dataset(format=FORMAT, records=records, lines=lines, malformed=malformed, columns={}, source=str(path))
+    # a zip's records are named by their place in the data file inside it (lines of a JSONL or CSV file)
+    return Dataset(format=FORMAT, records=records, lines=lines, malformed=malformed, columns={},
+                   source=str(data) if zipped else str(path))
 
 
 def _size(ref: dict, k: int) -> tuple[int, int]:
