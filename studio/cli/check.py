@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "and variants, examples cut by the max length, personal data, template placeholders, markup and "
                     "encoding damage, media left out, tool calling and single-answer feedback data.",
         epilog="Exit status: 0 when the file loaded (whatever was found), 2 when it cannot be used.")
-    p.add_argument("file", help="the data file: .jsonl, .json, .csv, .tsv, .parquet or .txt")
+    p.add_argument("file", help="the data file: .jsonl, .json, .csv, .tsv, .parquet or .txt (or .zip of data and images)")
     p.add_argument("--eval", metavar="FILE", help="the eval file, to find eval records that are also in FILE")
     p.add_argument("--max-length", type=int, metavar="N",
                    help=f"count examples longer than N tokens of the model (default model: {DEFAULT_MODEL})")
@@ -46,6 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"refuse files bigger than this (default: {DEFAULT_MAX_BYTES / 2**20:.0f} MB)")
     p.add_argument("--out-dir", metavar="DIR", help="where fixed versions go (default: versions/ next to FILE)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--images", action="store_true",
+                   help="conversations with images (the vision task; a .zip implies it): check the images too; "
+                        "--model names the vision model whose processor counts image tokens")
     p.set_defaults(func=run)
     return p
 
@@ -86,6 +89,10 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    if getattr(args, "images", False) or str(args.file).lower().endswith(".zip"):
+        from studio.tasks.vision.health import run_check
+
+        return run_check(args, format_report)
     from studio.data.health import check_dataset
     from studio.data.intake import load_dataset, open_records
 

@@ -1,7 +1,7 @@
 """``python -m studio``: the studio without a browser.
 
     python -m studio train CONFIG.yaml [--set key=value ...] [--resume]
-    python -m studio chat RUN_DIR --prompt TEXT [--base]
+    python -m studio chat RUN_DIR --prompt TEXT [--base] [--image FILE]
     python -m studio check FILE [--eval FILE] [--max-length N] [--json]
     python -m studio bench [--quick] [--json]
     python -m studio prepare
@@ -31,17 +31,22 @@ def cmd_chat(args) -> int:
     from studio.core.runfolder import RunFolder
 
     folder = RunFolder(args.run_dir)
-    if folder.config_file.exists():
-        task = tasks.get(StudioConfig.load(folder.config_file).task)
-        if task.try_tab != "chat":
-            raise StudioError(f"{args.run_dir} is a {task.name} run, which does not write replies; "
-                              f"score it with: python -m studio eval {args.run_dir}")
+    task = tasks.get(StudioConfig.load(folder.config_file).task) if folder.config_file.exists() else None
+    if task is not None and task.try_tab != "chat":
+        raise StudioError(f"{args.run_dir} is a {task.name} run, which does not write replies; "
+                          f"score it with: python -m studio eval {args.run_dir}")
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    if getattr(task, "takes_images", False):  # a model that sees images answers about them
+        reply = task.chat(args.run_dir, args.prompt, args.image, args.system, tuned=not args.base, sampling=sampling)
+        print(reply.strip().replace("\n", " "))
+        return 0
+    if args.image:
+        raise StudioError(f"--image: {args.run_dir} is a model that reads text only; give images to a vision run")
     chat = ChatModels.for_run(args.run_dir)
     messages = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": args.prompt})
-    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     reply = chat.reply(messages, tuned=not args.base, sampling=sampling)
     print(reply.strip().replace("\n", " "))
     return 0
@@ -76,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", required=True, help="the user message")
     p.add_argument("--system", default="", help="an optional system message")
     p.add_argument("--base", action="store_true", help="answer with the untouched base model instead")
+    p.add_argument("--image", action="append", default=[], metavar="FILE",
+                   help="an image the question is about (vision runs; repeat for several)")
     p.add_argument("--max-new-tokens", type=int, default=128, help="longest reply, in tokens (default 128)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 (default) answers greedily and repeatably")
     p.set_defaults(func=cmd_chat)

@@ -82,6 +82,7 @@ class TrainConfig:
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
     class_weights: bool = knob(False, "Balance classes", "Classification: weight the loss by inverse class frequency so rare labels count as much as common ones.")
+    vision_encoder: bool = knob(False, "Train the vision encoder", "Vision task: also train the image encoder and its projector (LoRA on their layers too, or all their weights in full training). Off (recommended): they stay frozen and only the language model learns.")
     beta: float = knob(0.1, "Preference strength (beta)", "Preference and feedback tuning (DPO, KTO): how far the tuned model may move from the base toward the preferred answers. Lower moves further; 0.1 is the usual start.", min=0.01, max=5.0, step=0.01)
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")

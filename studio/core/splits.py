@@ -11,10 +11,12 @@ from studio.core.config import StudioConfig
 from studio.core.errors import StudioError
 
 
-def load_splits(config: StudioConfig) -> tuple[list, list, dict]:
-    """Training and eval records, with a seeded split when no eval file is given."""
+def load_splits(config: StudioConfig, read: Callable | None = None) -> tuple[list, list, dict]:
+    """Training and eval records, with a seeded split when no eval file is given. ``read(path, format=, columns=)``
+    reads a file into a ``Dataset`` (default ``studio.data.load_dataset``; a task may read its own kind of data)."""
     from studio.data import load_dataset
 
+    load_dataset = read or load_dataset
     fmt, cols = config.data.format, config.data.columns or None
     train = load_dataset(config.resolve_path(config.data.train), format=fmt, columns=cols)
     info = {"format": train.format, "malformed_rows": len(train.malformed)}

@@ -22,7 +22,7 @@ from studio.core.config import StudioConfig
 from studio.core.hardware import Hardware, detect_hardware, peak_memory_mb
 from studio.core.procs import status_alive
 from studio.core.setup import TaskSetup
-from studio.core.splits import auto_interval, load_splits, planned_steps
+from studio.core.splits import auto_interval, planned_steps
 from studio.core.errors import StudioError
 from studio.core.runfolder import RunFolder
 
@@ -220,7 +220,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     hw = detect_hardware(config.train.precision)
     checkpointing, checkpointing_reason = _checkpointing(config)
     config.train.gradient_checkpointing = "on" if checkpointing else "off"  # decided; the saved config keeps auto
-    train_records, eval_records, data_info = load_splits(config)
+    train_records, eval_records, data_info = task.load_splits(config)
     _refuse_untrained_format(data_info["format"], config.data.train, config.task)
     setup = task.setup(config, hw, train_records, eval_records)
     world = int(os.environ.get("WORLD_SIZE", "1"))

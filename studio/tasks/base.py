@@ -34,6 +34,8 @@ Attributes (class-level facts; all have defaults but ``name``)
 
 Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardware``)
     check_config(config, cuda) -> None         raise StudioError for settings this task cannot train with
+    load_splits(config) -> (train, eval, info) the run's training and held-out records (``studio.core.splits``);
+                                               a task with data of its own kind (images) reads it here
     setup(config, hw, train, evals) -> TaskSetup   everything the trainer needs (``studio.core.setup``)
     evaluate(folder, config, data, limit, max_new_tokens, report, models) -> dict
                                                ``{"base": {...}, "tuned": {...}, "examples": [...], ...}``; the
@@ -86,6 +88,11 @@ class Task:
     # ---- training ---------------------------------------------------------------------------------
     def check_config(self, config, cuda: bool) -> None:
         """Raise StudioError for settings this task cannot train with (the generic checks ran already)."""
+
+    def load_splits(self, config) -> tuple[list, list, dict]:
+        from studio.core.splits import load_splits
+
+        return load_splits(config)
 
     def setup(self, config, hw, train_records: list, eval_records: list):
         raise NotImplementedError

@@ -40,7 +40,7 @@ class ChatCache:
                 if key in self._items:
                     return self._items[key]
             if run_id:
-                chat = ChatModels.for_run(run_dir)
+                chat = _for_run(run_dir, ChatModels)
             else:
                 chat = ChatModels(runs.check_model(base_source))
             with self._lock:
@@ -58,6 +58,18 @@ class ChatCache:
     def keys(self) -> list[str]:
         with self._lock:
             return list(self._items)
+
+
+def _for_run(run_dir, default):
+    """A run's chat models: its task's own (a vision run answers about images), else ``default.for_run``."""
+    from studio import tasks
+    from studio.core.config import StudioConfig
+    from studio.core.runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    task = tasks.find(StudioConfig.load(folder.config_file).task) if folder.config_file.exists() else None
+    maker = getattr(task, "chat_models", None)
+    return maker(run_dir) if maker is not None else default.for_run(run_dir)
 
 
 class ModelInfoCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.core.errors import StudioError
 from studio.core.generate import Sampling
 from studio.ui import help as texts
 from studio.ui.common import error_md, esc, explain, history_to_messages
@@ -53,6 +54,8 @@ def build(ctx):
                           scale=5, elem_id="chat-input", submit_btn=False)
         send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
         clear = gr.Button("Clear", scale=1)
+    image = gr.Image(type="filepath", label="Image (vision runs): both models see it with your message", height=160,
+                     sources=["upload", "clipboard"], elem_id="chat-image")
     message = gr.Markdown(elem_id="chat-message")
     with gr.Accordion("Sampling and system prompt", open=False):
         with gr.Row():
@@ -89,7 +92,7 @@ def build(ctx):
 
     pick.input(on_pick, [pick, ctx.model_source], [which, base_bot, tuned_bot], api_visibility="private")
 
-    def respond(user_text, hist_base, hist_tuned, p, model_source, sys_prompt, temp, tp, mx, rp,
+    def respond(user_text, hist_base, hist_tuned, p, model_source, sys_prompt, temp, tp, mx, rp, picture=None,
                 request: gr.Request = None):
         """Stream the base reply, then the tuned one; yields (textbox, base, tuned, prompt, message)."""
         user_text = (user_text or "").strip()
@@ -107,11 +110,15 @@ def build(ctx):
         prompt = ""
         try:
             chat = ctx.chats.get(ctx.runs(request), run_id=run_id, base_source=model_source or "smollm2")
+            seeing = getattr(chat, "takes_images", False)  # a vision run: the image goes with the message
+            if picture and not seeing:
+                raise StudioError("this model reads text only; pick a vision run to ask about an image")
+            extra = {"images": [picture] if picture else []} if seeing else {}
             for side, hist, tuned in sides:
                 msgs = head + history_to_messages(hist)
-                prompt = chat.prompt_text(msgs)
+                prompt = chat.prompt_text(msgs, len(extra["images"])) if seeing else chat.prompt_text(msgs)
                 hist.append({"role": "assistant", "content": ""})
-                for piece in chat.stream(msgs, tuned=tuned, sampling=sampling):
+                for piece in chat.stream(msgs, tuned=tuned, sampling=sampling, **extra):
                     hist[-1] = {"role": "assistant", "content": hist[-1]["content"] + piece}
                     yield gr.skip(), hist_base, hist_tuned, prompt, f"✎ The {side} model is writing…"
             done = "" if run_id else "Pick a finished run above to see the tuned model's reply too."
@@ -119,7 +126,7 @@ def build(ctx):
         except Exception as err:  # noqa: BLE001 - shown as a message
             yield gr.skip(), hist_base, hist_tuned, gr.skip(), explain(err)
 
-    chat_inputs = [text, base_bot, tuned_bot, pick, ctx.model_source, system, temperature, top_p, max_new, rep]
+    chat_inputs = [text, base_bot, tuned_bot, pick, ctx.model_source, system, temperature, top_p, max_new, rep, image]
     chat_outputs = [text, base_bot, tuned_bot, prompt_view, message]
     send.click(respond, chat_inputs, chat_outputs, api_name="chat")
     text.submit(respond, chat_inputs, chat_outputs, api_visibility="private")

@@ -49,9 +49,10 @@ class ContentsCheck:
                        f"{'stays' if self.markers == 1 else 'stay'} as written" if self.markers else "")
             out.append(Finding("media", "warning", len(idx), idx,
                                f"{len(idx)} record{_s(idx)} ({where(self.what, idx)}) refer{'s' if len(idx) == 1 else ''} to {kinds}, which the studio "
-                               f"does not train on: they are left out and the model learns from the text only{markers}. "
-                               "Fix: use a model and tool made for images or audio, or drop those records if their "
-                               "text makes no sense without them."))
+                               f"does not train on with this task: they are left out and the model learns from the text only{markers}. "
+                               "Fix: for images, train with task: vision and a model that sees images (python -m studio "
+                               "check FILE --images checks them); for audio, use a tool made for it; or drop those "
+                               "records if their text makes no sense without them."))
         if self.tool_lines:
             out.append(self._tools_finding(tokenizer, model))
         if self.verdict_data:
