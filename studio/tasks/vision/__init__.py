@@ -11,8 +11,12 @@ refused. ``tiny`` builds a tiny random model to try it all offline.
 
 from __future__ import annotations
 
+from studio.data.formats import register
 from studio.tasks.base import Task
 from studio.tasks.chat import views
+from studio.tasks.vision.format import FORMAT
+
+register(FORMAT)  # the format this task trains on
 
 
 class VisionTask(Task):
