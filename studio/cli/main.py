@@ -33,7 +33,7 @@ def cmd_chat(args) -> int:
     folder = RunFolder(args.run_dir)
     if folder.config_file.exists():
         task = tasks.get(StudioConfig.load(folder.config_file).task)
-        if task.try_tab != "chat":
+        if not task.chats:
             raise StudioError(f"{args.run_dir} is a {task.name} run, which does not write replies; "
                               f"score it with: python -m studio eval {args.run_dir}")
     chat = ChatModels.for_run(args.run_dir)
