@@ -8,9 +8,9 @@ The app is built in ``studio/ui/app.py`` from one module per tab (studio/ui/*_ta
 ``build(ctx)`` (optionally ``TITLE``), called inside its ``gr.Tab``; ``ctx`` is a ``StudioContext`` with the
 RunStore (``ctx.store``), per-app caches (``ctx.chats`` loaded chat models, ``ctx.infos`` model facts and
 tokenizers), the shared per-session states ``ctx.model_source``, ``ctx.model_info``, ``ctx.data`` and
-``ctx.run_id``, the tabs (``ctx.tabs``, ``ctx.tabs_by_id``), ``ctx.on_load`` and helpers. The Evaluate,
-Export and Classify tabs are included when their modules (studio/ui/evaluate_tab.py, export_tab.py,
-classify_tab.py) exist. The full contract is at the top of studio/ui/app.py.
+``ctx.run_id``, the tabs (``ctx.tabs``, ``ctx.tabs_by_id``), ``ctx.on_load`` and helpers. After Train come the
+try panels the tasks name (Chat, Classify; studio/ui/panels.py), then Evaluate and Export (included when their
+modules exist) and Runs. The full contract is at the top of studio/ui/app.py.
 """
 
 import os

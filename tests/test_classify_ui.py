@@ -26,7 +26,7 @@ def ctx(tiny_bert_dir, tmp_path_factory):  # noqa: F811
 
 
 def test_views_and_actions(ctx):
-    from studio.ui import classify_tab as tab
+    from studio.tasks.classification import panel as tab
 
     summary, metrics, per_class, base_fig, tuned_fig = tab.run_view(ctx, "clf1")
     assert "No scores" in summary and metrics == [] and per_class == []
@@ -61,7 +61,7 @@ def test_views_and_actions(ctx):
 
 
 def test_summary_flags_a_missed_rare_label():
-    from studio.ui import classify_tab as tab
+    from studio.tasks.classification import panel as tab
 
     per = {"common": {"precision": 0.9, "recall": 1.0, "f1": 0.95, "support": 18},
            "rare": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}}
@@ -75,7 +75,7 @@ def test_summary_flags_a_missed_rare_label():
 def test_tab_is_served(ctx):
     from gradio_client import Client
 
-    from studio.ui import classify_tab
+    from studio.tasks.classification import panel as classify_tab
 
     with gr.Blocks() as demo:
         ctx.run_id = gr.State("")

@@ -1,6 +1,7 @@
 """The shape of the code: imports go one way (no import circle in studio/, counting imports inside functions),
 nothing outside studio/tasks/ tests a task's name, nothing outside studio/tasks/ and the format modules tests a data
-format's name, and the run store and the scheduler never test a launcher's kind."""
+format's name, the page and the CLI never test a try tab's name, and the run store and the scheduler never test a
+launcher's kind."""
 
 import ast
 import re
@@ -115,7 +116,15 @@ MAY_IMPORT = {
 }
 
 
+# The one exception: a task's try panel (``studio/tasks/<name>/panel.py``, named by ``Task.try_panel``) is page code
+# that lives with its task. It sits in the ui layer (it may import studio.ui and what the ui may), and only the page
+# loads it, by name (importlib): no module imports it, so the task, the engine and the CLI never load Gradio through it.
+PANEL = re.compile(r"studio\.tasks\.\w+\.panel")
+
+
 def package_of(module: str) -> str:
+    if PANEL.fullmatch(module):
+        return "ui"
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
 
@@ -147,8 +156,21 @@ def test_the_layer_check_sees_an_upward_import():
     graph = import_graph()
     graph["studio.core.splits"] = graph["studio.core.splits"] | {"studio.server.runs"}
     graph["studio.tasks.chat.setup"] = graph["studio.tasks.chat.setup"] | {"studio.engine.train"}
+    graph["studio.tasks.chat.views"] = graph["studio.tasks.chat.views"] | {"studio.ui.common"}  # not a panel
     assert layer_violations(graph) == ["studio.core.splits imports studio.server.runs",
-                                       "studio.tasks.chat.setup imports studio.engine.train"]
+                                       "studio.tasks.chat.setup imports studio.engine.train",
+                                       "studio.tasks.chat.views imports studio.ui.common"]
+
+
+def test_try_panels_are_page_code_that_only_the_page_loads():
+    graph = import_graph()
+    panels = sorted(m for m in graph if PANEL.fullmatch(m))
+    assert "studio.tasks.classification.panel" in panels
+    importers = sorted(f"{mod} imports {dep}" for mod, deps in graph.items() for dep in deps if dep in panels)
+    assert not importers, "load a try panel by its name (studio.ui.panels), never import it:\n" + "\n".join(importers)
+    for name in panels:
+        text = (PKG.parent / (name.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(import torch|from torch)", text, re.M), f"{name} imports torch"
 
 
 TASK_NAME_TEST = re.compile(r"""task(?![\w.]*try_tab)[\w.\[\]()"']*\s*(==|!=|\bin\b)\s*\(?\s*["'](chat|classification)["']"""
@@ -173,6 +195,64 @@ def test_nothing_outside_tasks_branches_on_a_task_name():
             if TASK_NAME_TEST.search(code):
                 offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "branching on a task's name outside studio/tasks:\n" + "\n".join(offenders)
+
+
+def tab_comparisons(source: str, tab_names) -> list[int]:
+    """Lines of ``source`` that compare with a try tab's or panel's name (``try_tab == "chat"``, ``x != "classify"``)
+    or compare a ``try_tab``/``try_panel`` with a string: the page asks the task's panel (``studio.ui.panels``)."""
+    def named(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in tab_names
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(named(e) for e in node.elts)
+        return False
+
+    def tab_attr(node) -> bool:
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+        return name in ("try_tab", "try_panel")
+
+    def string(node) -> bool:
+        return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(named(n) for n in sides) or (any(tab_attr(n) for n in sides) and any(string(n) for n in sides)):
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def try_tab_names() -> set[str]:
+    """The names a tab test would compare with: each installed task's panel module, its tab id, and the old tab ids."""
+    import importlib
+
+    from studio import tasks
+
+    names = {"chat", "classify"}
+    for task in tasks.all_tasks():
+        names.add(task.try_panel)
+        names.add(getattr(importlib.import_module(task.try_panel), "TAB_ID", ""))
+    return names - {""}
+
+
+def test_the_tab_check_sees_the_usual_spellings():
+    names = try_tab_names()
+    assert {"chat", "classify", "studio.tasks.classification.panel"} <= names
+    for code in ('if try_tab == "chat": pass', 'if task.try_tab != "classify": pass', 'x = tab in ("chat", "x")',
+                 'x = "classify" == where', 'x = task.try_panel == "studio.tasks.classification.panel"',
+                 'x = t.try_tab == "grpo_compare"'):
+        assert tab_comparisons(code, names) == [1], code
+    assert not tab_comparisons('x = task.try_panel == __name__\ny = {"chat": 1}\nz = f(tab="chat")', names)
+
+
+def test_the_page_and_the_cli_never_branch_on_a_try_tab():
+    names = try_tab_names()
+    offenders = [f"{path.relative_to(PKG).as_posix()}:{line}" for folder in ("ui", "cli", "serve")
+                 for path in sorted((PKG / folder).rglob("*.py"))
+                 for line in tab_comparisons(path.read_text(encoding="utf-8"), names)]
+    assert not offenders, ("ask the run's task for its panel (studio.ui.panels) or what it does (Task.chats) "
+                           "instead of testing a tab's name:\n" + "\n".join(offenders))
 
 
 def kind_comparisons(source: str, kinds) -> list[int]:

@@ -122,7 +122,7 @@ def test_full_training_keeps_the_vision_encoder_frozen_unless_asked(tiny_vlm):
     trained = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trained and all(n.rsplit(".", 1)[0] in language or "lm_head" in n for n in trained)
     assert not any("vision_tower" in n or "projector" in n for n in trained)
-    cfg.train.vision_encoder = True
+    cfg.vision.train_encoder = True
     model = load_for_training(cfg, detect_hardware("fp32"))
     assert any("vision_tower" in n for n, p in model.named_parameters() if p.requires_grad)
 

@@ -32,7 +32,7 @@ def cmd_chat(args) -> int:
 
     folder = RunFolder(args.run_dir)
     task = tasks.get(StudioConfig.load(folder.config_file).task) if folder.config_file.exists() else None
-    if task is not None and task.try_tab != "chat":
+    if task is not None and not task.chats:
         raise StudioError(f"{args.run_dir} is a {task.name} run, which does not write replies; "
                           f"score it with: python -m studio eval {args.run_dir}")
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature)

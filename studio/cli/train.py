@@ -107,6 +107,8 @@ def _launched(cfg) -> int:
     devices = Devices.detect()
     launchers.check(cfg, len(devices.gpus), os.cpu_count() or 1)
     folder, _, resuming = prepare_run(cfg)  # the run itself says its warnings, as events
+    for note in cfg.notes:  # but it reads the config as saved, with old keys already moved: say those here
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     launcher = launchers.make(cfg.launch.backend)
     if cfg.launch.nodes > 1:
         print("this command starts node 0; on each other node run its line below:", file=sys.stderr)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -81,9 +82,6 @@ class TrainConfig:
     eval_steps: int = knob(0, "Evaluate every N steps", "0: evaluate at the end of each epoch and at the end.", min=0, max=1_000_000, step=1)
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
-    class_weights: bool = knob(False, "Balance classes", "Classification: weight the loss by inverse class frequency so rare labels count as much as common ones.")
-    vision_encoder: bool = knob(False, "Train the vision encoder", "Vision task: also train the image encoder and its projector (LoRA on their layers too, or all their weights in full training). Off (recommended): they stay frozen and only the language model learns.")
-    beta: float = knob(0.1, "Preference strength (beta)", "Preference and feedback tuning (DPO, KTO): how far the tuned model may move from the base toward the preferred answers. Lower moves further; 0.1 is the usual start.", min=0.01, max=5.0, step=0.01)
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")
 
@@ -105,6 +103,50 @@ class LaunchConfig:
     address: str = knob("", "Cluster address", "ray: the Ray dashboard address, e.g. http://head-node:8265. Several nodes: host:port of node 0 for the rendezvous.")
 
 
+# ---- task sections -----------------------------------------------------------------------------
+# A task may own a section of the config (``preference.beta``, ``classification.class_weights``): a dataclass of
+# ``knob`` fields that the task declares (``studio.tasks.base.Task.settings``). Core knows no task: the task
+# registry hands it the sections (``use_task_sections``), and every config then carries each of them, in YAML, in
+# ``--set`` keys and in the page's widgets, as it carries ``train`` or ``lora``. A section class may say where its
+# fields used to live, ``MOVED_FROM = {"train.beta": "beta"}``: those old keys are still read, with a note naming
+# the new key.
+_task_sections: Callable[[], dict[str, type]] = dict
+_section_of: Callable[[str], str] = lambda task: ""  # noqa: E731 - the section a task's own settings live in
+_said: set[str] = set()  # deprecation notes already logged by this process (each once: run lists read many configs)
+log = logging.getLogger("studio.config")
+
+
+def use_task_sections(finder: Callable[[], dict[str, type]], section_of: Callable[[str], str]) -> None:
+    """Where the task sections come from (the task registry): ``finder() -> {section name: dataclass}``, and
+    ``section_of(task name) -> section name`` ("" for a task without settings)."""
+    global _task_sections, _section_of
+    _task_sections, _section_of = finder, section_of
+
+
+def task_sections() -> dict[str, type]:
+    """Every task section the installed tasks declare, by name."""
+    return dict(_task_sections())
+
+
+def _moved_keys() -> dict[str, str]:
+    """Old dotted keys of task settings -> their new keys (``train.beta`` -> ``preference.beta``)."""
+    out = {}
+    for name, cls in task_sections().items():
+        for old, new in (getattr(cls, "MOVED_FROM", None) or {}).items():
+            out[old] = f"{name}.{new}"
+    return out
+
+
+def _say(note: str) -> None:
+    if note not in _said:
+        _said.add(note)
+        log.warning("config: %s", note)
+
+
+def moved_note(old: str, new: str) -> str:
+    return f"{old} is now {new}: write {new} in the config or --set (the old key still works for now)"
+
+
 @dataclass
 class StudioConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -116,20 +158,58 @@ class StudioConfig:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     output_dir: str = knob("runs/run", "Output folder", "Where the run's config, log, checkpoints and model go.")
     owner: str = knob("", "Owner", "Who started the run (for shared servers); empty on a single-user machine.")
+    # the task sections (see ``use_task_sections``), by name; read as attributes: ``config.preference.beta``
+    sections: dict = field(default_factory=dict, repr=False, compare=False, metadata={"internal": True})
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name == "sections":
+            raise AttributeError(name)
+        found = self.__dict__.get("sections")
+        if found is not None and name in found:
+            return found[name]
+        cls = task_sections().get(name)
+        if cls is None or found is None:
+            raise AttributeError(f"'StudioConfig' has no section or field '{name}'")
+        found[name] = cls()  # a section of a task installed after this config was made: its defaults
+        return found[name]
+
+    def section_names(self) -> list[str]:
+        """The task sections this config carries: every installed task's, and any it was built with."""
+        return list(dict.fromkeys(list(task_sections()) + list(self.sections)))
+
+    @property
+    def notes(self) -> list[str]:
+        """Deprecation notes from reading this config (old keys that moved); ``validate`` returns them as warnings."""
+        return list(self.__dict__.get("_notes", []))
 
     # ---- views -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "sections"}
+        for name in self.section_names():
+            out[name] = dataclasses.asdict(getattr(self, name))
+        return out
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        """The config as a run folder keeps it: every common field, the run's own task section, and any other task
+        section only where it differs from its defaults (a chat run's file does not list DPO's beta)."""
+        data = self.to_dict()
+        own = _section_of(self.task)
+        for name, cls in task_sections().items():
+            if name != own and name in data and data[name] == dataclasses.asdict(cls()):
+                del data[name]
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "StudioConfig":
-        return _build(cls, data or {}, "")
+        data, notes = _move_old_keys(data or {})
+        cfg = _build(cls, data, "")
+        for note in notes:
+            _say(note)
+        cfg._notes = notes
+        return cfg
 
     @classmethod
     def load(cls, path: str | Path) -> "StudioConfig":
@@ -151,10 +231,17 @@ class StudioConfig:
     def with_overrides(self, assignments: list[str]) -> "StudioConfig":
         """Apply ``key=value`` strings with dotted keys, e.g. ``train.max_steps=10``."""
         data = self.to_dict()
+        notes = self.notes
+        moved = _moved_keys()
         for item in assignments:
             if "=" not in item:
                 raise StudioError(f"--set {item!r}: expected key=value, for example train.max_steps=10")
             key, raw = item.split("=", 1)
+            if key.strip() in moved:  # an old key of a task setting: set the new one, and say so
+                new_key = moved[key.strip()]
+                notes.append(moved_note(key.strip(), new_key))
+                _say(notes[-1])
+                key = new_key
             parts = key.strip().split(".")
             node = data
             for i, part in enumerate(parts):
@@ -166,6 +253,7 @@ class StudioConfig:
                     node = node[part]
         new = StudioConfig.from_dict(data)
         new._base = getattr(self, "_base", None)
+        new._notes = list(dict.fromkeys(notes + new.notes))
         return new
 
     def resolve_path(self, value: str) -> str:
@@ -181,10 +269,13 @@ class StudioConfig:
     # ---- checks ------------------------------------------------------------------------------
     def validate(self, cuda_available: bool | None = None) -> list[str]:
         """Raise StudioError for impossible settings; return warnings for risky ones."""
-        warnings: list[str] = []
-        for section in (self, self.model, self.data, self.train, self.lora, self.launch):
+        warnings: list[str] = list(self.notes)
+        sections = [self, self.model, self.data, self.train, self.lora, self.launch]
+        for section in sections + [getattr(self, name) for name in self.section_names()]:
             for f in fields(section):
                 meta = f.metadata
+                if meta.get("internal"):
+                    continue
                 value = getattr(section, f.name)
                 name = _field_path(section, f.name)
                 if meta.get("choices") and not meta.get("open_choices") and value not in meta["choices"]:
@@ -245,8 +336,40 @@ class StudioConfig:
 
 def _field_path(section, name: str) -> str:
     prefix = {ModelConfig: "model.", DataConfig: "data.", TrainConfig: "train.", LoraConfig: "lora.",
-              LaunchConfig: "launch."}.get(type(section), "")
+              LaunchConfig: "launch."}.get(type(section))
+    if prefix is None:
+        prefix = next((f"{n}." for n, cls in task_sections().items() if type(section) is cls), "")
     return prefix + name
+
+
+def _plain(value):
+    import copy
+
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+
+
+def _move_old_keys(data: dict) -> tuple[dict, list[str]]:
+    """``data`` with task settings written under their old keys (``train: {beta: 0.2}``) moved to their sections
+    (``preference: {beta: 0.2}``), and a note for each. A value under the new key wins."""
+    moved = _moved_keys()
+    if not isinstance(data, dict) or not moved:
+        return data, []
+    data = dict(data)
+    notes = []
+    for old, new in moved.items():
+        old_section, old_name = old.split(".", 1)
+        new_section, new_name = new.split(".", 1)
+        node = data.get(old_section)
+        if not isinstance(node, dict) or old_name not in node:
+            continue
+        node = dict(node)
+        value = node.pop(old_name)
+        data[old_section] = node
+        target = dict(data.get(new_section) or {})
+        target.setdefault(new_name, value)
+        data[new_section] = target
+        notes.append(moved_note(old, new))
+    return data, notes
 
 
 def _unknown_key(key: str, known: dict, where: str) -> str:
@@ -260,17 +383,24 @@ def _unknown_key(key: str, known: dict, where: str) -> str:
 def _build(cls, data: dict, prefix: str):
     if not isinstance(data, dict):
         raise StudioError(f"config: '{prefix.rstrip('.')}' should be a section with keys, not {data!r}")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    extra = task_sections() if cls is StudioConfig else {}
     kwargs: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
     for key, value in data.items():
+        if key in extra:  # a task's own section
+            sections[key] = _build(extra[key], value or {}, prefix + key + ".")
+            continue
         if key not in known:
-            raise StudioError(_unknown_key(prefix + str(key), known, "config"))
+            raise StudioError(_unknown_key(prefix + str(key), {**known, **extra}, "config"))
         f = known[key]
         sub = _SECTIONS.get(f.name) if cls is StudioConfig else None
         if sub is not None:
             kwargs[key] = _build(sub, value or {}, prefix + key + ".")
         else:
             kwargs[key] = _coerce(value, f, prefix + key)
+    if cls is StudioConfig:
+        kwargs["sections"] = {name: sections.get(name) or extra[name]() for name in extra}
     return cls(**kwargs)
 
 
@@ -329,7 +459,7 @@ def knobs(section) -> list[dict]:
     """Field descriptions of a config section for building widgets: name, default, label, help, bounds."""
     out = []
     for f in fields(section):
-        if f.name in _SECTIONS and section is StudioConfig:
+        if (f.name in _SECTIONS and section is StudioConfig) or f.metadata.get("internal"):
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         out.append({"name": f.name, "default": default, **f.metadata})

@@ -26,7 +26,8 @@ class Plugins:
         self.first, self.packages, self.skip, self.accept = first, packages, skip, accept
         self._table: dict[str, object] = {}
         self._found = False
-        self._lock = threading.Lock()
+        self._busy = False  # finding now: a look-up from a module being imported sees the table so far
+        self._lock = threading.RLock()
 
     def name_of(self, plugin) -> str:
         name = getattr(plugin, self.key, "")
@@ -63,16 +64,23 @@ class Plugins:
         if self._found:
             return
         with self._lock:
-            if self._found:
+            if self._found or self._busy:
                 return
-            found = {}
-            for mod in pkgutil.iter_modules(self.path):
-                if mod.ispkg != self.packages or mod.name in self.skip:
-                    continue
-                plugin = getattr(importlib.import_module(f"{self.package}.{mod.name}"), self.attr, None)
-                if self.accept(plugin) and self.name_of(plugin):
-                    found[self.name_of(plugin)] = plugin
-            order = [n for n in self.first if n in found] + sorted(n for n in found if n not in self.first)
-            for name in order:
-                self._table.setdefault(name, found[name])
-            self._found = True
+            self._busy = True
+            try:
+                self._find()
+            finally:
+                self._busy = False
+
+    def _find(self) -> None:
+        found = {}
+        for mod in pkgutil.iter_modules(self.path):
+            if mod.ispkg != self.packages or mod.name in self.skip:
+                continue
+            plugin = getattr(importlib.import_module(f"{self.package}.{mod.name}"), self.attr, None)
+            if self.accept(plugin) and self.name_of(plugin):
+                found[self.name_of(plugin)] = plugin
+        order = [n for n in self.first if n in found] + sorted(n for n in found if n not in self.first)
+        for name in order:
+            self._table.setdefault(name, found[name])
+        self._found = True

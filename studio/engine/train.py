@@ -268,7 +268,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         use_cpu=hw.device == "cpu",
         **_distributed_args(config, hw, world),
     )
-    watch = _Watch(folder, emit, stop, hw, setup.log_metrics, perplexity=setup.trainer_factory is None)
+    watch = _Watch(folder, emit, stop, hw, setup.log_metrics, perplexity=task.perplexity)
     common = dict(
         model=setup.model,
         train_dataset=setup.train_dataset,

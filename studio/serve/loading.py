@@ -80,7 +80,7 @@ def plan(run_dirs: list[str]) -> list[RunPlan]:
     for run_dir in run_dirs:
         folder, config = open_run(run_dir)
         task = tasks.get(config.task)
-        if task.try_tab != "chat":
+        if not task.chats:
             raise StudioError(f"{run_dir} is a {task.name} run, which does not write replies, so it cannot be served "
                               f"as a chat model; score it with: python -m studio eval {run_dir}")
         if not folder.has_model():

@@ -12,13 +12,16 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
     for_model(info) -> Task    the task a model is meant for (``studio.core.models.describe`` facts)
     for_data_and_model(fmt, info) -> Task   a task that trains on ``fmt`` and suits the model, else ``for_format``
     check(config) -> list[str] ``config.validate()`` plus the task's own checks; returns the warnings
+    settings_sections() -> dict  every task's own config section, ``{section name: dataclass}``; handed to
+                               ``studio.core.config`` so that configs carry them (``preference.beta``)
 """
 
 from __future__ import annotations
 
+from studio.core import config as _config
 from studio.core.plugins import Plugins
 from studio.core.errors import StudioError
-from studio.tasks.base import Task
+from studio.tasks.base import ChartPanel, Task  # noqa: F401 - part of the contract
 
 BUILTIN_ORDER = ("chat", "classification")  # the rest follow in folder order
 _plugins = Plugins(__name__, __path__, "TASK", "name", "task", first=BUILTIN_ORDER, packages=True,
@@ -84,3 +87,20 @@ def check(config, cuda: bool | None = None) -> list[str]:
         cuda = torch.cuda.is_available()
     get(config.task).check_config(config, cuda)
     return warnings
+
+
+def settings_sections() -> dict[str, type]:
+    """``{section name: settings dataclass}`` of every task that has settings (tasks may share a section)."""
+    out: dict[str, type] = {}
+    for task in all_tasks():
+        if task.section:
+            out.setdefault(task.section, task.settings)
+    return out
+
+
+def _section_of(name: str) -> str:
+    task = find(name)
+    return task.section if task else ""
+
+
+_config.use_task_sections(settings_sections, _section_of)

@@ -4,8 +4,9 @@ A task is *what* a run teaches a model (chat, classification, ...). Each lives i
 ``studio/tasks/<name>/``, that exposes ``TASK``, an instance of a ``Task`` subclass; the registry
 (``studio.tasks``) finds the packages, and the trainer, the CLI, evaluation, export and the UI tabs look
 tasks up there by the name in a run's ``config.yaml`` (``task: chat``). Code outside ``studio/tasks/`` asks the
-task for what it needs instead of testing its name; the tabs still choose where a run is tried by the task's
-``try_tab`` ("chat" or "classify"), the one string left to move into the tasks themselves.
+task for what it needs instead of testing its name. A task also says how the page shows it: the panel a finished
+run is tried in, its headline figure, its extra chart panels and its own settings section; the tabs ask the
+registry for those and never test a task's name or a tab's name.
 
     studio/tasks/<name>/
       __init__.py     TASK = MyTask()  (the class below, filled in; keep imports of torch inside functions)
@@ -13,13 +14,29 @@ task for what it needs instead of testing its name; the tabs still choose where 
       evaluate.py     base vs tuned on held-out data
       export.py       merged model, loading snippet, model-card text
       views.py        what the Evaluate tab, the CLI and the card show of a result (plain data: no gradio)
+      settings.py     the task's own config section (a dataclass of ``studio.core.config.knob`` fields), if any
+      panel.py        the task's try panel, if it has one of its own (Gradio only; the one module of a task that
+                      may import ``studio.ui``; loaded by the page alone, by the dotted name in ``try_panel``)
 
 Attributes (class-level facts; all have defaults but ``name``)
     name              the config value (``task: name``); also the folder name
     title, help       shown in the Train tab's task choice and in ``--help``
     data_formats      formats from ``studio.data`` this task trains on (the Data tab picks the task from them)
     default_model     the embedded model the presets pick for this task ("": none fits; they keep the chosen model)
-    try_tab           where a finished run is tried: "chat" (the Chat tab) or "classify" (the Classify tab)
+    try_panel         the module of the page's panel a finished run is tried in, by its dotted name (never imported
+                      by the task): ``CHAT_PANEL`` (the Chat tab: base and tuned side by side), or a module of the
+                      task's own such as "studio.tasks.classification.panel". The contract of a panel module is in
+                      ``studio/ui/panels.py``; tasks naming the same panel share its tab.
+    chats             True when the tuned model answers chat messages (the Chat tab, ``studio chat``, ``studio serve``)
+    perplexity        True when the eval loss is a language model's cross-entropy, so its perplexity means something
+                      (False for DPO and KTO, whose losses are not); the trainer adds it to eval events
+    headline_metric   the figure the run view puts next to an evaluation's loss while training (an eval event's
+                      key without its ``eval_`` prefix); ``headline_percent``: it is a share, shown in percent
+    chart_panels      ``ChartPanel``s the live chart adds below the loss, one row each, from numbers the task logs
+    settings          the task's own config section: a dataclass of ``knob`` fields (None: no settings); the page's
+                      Train tab shows it when this task is chosen; ``settings_section`` names it in the config
+                      (default: the task's name; tasks may share a section, as preference and feedback share
+                      ``preference``). ``MOVED_FROM`` on the class names old keys that are still read.
     metrics           evaluation metric names in display order, each mapped to True when higher is better
     metric_labels     how the page and the CLI name this task's metrics (``metric_label`` adds the loss and
                       perplexity every task may report)
@@ -64,9 +81,22 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from studio.core.errors import StudioError
 
 COMMON_METRIC_LABELS = {"eval_loss": "Eval loss", "perplexity": "Perplexity"}
+CHAT_PANEL = "studio.ui.chat_tab"  # the page's Chat tab: the base and the tuned model side by side
+
+
+@dataclass(frozen=True)
+class ChartPanel:
+    """A row of the live chart below the loss: ``metrics`` on the left axis and ``shares`` (0 to 1, drawn in
+    percent) on the right, each a number the task logs (``TaskSetup.log_metrics`` event names); their ``eval_``
+    versions are drawn dotted."""
+    title: str
+    metrics: tuple[str, ...] = ()
+    shares: tuple[str, ...] = ()
 
 
 class Task:
@@ -75,7 +105,14 @@ class Task:
     help: str = ""
     data_formats: tuple[str, ...] = ()
     default_model: str = "smollm2"
-    try_tab: str = "chat"
+    try_panel: str = CHAT_PANEL
+    chats: bool = True
+    perplexity: bool = True
+    headline_metric: str = "perplexity"
+    headline_percent: bool = False
+    chart_panels: tuple[ChartPanel, ...] = ()
+    settings: type | None = None
+    settings_section: str = ""
     metrics: dict[str, bool] = {}
     metric_labels: dict[str, str] = {}
     pipeline_tag: str = "text-generation"
@@ -146,9 +183,21 @@ class Task:
         return self.metric_labels.get(name) or COMMON_METRIC_LABELS.get(name) or name
 
     def progress_note(self, eval_event: dict) -> str:
-        """The figure the run view puts next to an evaluation's loss while training: perplexity by default."""
-        value = eval_event.get("perplexity")
-        return f"perplexity {value:.1f}" if isinstance(value, (int, float)) and value else ""
+        """The figure the run view puts next to an evaluation's loss while training (``headline_metric``)."""
+        key = self.headline_metric
+        value = eval_event.get(f"eval_{key}", eval_event.get(key))
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return ""
+        label = key.replace("_", " ")
+        if self.headline_percent:
+            return f"{label} {100 * value:.0f}%"
+        return f"{label} {value:.1f}" if value else ""
+
+    # ---- settings ---------------------------------------------------------------------------------
+    @property
+    def section(self) -> str:
+        """The name of this task's config section ("" without settings)."""
+        return (self.settings_section or self.name) if self.settings is not None else ""
 
     def _view(self, name: str, result: dict, empty):
         fn = getattr(self.views, name, None) if self.views is not None else None

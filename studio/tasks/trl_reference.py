@@ -31,7 +31,7 @@ def load_policy(config: StudioConfig, hw, own_template: bool) -> tuple[object, d
     model = load_for_training(config, hw)
     total, trainable = count_parameters(model)
     return model, {"parameters": total, "trainable_parameters": trainable,
-                   "chat_template": "model" if own_template else "fallback", "beta": config.train.beta}
+                   "chat_template": "model" if own_template else "fallback", "beta": config.preference.beta}
 
 
 def build_trainer(trainer_cls, config_cls, args: dict, model, **kw):

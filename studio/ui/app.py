@@ -1,6 +1,6 @@
 """The web studio: builds the Gradio app from one module per tab and launches it.
 
-Tab contract (for every tab module, including evaluate_tab, export_tab and classify_tab):
+Tab contract (for every tab module, including evaluate_tab, export_tab and the tasks' try panels):
 
     # studio/ui/<name>_tab.py
     TITLE = "Evaluate"            # optional: the tab's title
@@ -22,7 +22,7 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.access``         sign-in mode, ``identity(request)`` (account id, name, admin), the operator's ``policy``
 - ``ctx.runs_dir``       the runs folder; ``ctx.cluster`` the operator's Ray cluster address ("" without one)
 - ``ctx.chats``          ``ChatCache``: ``ctx.chats.get(runs, run_id=...)`` -> loaded ``ChatModels`` (kept per app)
-- ``ctx.classifiers``    ``ClassifierCache``: ``.get(run_dir)`` -> a classification run's loaded models (kept per app)
+- ``ctx.panel_cache(key, factory)``  a per-app object a try panel keeps (its loaded models), made once by ``factory()``
 - ``ctx.infos``          ``ModelInfoCache``: ``.get(source)`` -> ``studio.core.models.describe`` dict, ``.tokenizer(source)``
 - shared per-browser-session state (``gr.State``; use as inputs/outputs, or listen to ``.change``):
   ``ctx.model_source`` (str), ``ctx.model_info`` (describe dict), ``ctx.data`` (dict: path, name, format, columns,
@@ -31,8 +31,11 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and class
 - ``ctx.tabs`` the ``gr.Tabs`` (return ``gr.Tabs(selected="chat")`` to switch), ``ctx.tabs_by_id[id]`` each
   ``gr.Tab`` (for ``.select`` events: refresh a list when the tab is opened)
 - ``ctx.on_load``        append ``(fn, inputs, outputs)`` to run when a page opens
-- ``ctx.run_choices(try_tab=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns (``try_tab="chat"``:
-  runs whose task is tried in the Chat tab; tabs ask the task, ``studio.tasks.get(name)``, never test its name)
+- ``ctx.run_choices(panel=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns (``panel=__name__`` in a
+  try panel: the runs whose task names that panel; tabs ask the task, ``studio.tasks.get(name)``, never test its name)
+
+The tabs after Train are the try panels the installed tasks name (``Task.try_panel``, in registry order, each once:
+Chat, then Classify; ``studio.ui.panels``), then Evaluate, Export and Runs.
 - ``ctx.watch``          ``RunWatch``: a run's events read incrementally and its chart built once per new event,
                          shared by every page that watches it
 
@@ -46,6 +49,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +58,10 @@ import gradio as gr
 from studio.server import settings
 from studio.core.quiet import quiet
 from studio.server.runs import RunStore
-from studio.ui import admin_tab, chat_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
+from studio.ui import admin_tab, data_tab, help as texts, model_tab, runs_tab, train_tab
 from studio.ui.access import Access
-from studio.ui.caches import ChatCache, ClassifierCache, ModelInfoCache, RunWatch
+from studio.ui import panels
+from studio.ui.caches import ChatCache, ModelInfoCache, RunWatch
 from studio.ui.common import error_md
 from studio.ui.presets import DEFAULT_PRESET, preset_values
 from studio.ui.served import FileBook
@@ -66,7 +71,6 @@ log = logging.getLogger("studio.ui")
 
 # Tabs written as their own modules; included when present. (module, default title, tab id)
 OPTIONAL_TABS = (
-    ("studio.ui.classify_tab", "Classify", "classify"),
     ("studio.ui.evaluate_tab", "Evaluate", "evaluate"),
     ("studio.ui.export_tab", "Export", "export"),
 )
@@ -85,7 +89,6 @@ class StudioContext:
     chats: ChatCache
     infos: ModelInfoCache
     access: Access = field(default_factory=Access)
-    classifiers: ClassifierCache | None = None
     watch: RunWatch | None = None
     host: str = "127.0.0.1"
     cluster: str = ""  # the operator's Ray cluster address (STUDIO_RAY_ADDRESS); "": none
@@ -99,19 +102,28 @@ class StudioContext:
     files: FileBook = field(default_factory=FileBook)
     on_load: list = field(default_factory=list)
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
+    panel_caches: dict = field(default_factory=dict)  # what each try panel keeps per app (its loaded models), by key
+    _panel_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def panel_cache(self, key: str, factory):
+        """The object a try panel keeps for this app under ``key`` (made once, by ``factory()``)."""
+        with self._panel_lock:
+            if key not in self.panel_caches:
+                self.panel_caches[key] = factory()
+            return self.panel_caches[key]
 
     def runs(self, request: gr.Request | None):
         """The run store as the person behind ``request`` sees it (raises StudioError when sign-in is missing)."""
         return self.access.runs(self.store, request)
 
-    def run_choices(self, request: gr.Request | None, try_tab: str | None = None,
+    def run_choices(self, request: gr.Request | None, panel: str | None = None,
                     with_model: bool = False) -> list[tuple[str, str]]:
         """Runs for a dropdown, this person's only; none before sign-in."""
         try:
             runs = self.runs(request)
         except Exception:  # noqa: BLE001 - not signed in yet: nothing to pick
             return []
-        return runs_tab.run_choices(runs, try_tab=try_tab, with_model=with_model)
+        return runs_tab.run_choices(runs, panel=panel, with_model=with_model)
 
 
 def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store: RunStore | None = None,
@@ -123,7 +135,7 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     access = access or Access.from_env()
     store = store or RunStore(runs_dir, policy=access.policy)
     ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
-                         classifiers=ClassifierCache(), watch=RunWatch(), host=host,
+                         watch=RunWatch(), host=host,
                          cluster=store.ray_address)
     # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
     with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
@@ -138,13 +150,14 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
         ctx.max_length = gr.State(preset_values(DEFAULT_PRESET)["data.max_length"])
         with gr.Tabs() as tabs:
             ctx.tabs = tabs
-            core = [("Model", "model", model_tab), ("Data", "data", data_tab), ("Train", "train", train_tab),
-                    ("Chat", "chat", chat_tab)]
+            core = [("Model", "model", model_tab), ("Data", "data", data_tab), ("Train", "train", train_tab)]
             for title, tab_id, module in core:
                 with gr.Tab(title, id=tab_id) as tab:
                     ctx.tabs_by_id[tab_id] = tab
                     ctx.parts[tab_id] = module.build(ctx)
             _link_method(ctx)
+            for name in panels.names():  # where runs are tried, as their tasks say (Chat, Classify, ...)
+                _optional_tab(ctx, name, name.rsplit(".", 1)[-1], None)
             for module_name, title, tab_id in OPTIONAL_TABS:
                 _optional_tab(ctx, module_name, title, tab_id)
             with gr.Tab("Runs", id="runs") as tab:
@@ -167,7 +180,8 @@ def _link_method(ctx: StudioContext) -> None:
     b.input(lambda v: v, b, a, api_visibility="private", show_progress="hidden")
 
 
-def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str) -> None:
+def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str | None) -> None:
+    """A tab from a module (``tab_id`` None: the module's ``TAB_ID``); a module that fails shows its error instead."""
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -176,6 +190,7 @@ def _optional_tab(ctx: StudioContext, module_name: str, title: str, tab_id: str)
         module, problem = None, err
     except Exception as err:  # noqa: BLE001 - one broken tab must not take the studio down
         module, problem = None, err
+    tab_id = tab_id or getattr(module, "TAB_ID", None) or module_name.replace(".", "-")
     with gr.Tab(getattr(module, "TITLE", title), id=tab_id) as tab:
         ctx.tabs_by_id[tab_id] = tab
         if module is None:

@@ -1,12 +1,11 @@
-"""Per-app caches (made in ``build_app``, never at module level): loaded chat models, loaded classifiers and
-model facts. Every cache is bounded: its keys come from what users type or pick."""
+"""Per-app caches (made in ``build_app``, never at module level): loaded chat models, model facts and the chart
+data of watched runs (a try panel keeps its own on the context: ``ctx.panel_cache``). Every cache is bounded: its
+keys come from what users type or pick."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-
-from studio.tasks.classification.predict import ClassifierCache  # noqa: F401 - the Classify tab's models, per app
 
 
 class ChatCache:

@@ -46,18 +46,36 @@ def chart_metrics_of(events: list[dict]) -> list[str]:
     return []
 
 
+def chart_panels_of(events: list[dict]) -> list:
+    """The panels below the loss: those the run's task declares (``Task.chart_panels``), else, for a task that is
+    not installed here, one panel of the numbers its start event names (shares: names ending in "accuracy")."""
+    from studio import tasks
+    from studio.tasks.base import ChartPanel
+
+    logged = chart_metrics_of(events)
+    start = next((e for e in reversed(events) if e.get("type") == "start"), {})
+    task = tasks.find(str(start.get("task") or ""))
+    if task is not None and task.chart_panels:
+        return list(task.chart_panels)
+    if not logged:
+        return []
+    return [ChartPanel("", metrics=tuple(k for k in logged if not k.endswith("accuracy")),
+                       shares=tuple(k for k in logged if k.endswith("accuracy")))]
+
+
 def training_figure(events: list[dict], title: str = "") -> go.Figure:
-    """Train loss and eval loss on the left axis, learning rate on the right, against the step; below, when the
-    run's task logs numbers of its own (``chart_metrics``: reward margin and accuracy for DPO), a second panel."""
+    """Train loss and eval loss on the left axis, learning rate on the right, against the step; below, a row for
+    each chart panel of the run's task (``Task.chart_panels``: reward margin and accuracy for DPO)."""
     logs = [e for e in events if e.get("type") == "log"]
     evals = [e for e in events if e.get("type") == "eval"]
     if not logs and not evals:
         return empty_figure("Waiting for the first logged step…" if events else
                             "No run yet: the chart fills in as training logs its first steps.")
-    extra = chart_metrics_of(events)
-    rows = 2 if extra else 1
+    extra = chart_panels_of(events)
+    rows = 1 + len(extra)
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        row_heights=[0.6, 0.4] if extra else None, specs=[[{"secondary_y": True}]] * rows)
+                        row_heights=[0.6] + [0.4 / len(extra)] * len(extra) if extra else None,
+                        specs=[[{"secondary_y": True}]] * rows)
     steps, loss = _by_step(logs, "loss")
     fig.add_trace(go.Scatter(x=steps, y=loss, name="train loss", mode="lines+markers" if len(steps) < 40 else "lines",
                              line={"color": LOSS_COLOR, "width": 2}, marker={"size": 5}), secondary_y=False)
@@ -70,8 +88,8 @@ def training_figure(events: list[dict], title: str = "") -> go.Figure:
     if lsteps:
         fig.add_trace(go.Scatter(x=lsteps, y=lr, name="learning rate", mode="lines",
                                  line={"color": LR_COLOR, "width": 1.5, "dash": "dash"}), secondary_y=True)
-    if extra:
-        _metric_panel(fig, logs, evals, extra)
+    for row, panel in enumerate(extra, start=2):
+        _metric_panel(fig, logs, evals, panel, row)
     total = max_steps_of(events)
     last = max(steps + esteps + [1])
     fig.update_xaxes(range=[0, max(total, last) * 1.02 + 0.5])
@@ -81,7 +99,7 @@ def training_figure(events: list[dict], title: str = "") -> go.Figure:
                      rangemode="tozero", row=1, col=1)
     fig.update_layout(
         title={"text": title, "font": {"size": 14}} if title else None,
-        height=520 if extra else 340, margin={"l": 50, "r": 60, "t": 40 if title else 20, "b": 40}, template="plotly_white",
+        height=340 + 180 * len(extra), margin={"l": 50, "r": 60, "t": 40 if title else 20, "b": 40}, template="plotly_white",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
         hovermode="x unified", uirevision="keep",  # keeps the person's zoom while new points arrive
     )
@@ -91,25 +109,28 @@ def training_figure(events: list[dict], title: str = "") -> go.Figure:
 METRIC_COLORS = ("#16a34a", "#9333ea", "#ea580c", "#0891b2")
 
 
-def _metric_panel(fig, logs: list[dict], evals: list[dict], keys: list[str]) -> None:
-    """The task's numbers in the second row: shares (names ending in "accuracy", 0 to 1) on the right axis."""
+def _metric_panel(fig, logs: list[dict], evals: list[dict], panel, row: int) -> None:
+    """A chart panel of the task's numbers in its row: ``metrics`` on the left axis, ``shares`` (0 to 1) on the
+    right."""
+    keys = list(panel.metrics) + list(panel.shares)
     for i, key in enumerate(keys):
-        color, share = METRIC_COLORS[i % len(METRIC_COLORS)], key.endswith("accuracy")
+        color, share = METRIC_COLORS[i % len(METRIC_COLORS)], key in panel.shares
         label = key.replace("_", " ")
         steps, values = _by_step(logs, key)
         if steps:
             fig.add_trace(go.Scatter(x=steps, y=values, name=label, mode="lines+markers" if len(steps) < 40 else "lines",
-                                     line={"color": color, "width": 2}, marker={"size": 4}),
-                          row=2, col=1, secondary_y=share)
+                                     line={"color": color, "width": 2}, marker={"size": 4},
+                                     legendgroup=panel.title or None),
+                          row=row, col=1, secondary_y=share)
         esteps, evalues = _by_step(evals, f"eval_{key}")
         if esteps:
             fig.add_trace(go.Scatter(x=esteps, y=evalues, name=f"eval {label}", mode="lines+markers",
-                                     line={"color": color, "width": 2, "dash": "dot"}, marker={"size": 8}),
-                          row=2, col=1, secondary_y=share)
-    shares = [k for k in keys if k.endswith("accuracy")]
-    others = [k for k in keys if not k.endswith("accuracy")]
-    fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in others) or None, secondary_y=False, row=2, col=1)
-    fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in shares) or None, secondary_y=True, row=2, col=1,
+                                     line={"color": color, "width": 2, "dash": "dot"}, marker={"size": 8},
+                                     legendgroup=panel.title or None),
+                          row=row, col=1, secondary_y=share)
+    shares, others = list(panel.shares), list(panel.metrics)
+    fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in others) or None, secondary_y=False, row=row, col=1)
+    fig.update_yaxes(title_text=" / ".join(k.replace("_", " ") for k in shares) or None, secondary_y=True, row=row, col=1,
                      range=[0, 1.05], showgrid=False, tickformat=".0%")
 
 

@@ -1,4 +1,7 @@
-"""Chat tab: the base model and a tuned run side by side, one message to both, replies streamed."""
+"""Chat tab: the base model and a tuned run side by side, one message to both, replies streamed.
+
+The try panel of every task whose model writes replies (``studio.tasks.base.CHAT_PANEL``; the panel contract is in
+``studio/ui/panels.py``)."""
 
 from __future__ import annotations
 
@@ -10,10 +13,13 @@ from studio.ui import help as texts
 from studio.ui.common import error_md, esc, explain, history_to_messages
 
 BASE_ONLY = "__base__"
+TITLE = "Chat"
+TAB_ID = "chat"
+WHERE = "the **Chat** tab, base and tuned side by side"
 
 
 def choices_for(ctx, model_source: str, request=None) -> list[tuple[str, str]]:
-    runs = ctx.run_choices(request, try_tab="chat", with_model=True)
+    runs = ctx.run_choices(request, panel=__name__, with_model=True)
     return runs + [(f"No run: the base model alone ({model_source or 'smollm2'})", BASE_ONLY)]
 
 
@@ -33,6 +39,13 @@ def describe_pick(ctx, pick: str, model_source: str, request=None) -> str:
     info = ctx.runs(request).info(pick)
     kind = "LoRA adapter: one copy of the base model serves both sides" if info.method in ("lora", "qlora") else "a full copy of the tuned weights"
     return f"**Base:** {esc(info.model)} · **Tuned:** {esc(pick)} ({esc(info.state)}, step {info.step}; {kind})"
+
+
+def eval_models(ctx, runs, run_id: str, progress=None):
+    """The Evaluate tab reuses the base and tuned models this tab keeps loaded for the run."""
+    if progress:
+        progress(0.01, "loading the base and tuned models")
+    return ctx.chats.get(runs, run_id=run_id)
 
 
 def sampling_of(temperature, top_p, max_new_tokens, repetition_penalty) -> Sampling:
@@ -80,7 +93,7 @@ def build(ctx):
             return gr.update(choices=choices, value=value), explain(err)
 
     refresh.click(refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which], api_name="chat_runs")
-    ctx.tabs_by_id["chat"].select(refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which],
+    ctx.tabs_by_id[TAB_ID].select(refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which],
                                   api_visibility="private")
     ctx.on_load.append((refresh_choices, [pick, ctx.run_id, ctx.model_source], [pick, which]))
 

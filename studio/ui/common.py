@@ -136,10 +136,3 @@ def file_name(text) -> str:
 def esc(text) -> str:
     return html.escape(str(text))
 
-
-def try_tab_of(task_name: str) -> str | None:
-    """Which tab a run of this task is tried in ("chat", "classify"); None for a task that is not installed."""
-    from studio import tasks
-
-    task = tasks.find(task_name)
-    return task.try_tab if task else None

@@ -103,15 +103,20 @@ def run_view(ctx, run_id: str | None, request=None) -> tuple:
 
 
 def class_view(ctx, run_id: str | None, request=None) -> tuple:
-    """(per-label table, tuned confusion matrix) for a classification run's saved evaluation; hidden otherwise."""
+    """(table, figure) that the run's try panel adds to its saved evaluation (a classification run: per-label scores
+    and the tuned confusion matrix); hidden when it adds none."""
     from studio.engine.evaluate import load_saved
-    from studio.ui import classify_tab
+    from studio.ui import panels
 
-    saved = (load_saved(ctx.runs(request).folder(run_id).path) or {}) if run_id else {}
-    if not classify_tab.scored(saved):  # per-label scores exist only where the task labels text
+    extras = None
+    if run_id:
+        runs = ctx.runs(request)
+        saved = load_saved(runs.folder(run_id).path) or {}
+        extras = panels.eval_extras(runs.info(run_id).task, saved) if saved else None
+    if not extras:
         return gr.update(value=[], visible=False), gr.update(visible=False)
-    return (gr.update(value=classify_tab.per_class_rows(saved), visible=True),
-            gr.update(value=classify_tab.figures(saved)[1], visible=True))
+    headers, rows, figure = extras
+    return gr.update(value=rows, headers=headers, visible=True), gr.update(value=figure, visible=True)
 
 
 def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress=None, request=None) -> dict:
@@ -125,16 +130,10 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
     info = runs.info(run_id)
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
-    from studio import tasks
+    from studio.ui import panels
 
-    models = None  # the app's loaded models of this run, reused (the task loads its own otherwise)
-    try_tab = tasks.get(info.task).try_tab
-    if try_tab == "chat":
-        if progress:
-            progress(0.01, "loading the base and tuned models")
-        models = ctx.chats.get(runs, run_id=run_id)
-    elif try_tab == "classify":
-        models = getattr(ctx, "classifiers", None)
+    # the loaded models the run's try panel keeps, reused (the task loads its own otherwise)
+    models = panels.eval_models(ctx, runs, run_id, info.task, progress)
     path = _file_path(data_file)
     if path:
         from studio.ui.served import check_file
@@ -165,9 +164,7 @@ def build(ctx):
     examples = gr.Dataframe(headers=CHAT_COLUMNS, value=[], interactive=False, wrap=True, max_height=600,
                             column_widths=["20%", "22%", "24%", "24%", "5%", "5%"],
                             label="Held-out prompts: reference, base reply, tuned reply", elem_id="eval-examples")
-    from studio.ui.classify_tab import CLASS_COLUMNS
-
-    per_class = gr.Dataframe(headers=CLASS_COLUMNS, value=[], interactive=False, visible=False,
+    per_class = gr.Dataframe(value=[], interactive=False, visible=False,  # its headers come with its rows
                              label="Per label: precision, recall and F1 (base, then tuned)", elem_id="eval-per-class")
     with gr.Row():
         confusion = gr.Plot(label="Confusion matrix (tuned)", visible=False, elem_id="eval-confusion")

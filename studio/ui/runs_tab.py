@@ -8,7 +8,8 @@ import gradio as gr
 
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
-from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, shown_path, try_tab_of, when
+from studio.ui import panels
+from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, shown_path, when
 from studio.ui.runview import snapshot
 
 COLUMNS = ("Run", "State", "Steps", "Task", "Method", "Model", "Started", "Message")
@@ -24,11 +25,11 @@ def runs_table(store) -> list[list]:
     return rows
 
 
-def run_choices(store, *, try_tab: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
-    """Runs for a dropdown; ``try_tab``: only runs whose task is tried in that tab ("chat", "classify")."""
+def run_choices(store, *, panel: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
+    """Runs for a dropdown; ``panel``: only runs whose task is tried in that try panel (a module's name)."""
     out = []
     for r in store.list():
-        if try_tab and try_tab_of(r.task) != try_tab:
+        if panel and panels.panel_name(r.task) != panel:
             continue
         if with_model and not r.has_model:
             continue
@@ -130,8 +131,14 @@ def build(ctx):
 
     stop.click(do_stop, pick, message, api_name="stop_listed_run")
 
-    def chat_with(run_id):
-        return run_id, gr.Tabs(selected="chat")
+    def chat_with(run_id, request: gr.Request = None):
+        """Follow the run and open the tab its task is tried in (the Chat tab for chat-like runs)."""
+        try:
+            panel = panels.of_task(ctx.runs(request).info(run_id).task)
+        except Exception:  # noqa: BLE001 - a run that went away: the tab stays
+            return gr.skip(), gr.skip()
+        tab_id = getattr(panel, "TAB_ID", None)
+        return run_id, (gr.Tabs(selected=tab_id) if tab_id in ctx.tabs_by_id else gr.skip())
 
     to_chat.click(chat_with, pick, [ctx.run_id, ctx.tabs], api_visibility="private")
 

@@ -7,11 +7,11 @@ a restarted app shows the same run, and training never waits for a browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from studio.core.estimate import fmt_bytes, fmt_seconds
 from studio.ui.charts import empty_figure, max_steps_of, training_figure
-from studio.ui.common import STATE_ICONS, error_md, esc, shown_path, try_tab_of
+from studio.ui import panels
+from studio.ui.common import STATE_ICONS, error_md, esc, shown_path
 
 ACTIVE = ("queued", "running")
 
@@ -36,11 +36,6 @@ class RunView:
         if watch is not None and self.folder is not None:
             return watch.figure(self.folder, self.events)
         return training_figure(self.events)
-
-
-# Where a finished run is tried, by its task's ``try_tab``.
-TRY_WHERE = MappingProxyType({"chat": "the **Chat** tab, base and tuned side by side",
-                              "classify": "the **Classify** tab, base and tuned label probabilities side by side"})
 
 
 def view_key(view: RunView) -> str:
@@ -130,7 +125,7 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
     elif info.state == "finished":
         end = [e for e in events if e.get("type") == "end"]
         runtime = f" in {fmt_seconds(end[-1]['runtime'])}" if end and end[-1].get("runtime") else ""
-        where = TRY_WHERE.get(try_tab_of(info.task), TRY_WHERE["chat"])
+        where = panels.where(info.task)  # the try panel of the run's task says it
         lines.append(f"✓ **Finished**{runtime}. Try it in {where}.")
     evals = [e for e in events if e.get("type") == "eval" and "eval_loss" in e]
     if evals:

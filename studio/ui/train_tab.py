@@ -14,9 +14,17 @@ from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md, shown_path
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
 from studio.ui.runview import snapshot, view_key
-from studio.ui.widgets import ADVANCED, BASIC, FIELDS, LAUNCH, build_config, config_value, key_of, knob_spec, section_class, widget
+from studio.ui.widgets import (ADVANCED, BASIC, LAUNCH, all_fields, build_config, config_value, key_of, knob_spec,
+                                section_class, task_fields, widget)
 
-KEYS = tuple(key_of(s, n) for s, n in FIELDS)
+
+def train_keys() -> tuple[str, ...]:
+    """The Train tab's inputs in order (``/start_training`` takes their values after the run name): the common
+    settings, then every installed task's own section."""
+    return tuple(key_of(s, n) for s, n in all_fields())
+
+
+KEYS = train_keys()  # as the tasks installed at import have them (an app built later asks again)
 
 
 def _default_model(task_name: str) -> str:
@@ -27,9 +35,17 @@ def _default_model(task_name: str) -> str:
     return task.default_model if task else "smollm2"
 
 
+def section_of(task_name: str) -> str:
+    """The config section of a task's own settings ("" when it has none or is not installed)."""
+    from studio import tasks
+
+    task = tasks.find(task_name or "")
+    return task.section if task else ""
+
+
 def initial_values(preset: str = DEFAULT_PRESET) -> dict:
     cfg = StudioConfig()
-    values = {k: config_value(cfg, k) for k in KEYS}
+    values = {k: config_value(cfg, k) for k in train_keys()}
     values.update(preset_values(preset))
     return values
 
@@ -101,6 +117,7 @@ def launch_md(devices, cluster: str, shared: bool = False) -> str:
 
 
 def build(ctx):
+    keys = train_keys()  # the tasks installed now, plug-ins registered before the app was built included
     gr.Markdown(texts.TRAIN)
     summary = gr.Markdown(summary_md("smollm2", {}), elem_id="train-summary")
     with gr.Row():
@@ -133,6 +150,16 @@ def build(ctx):
     with gr.Row(equal_height=False):
         for section, name in BASIC[4:]:
             make(section, name)
+    # Each task's own settings, shown while a task that uses them is chosen (preference.beta for DPO and KTO)
+    sections = list(dict.fromkeys(section for section, _ in task_fields()))
+    section_rows = []
+    for sec in sections:
+        with gr.Row(equal_height=False, visible=section_of(start_values["task"]) == sec,
+                    elem_id=f"train-settings-{sec}") as row:
+            for section, name in task_fields():
+                if section == sec:
+                    make(section, name)
+        section_rows.append(row)
     with gr.Accordion("More settings", open=False):
         for i in range(0, len(ADVANCED), 4):
             with gr.Row(equal_height=False):
@@ -147,7 +174,7 @@ def build(ctx):
             for section, name in LAUNCH:
                 make(section, name)
         widgets["launch.processes"].maximum = max(gpus, 1)  # one process per GPU
-    inputs = [widgets[k] for k in KEYS]
+    inputs = [widgets[k] for k in keys]
     estimate_box = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         run_name = gr.Textbox(label="Run name (optional)", placeholder="pirate-style", scale=3)
@@ -169,7 +196,7 @@ def build(ctx):
         model = (_default_model(task) or gr.skip()) if model else gr.skip()  # "": none embedded, keep the person's
         if "model.source" in locked:
             model = gr.skip()
-        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in KEYS]
+        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in keys]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
                  api_name="apply_preset", show_progress="hidden")
@@ -180,7 +207,7 @@ def build(ctx):
             runs = ctx.runs(request)
         except Exception:  # noqa: BLE001 - not signed in yet: paths shown by name
             runs = SimpleNamespace(shared=True, admin=False)
-        return estimate_text(ctx, dict(zip(KEYS, vals)), model_source, info, data, runs) + \
+        return estimate_text(ctx, dict(zip(keys, vals)), model_source, info, data, runs) + \
             (summary_md(model_source, data),)
 
     est_inputs = [ctx.model_source, ctx.model_info, ctx.data] + inputs
@@ -199,12 +226,20 @@ def build(ctx):
     gr.on([ctx.data.change, ctx.model_info.change], task_from, [ctx.data, ctx.model_info], widgets["task"],
           api_visibility="private", show_progress="hidden")
 
+    def show_settings(task):
+        mine = section_of(task)
+        return [gr.update(visible=sec == mine) for sec in sections]
+
+    if section_rows:
+        widgets["task"].change(show_settings, widgets["task"], section_rows, api_visibility="private",
+                               show_progress="hidden")
+
     widgets["data.max_length"].change(lambda v: int(v or 0) or gr.skip(), widgets["data.max_length"], ctx.max_length,
                                       api_visibility="private", show_progress="hidden")
 
     # ---- start, watch, stop ------------------------------------------------------------------
     def start_run(model_source, data, name, request: gr.Request, *vals):  # (Gradio passes the request only before *vals)
-        values = dict(zip(KEYS, vals))
+        values = dict(zip(keys, vals))
         if not (data or {}).get("path"):
             return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
         try:
@@ -264,4 +299,5 @@ def build(ctx):
 
     ctx.on_load.append((follow_latest, [ctx.run_id], [ctx.run_id]))
     ctx.on_load.append((re_estimate, est_inputs, [estimate_box, config_view, summary]))
-    return {"widgets": widgets, "start": start, "stop": stop, "timer": timer, "preset": preset}
+    return {"widgets": widgets, "start": start, "stop": stop, "timer": timer, "preset": preset, "keys": keys,
+            "task_settings": dict(zip(sections, section_rows))}

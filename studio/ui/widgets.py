@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.core.config import StudioConfig, knobs
+from dataclasses import fields
+
+from studio.core.config import StudioConfig, knobs, task_sections
 
 # Common LoRA targets offered in the dropdown (custom names can be typed too).
 LORA_TARGETS = ("all-linear", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
@@ -60,12 +62,22 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("train", "attention"), ("train", "packing"), ("train", "compile"),
             ("train", "liger_kernels"), ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
-            ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
-            ("train", "class_weights"), ("train", "beta"), ("train", "seed"))
+            ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"), ("train", "seed"))
 # Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
 # No address and no nodes: a run from the page trains on this machine or on the operator's cluster (user_runs.place).
 LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "backend"))
 FIELDS = BASIC + ADVANCED + LAUNCH
+
+
+def task_fields() -> tuple[tuple[str, str], ...]:
+    """The fields of every task's own section (``preference.beta``, ...), shown when a task using it is chosen."""
+    return tuple((name, f.name) for name, cls in task_sections().items() for f in fields(cls)
+                 if not f.metadata.get("internal"))
+
+
+def all_fields() -> tuple[tuple[str, str], ...]:
+    """Every field the Train tab shows: the common ones, then the tasks' sections (installed tasks, now)."""
+    return FIELDS + task_fields()
 
 
 def key_of(section: str, name: str) -> str:
@@ -75,7 +87,8 @@ def key_of(section: str, name: str) -> str:
 def section_class(section: str):
     from studio.core.config import DataConfig, LaunchConfig, LoraConfig, TrainConfig
 
-    return {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig, "launch": LaunchConfig}[section]
+    common = {"": StudioConfig, "train": TrainConfig, "lora": LoraConfig, "data": DataConfig, "launch": LaunchConfig}
+    return common[section] if section in common else task_sections()[section]
 
 
 def config_value(cfg: StudioConfig, key: str):
@@ -95,7 +108,7 @@ def build_config(values: dict, model_source: str, data: dict, task: str | None =
             value = int(value)
         if "." in key:
             section, name = key.split(".", 1)
-            d[section][name] = value
+            d.setdefault(section, {})[name] = value
         else:
             d[key] = value
     data = data or {}

@@ -20,7 +20,6 @@ class ChatTask(Task):
     help = "teach a model to answer (chat, instructions, completions, plain text)"
     data_formats = ("chat", "sharegpt", "alpaca", "prompt_completion", "text")
     default_model = "smollm2"
-    try_tab = "chat"
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "text-generation"

@@ -20,6 +20,7 @@ from studio.tasks.classification.labels import (LABELS_FILE, check_records, clas
 from studio.tasks.classification.model import (effective_max_length, head_modules, linear_targets, load_classifier,
                                                load_tuned)
 from studio.tasks.classification.predict import ClassifierCache, Classifiers, predict
+from studio.tasks.classification.settings import ClassificationSettings
 from studio.tasks.classification.setup import setup_classification
 from studio.tasks.classification.training import encode, make_collator, make_compute_metrics, make_loss_func, scores
 
@@ -31,13 +32,12 @@ class ClassificationTask(Task):
     help = "teach a model to label text"
     data_formats = ("classification",)
     default_model = "minilm"
-    try_tab = "classify"
+    try_panel = "studio.tasks.classification.panel"  # the Classify tab: label probabilities, base and tuned
+    chats = False
+    headline_metric, headline_percent = "accuracy", True
+    settings = ClassificationSettings  # classification.class_weights
     metrics = {"eval_loss": False, "accuracy": True, "macro_f1": True}
     metric_labels = {"accuracy": "Accuracy", "macro_f1": "Macro F1"}
-
-    def progress_note(self, eval_event: dict) -> str:
-        value = eval_event.get("eval_accuracy")
-        return f"accuracy {100 * value:.0f}%" if isinstance(value, (int, float)) else ""
     pipeline_tag = "text-classification"
     purpose = "text classification"
     vocab_logits = False  # a classifier's head has a few outputs, not a vocabulary
@@ -82,7 +82,7 @@ class ClassificationTask(Task):
 TASK = ClassificationTask()
 
 __all__ = [
-    "TASK", "ClassificationTask", "ClassifierCache", "Classifiers", "LABELS_FILE", "check_records", "class_weights",
+    "TASK", "ClassificationSettings", "ClassificationTask", "ClassifierCache", "Classifiers", "LABELS_FILE", "check_records", "class_weights",
     "clean_label", "effective_max_length", "encode", "evaluate_classifier", "export_classifier", "head_modules",
     "label_aliases", "label_maps", "label_matcher", "label_names", "linear_targets", "load_classifier", "load_tuned",
     "make_collator", "make_compute_metrics", "make_loss_func", "metrics_for", "predict", "read_labels", "scores",

@@ -42,7 +42,7 @@ def setup_classification(config: StudioConfig, hw, train_records: list, eval_rec
     max_length = effective_max_length(tokenizer, model.config, config.data.max_length)
     train, train_cut = encode(tokenizer, train_records, label2id, max_length)
     evals, eval_cut = encode(tokenizer, eval_records, label2id, max_length)
-    weights = class_weights(counts, labels) if config.train.class_weights else None
+    weights = class_weights(counts, labels) if config.classification.class_weights else None
     total, trainable = count_parameters(model)
     info = {
         "labels": labels,

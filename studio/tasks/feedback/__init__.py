@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from studio.core import models
 from studio.core.errors import StudioError
-from studio.tasks.base import Task
+from studio.tasks.base import ChartPanel, Task
 from studio.tasks.feedback import views
+from studio.tasks.preference.settings import PreferenceSettings
 
 
 class FeedbackTask(Task):
@@ -20,7 +21,9 @@ class FeedbackTask(Task):
     title = "Feedback tuning (KTO)"
     help = "teach a chat model from single answers marked thumbs-up or thumbs-down (KTO)"
     data_formats = ("feedback",)
-    try_tab = "chat"
+    perplexity = False  # the KTO loss is not a language model's cross-entropy
+    chart_panels = (ChartPanel("Rewards", metrics=("reward_margin", "kl")),)
+    settings, settings_section = PreferenceSettings, "preference"  # preference.beta, shared with DPO
     metrics = {"feedback_gap": True, "desirable_logp": True, "undesirable_logp": False}
     metric_labels = {"feedback_gap": "Gap (thumbs-up - thumbs-down log-prob)", "desirable_logp": "Thumbs-up answers' log-prob",
                      "undesirable_logp": "Thumbs-down answers' log-prob"}
@@ -65,7 +68,7 @@ class FeedbackTask(Task):
 
     def card_data_lines(self, config):
         return [f"- Max length: {config.data.max_length} tokens; thumbs-up/down answers trained with KTO "
-                f"(beta {config.train.beta}), the base model as the reference"]
+                f"(beta {config.preference.beta}), the base model as the reference"]
 
     def suits_model(self, info):
         return False  # picked by its data, not by the model

@@ -59,7 +59,7 @@ def make_trainer_factory(config: StudioConfig, good: int, bad: int):
 
         weights = {"desirable_weight": max(1.0, bad / good) if good else 1.0,
                    "undesirable_weight": max(1.0, good / bad) if bad else 1.0}
-        args = dict(args, beta=config.train.beta, max_length=config.data.max_length,
+        args = dict(args, beta=config.preference.beta, max_length=config.data.max_length,
                     train_sampling_strategy="sequential",  # KTO pairs each example with its neighbour for the KL term
                     prediction_loss_only=True, **weights)
         return build_trainer(KTOTrainer, KTOConfig, args, model, **kw)

@@ -10,8 +10,9 @@ often the base and the tuned model prefer the chosen answer on held-out pairs, a
 from __future__ import annotations
 
 from studio.core import models
-from studio.tasks.base import Task
+from studio.tasks.base import ChartPanel, Task
 from studio.tasks.preference import views
+from studio.tasks.preference.settings import PreferenceSettings
 
 
 class PreferenceTask(Task):
@@ -21,13 +22,12 @@ class PreferenceTask(Task):
     help = "teach a chat model to prefer the chosen answers of prompt/chosen/rejected pairs (DPO)"
     data_formats = ("preference",)
     default_model = "smollm2"
-    try_tab = "chat"
+    perplexity = False  # the DPO loss is not a language model's cross-entropy
+    headline_metric, headline_percent = "reward_accuracy", True  # pairs whose chosen answer gained more
+    chart_panels = (ChartPanel("Rewards", metrics=("reward_margin",), shares=("reward_accuracy",)),)
+    settings, settings_section = PreferenceSettings, "preference"  # preference.beta
     metrics = {"preference_accuracy": True, "logp_margin": True}
     metric_labels = {"preference_accuracy": "Prefers chosen", "logp_margin": "Log-prob margin (chosen - rejected)"}
-
-    def progress_note(self, eval_event: dict) -> str:  # pairs whose chosen answer gained more than the rejected
-        value = eval_event.get("eval_reward_accuracy")
-        return f"reward accuracy {100 * value:.0f}%" if isinstance(value, (int, float)) else ""
     pipeline_tag = "text-generation"
     purpose = "preference-tuned chat (DPO)"
 
@@ -75,7 +75,7 @@ class PreferenceTask(Task):
 
     def card_data_lines(self, config):
         return [f"- Max length: {config.data.max_length} tokens; preference pairs trained with DPO "
-                f"(beta {config.train.beta}), the base model as the reference"]
+                f"(beta {config.preference.beta}), the base model as the reference"]
 
     def card_limitations(self):
         return ("Prefers answers like the chosen ones of its training pairs, in style and content; it learned "

@@ -61,7 +61,7 @@ def make_trainer_factory(config: StudioConfig):
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
         from trl import DPOConfig, DPOTrainer
 
-        args = dict(args, beta=config.train.beta, max_length=config.data.max_length, loss_type=["sigmoid"],
+        args = dict(args, beta=config.preference.beta, max_length=config.data.max_length, loss_type=["sigmoid"],
                     train_sampling_strategy="random",  # DPOTrainer's examples have no input_ids to sort by
                     prediction_loss_only=True)
         return build_trainer(DPOTrainer, DPOConfig, args, model, **kw)

@@ -21,7 +21,6 @@ class Seq2SeqTask(Task):
     help = "teach an encoder-decoder model such as T5 or Flan-T5 to answer (instructions, prompt/completion, chat)"
     data_formats = ("chat", "sharegpt", "alpaca", "prompt_completion")
     default_model = ""  # no encoder-decoder model is embedded: the person names a T5 folder or hub id
-    try_tab = "chat"
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "text2text-generation"

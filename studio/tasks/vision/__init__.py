@@ -3,7 +3,7 @@
 Data: conversations whose turns hold images (OpenAI ``image_url`` parts, ShareGPT/LLaMA-Factory ``images`` with
 ``<image>`` markers, Parquet image columns, or a zip of a data file and its images), read by ``intake``; images
 are checked by ``health``. Model: any ``AutoModelForImageTextToText`` with its processor (``model``), full, LoRA or
-QLoRA, the vision encoder frozen unless ``train.vision_encoder`` is on; only the assistant's tokens are learned
+QLoRA, the vision encoder frozen unless ``vision.train_encoder`` is on; only the assistant's tokens are learned
 from (``encode``). Tried with an image (``chat``: ``python -m studio chat RUN --prompt ... --image FILE``);
 exported as an adapter or a merged model that loads with ``AutoModelForImageTextToText`` (``export``); GGUF is
 refused. ``tiny`` builds a tiny random model to try it all offline.
@@ -15,6 +15,7 @@ from studio.data.formats import register
 from studio.tasks.base import Task
 from studio.tasks.chat import views
 from studio.tasks.vision.format import FORMAT
+from studio.tasks.vision.settings import VisionSettings
 
 register(FORMAT)  # the format this task trains on
 
@@ -26,8 +27,8 @@ class VisionTask(Task):
     help = "teach a vision-language model to answer about images (conversations with pictures)"
     data_formats = ("vision",)
     default_model = ""
-    try_tab = "chat"
     takes_images = True
+    settings = VisionSettings  # vision.train_encoder
     metrics = {"eval_loss": False, "perplexity": False, "rougeL": True, "bleu": True, "exact_match": True}
     metric_labels = {"rougeL": "ROUGE-L", "bleu": "BLEU", "exact_match": "Exact match"}
     pipeline_tag = "image-text-to-text"
@@ -82,7 +83,7 @@ class VisionTask(Task):
         return VisionChat.for_run(run_dir).reply(prompt, images, system, tuned, sampling)
 
     def card_data_lines(self, config):
-        vision = "trained" if config.train.vision_encoder else "frozen"
+        vision = "trained" if config.vision.train_encoder else "frozen"
         return [f"- Max length: {config.data.max_length} tokens (image tokens included); learned from the answers "
                 f"only; vision encoder {vision}"]
 

@@ -2,7 +2,7 @@
 SmolVLM/Idefics3, Qwen2-VL and Qwen2.5-VL, LLaVA, Gemma 3, ...) with its processor, found from the model's config.
 
 The vision side (the image encoder and the projector into the language model) stays frozen unless
-``train.vision_encoder`` is on: LoRA then targets only the language model's linear layers, and full fine-tuning
+``vision.train_encoder`` is on: LoRA then targets only the language model's linear layers, and full fine-tuning
 leaves the vision weights as they are. Turned on, LoRA covers every linear layer and full training updates all.
 """
 
@@ -123,7 +123,7 @@ def load_for_training(config, hw):
     from studio.core.loading import load_for_training as _load
 
     src, trc = config.model.source, config.model.trust_remote_code
-    vision = bool(getattr(config.train, "vision_encoder", False))
+    vision = bool(config.vision.train_encoder)
 
     def load(**kw):
         quant = kw.get("quantization_config")

@@ -66,5 +66,5 @@ def setup_vision(config: StudioConfig, hw, train_records: list, eval_records: li
     # batches are made from the records as they are needed, so there are no token lengths to sort by
     config.train.group_by_length = False
     info = {"parameters": total, "trainable_parameters": trainable,
-            "vision_encoder": "trained" if getattr(config.train, "vision_encoder", False) else "frozen", **counts}
+            "vision_encoder": "trained" if config.vision.train_encoder else "frozen", **counts}
     return TaskSetup(model, processor, train, evals, Collator(processor, max_length, on_prompt), info)

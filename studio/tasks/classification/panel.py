@@ -1,7 +1,8 @@
-"""Classify tab: a classification run's base and tuned models side by side on text you type, and their
-scores on held-out data (accuracy, macro F1, per-label precision and recall, confusion matrices).
-The work is done by the classification task (``studio.tasks.classification``); this module only shows it.
-Runs are offered here when their task is tried in this tab (``Task.try_tab == "classify"``)."""
+"""The classification task's try panel, the Classify tab: a classification run's base and tuned models side by side
+on text you type, and their scores on held-out data (accuracy, macro F1, per-label precision and recall, confusion
+matrices). Page code only (Gradio; no torch at import): the page loads it by the name in ``Task.try_panel``, and the
+task never imports it. The panel contract is in ``studio/ui/panels.py``; runs are offered here when their task names
+this panel."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from studio.ui.charts import empty_figure
 from studio.ui.common import esc, explain, file_name
 
 TITLE = "Classify"
+TAB_ID = "classify"
+WHERE = "the **Classify** tab, base and tuned label probabilities side by side"
 
 INTRO = """### Try a classifier
 For **classification** runs: type a text and see the label probabilities of the **base** model (the
@@ -40,15 +43,18 @@ def classify_text(ctx, run_id: str | None, text: str, request=None) -> tuple[dic
     info = _classification_run(ctx, run_id, request)
     if not (text or "").strip():
         raise StudioError("type a text to classify first")
-    cache = getattr(ctx, "classifiers", None)
+    cache = _cache(ctx)
     base = predict(info.path, [text], tuned=False, cache=cache)[0]
     tuned = predict(info.path, [text], tuned=True, cache=cache)[0]
     return label_values(base), label_values(tuned)
 
 
 def metric_rows(result: dict) -> list[list]:
+    from studio.tasks.classification import TASK
+
     rows = []
-    for key, name in (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"), ("eval_loss", "Eval loss")):
+    for key in ("accuracy", "macro_f1", "eval_loss"):
+        name = TASK.metric_label(key)
         base, tuned = (result.get("base") or {}).get(key), (result.get("tuned") or {}).get(key)
         if base is None and tuned is None:
             continue
@@ -86,7 +92,7 @@ def summary_md(result: dict) -> str:
     if weak:
         lines.append("⚠ The tuned model finds fewer than half of the texts labelled "
                      + ", ".join(f"**{esc(w)}**" for w in weak)
-                     + ". If that label is rare, try **Balance classes** (train.class_weights) or more examples of it.")
+                     + ". If that label is rare, try **Balance classes** (classification.class_weights) or more examples of it.")
     skipped = result.get("skipped_unknown_label")
     if skipped:
         lines.append(f"{skipped} held-out examples had labels the run never trained on and were left out.")
@@ -134,8 +140,19 @@ def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None
         from studio.ui.served import check_file
 
         path = str(check_file(ctx, ctx.runs(request), path, "file"))
-    return evaluate_run(info.path, path, int(limit or 0) or None, progress=progress,
-                        models=getattr(ctx, "classifiers", None))
+    return evaluate_run(info.path, path, int(limit or 0) or None, progress=progress, models=_cache(ctx))
+
+
+def eval_models(ctx, runs, run_id, progress=None):
+    """The Evaluate tab scores a classification run with the models this tab keeps loaded."""
+    return _cache(ctx)
+
+
+def eval_extras(result: dict):
+    """The per-label table and the tuned confusion matrix under a saved evaluation in the Evaluate tab."""
+    if not scored(result):
+        return None
+    return CLASS_COLUMNS, per_class_rows(result), figures(result)[1]
 
 
 def build(ctx):
@@ -186,8 +203,8 @@ def build(ctx):
 
     followed = ctx.run_id if ctx.run_id is not None else gr.State("")
     refresh.click(refresh_choices, [pick, followed], [pick, *view_outputs], api_visibility="private")
-    if "classify" in getattr(ctx, "tabs_by_id", {}):
-        ctx.tabs_by_id["classify"].select(refresh_choices, [pick, followed], [pick, *view_outputs],
+    if TAB_ID in getattr(ctx, "tabs_by_id", {}):
+        ctx.tabs_by_id[TAB_ID].select(refresh_choices, [pick, followed], [pick, *view_outputs],
                                           api_visibility="private")
     if hasattr(ctx, "on_load"):
         ctx.on_load.append((refresh_choices, [pick, followed], [pick, *view_outputs]))
@@ -223,8 +240,16 @@ def build(ctx):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+def _cache(ctx):
+    """The app's loaded classifiers (kept on the context, per app); None outside an app (each call loads)."""
+    from studio.tasks.classification.predict import ClassifierCache
+
+    keep = getattr(ctx, "panel_cache", None)
+    return keep(__name__, ClassifierCache) if keep is not None else None
+
+
 def _choices(ctx, request=None) -> list[tuple[str, str]]:
-    return ctx.run_choices(request, try_tab="classify", with_model=True)
+    return ctx.run_choices(request, panel=__name__, with_model=True)
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:
@@ -242,7 +267,7 @@ def _classification_run(ctx, run_id: str | None, request=None):
     from studio import tasks
 
     info = ctx.runs(request).info(run_id)
-    if tasks.get(info.task).try_tab != "classify":
+    if tasks.get(info.task).try_panel != __name__:  # the runs this panel is for: their task names it
         raise StudioError(f"run {run_id} is a {info.task} run; this tab is for classification runs (try the Chat tab)")
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
@@ -267,5 +292,5 @@ def _pct(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-__all__ = ["build", "classify_text", "figures", "label_values", "metric_rows", "per_class_rows", "run_view",
-           "score", "summary_md"]
+__all__ = ["build", "classify_text", "eval_extras", "eval_models", "figures", "label_values", "metric_rows",
+           "per_class_rows", "run_view", "score", "summary_md"]
