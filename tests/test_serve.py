@@ -287,3 +287,27 @@ def test_first_line_names_the_backend(runs, capsys, monkeypatch):
     assert lines[0] == loading.backend_line(*loading.pick_device()) and lines[0].startswith("backend: transformers on ")
     assert started and started[0][0] == "127.0.0.1"
     assert "alpha, alpha:base" in lines[-2] and "(key required)" in lines[-2]
+
+
+def test_requests_together_share_one_batch_and_get_the_replies_they_get_alone(client, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [f"Question {i}: " + "tell me more " * i for i in range(8)]  # different lengths: left padding
+
+    def reply(i, stream=False):
+        ask = [{"role": "user", "content": prompts[i]}]
+        if stream:
+            chunks = client.chat.completions.create(model="alpha", messages=ask, max_tokens=4 + i, temperature=0,
+                                                    stream=True)
+            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return client.chat.completions.create(model="alpha", messages=ask, max_tokens=4 + i, temperature=0
+                                              ).choices[0].message.content
+
+    alone = [reply(i) for i in range(8)]
+    batcher = server["served"]["alpha"].loaded.batcher
+    before = len(batcher.batches)
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(reply, range(8)))
+        streamed = list(pool.map(lambda i: reply(i, stream=True), range(8)))
+    assert together == alone and streamed == alone
+    assert max(batcher.batches[before:]) > 1  # some requests did share a generate

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
+
+from studio.serve.hub import is_loopback
 
 
 def add_parser(subparsers) -> None:
@@ -20,15 +21,6 @@ def add_parser(subparsers) -> None:
                    help="the environment variable that holds the API key; requests then need "
                         "'Authorization: Bearer <key>'. Required for any address other than loopback")
     p.set_defaults(func=run)
-
-
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def api_key(args) -> str | None:
