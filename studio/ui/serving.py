@@ -68,8 +68,9 @@ class Routes:
 
 def snippet(base_url: str, model: str, needs_key: bool) -> str:
     """The openai Python client, streaming a reply from ``model``: runs as pasted."""
-    key = f'os.environ["{KEY_ENV}"]' if needs_key else '"none"  # no key needed on this studio'
-    note = f"# first: export {KEY_ENV}=<your key from the Serve panel>\n" if needs_key else ""
+    key = f'os.environ["{KEY_ENV}"]' if needs_key else '"none"'
+    note = (f"# first: export {KEY_ENV}=<your key from the Serve panel>\n" if needs_key
+            else "# no API key is needed on this studio (any value will do)\n")
     return f'''{note}import os
 
 from openai import OpenAI
