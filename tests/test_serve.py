@@ -311,3 +311,16 @@ def test_requests_together_share_one_batch_and_get_the_replies_they_get_alone(cl
         streamed = list(pool.map(lambda i: reply(i, stream=True), range(8)))
     assert together == alone and streamed == alone
     assert max(batcher.batches[before:]) > 1  # some requests did share a generate
+
+
+def test_bench_serve_measures_1_and_8_clients_against_generate(tiny_model_dir, capsys):
+    import json
+
+    assert main(["bench", "--serve", "--model", tiny_model_dir, "--max-tokens", "6", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(res["runs"]) == {"1", "8"} and res["backend"].startswith("backend: transformers on ")
+    for n in ("1", "8"):
+        for side in ("generate", "served"):
+            assert res["runs"][n][side]["tokens_per_s"] > 0 and res["runs"][n][side]["ttft_mean"] > 0
+    assert res["runs"]["8"]["served"]["tokens"] == res["runs"]["8"]["generate"]["tokens"]  # the same greedy replies
+    assert max(res["runs"]["8"]["batch_sizes"]) > 1
