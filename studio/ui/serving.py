@@ -71,9 +71,8 @@ def snippet(base_url: str, model: str, needs_key: bool) -> str:
     key = f'os.environ["{KEY_ENV}"]' if needs_key else '"none"'
     note = (f"# first: export {KEY_ENV}=<your key from the Serve panel>\n" if needs_key
             else "# no API key is needed on this studio (any value will do)\n")
-    return f'''{note}import os
-
-from openai import OpenAI
+    imports = "import os\n\n" if needs_key else ""
+    return f'''{note}{imports}from openai import OpenAI
 
 client = OpenAI(base_url={json.dumps(base_url)}, api_key={key})
 stream = client.chat.completions.create(
