@@ -156,3 +156,23 @@ def test_the_policy_can_forbid_serving(tmp_path):
     (tmp_path / "policy.yaml").write_text("serve: maybe\n")
     with pytest.raises(StudioError, match="serve has a bad value"):
         Policy.load(tmp_path / "policy.yaml")
+
+
+def test_keys_are_needed_beyond_loopback_and_the_policy_can_close_the_api(tmp_path):
+    from studio.serve.errors import ApiError
+    from studio.ui.access import Access
+    from studio.ui.serving import Serving
+
+    assert not Serving(Access(), tmp_path / "runs", "127.0.0.1").needs_keys
+    public = Serving(Access(), tmp_path / "runs", "0.0.0.0")
+    assert public.needs_keys
+    _, key = public.keys.make("", "laptop")
+    assert public.gate(f"Bearer {key}") == ""
+    for header in ("", "Bearer sk-studio-nope-nope", key):
+        with pytest.raises(ApiError) as err:
+            public.gate(header)
+        assert err.value.status == 401
+    closed = Serving(Access("single", None, Policy(serve=False)), tmp_path / "runs", "0.0.0.0")
+    with pytest.raises(ApiError) as err:
+        closed.gate(f"Bearer {key}")
+    assert err.value.status == 403
