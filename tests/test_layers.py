@@ -111,7 +111,7 @@ MAY_IMPORT = {
     "launchers": {"engine", "core"},
     "server": {"launchers", "tasks", "core", "data"},
     "serve": {"tasks", "core"},
-    "ui": {"server", "launchers", "engine", "export", "tasks", "core", "data"},
+    "ui": {"serve", "server", "launchers", "engine", "export", "tasks", "core", "data"},
     "cli": {"ui", "serve", "server", "launchers", "export", "engine", "tasks", "core", "data"},
 }
 

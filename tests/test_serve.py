@@ -287,3 +287,40 @@ def test_first_line_names_the_backend(runs, capsys, monkeypatch):
     assert lines[0] == loading.backend_line(*loading.pick_device()) and lines[0].startswith("backend: transformers on ")
     assert started and started[0][0] == "127.0.0.1"
     assert "alpha, alpha:base" in lines[-2] and "(key required)" in lines[-2]
+
+
+def test_requests_together_share_one_batch_and_get_the_replies_they_get_alone(client, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [f"Question {i}: " + "tell me more " * i for i in range(8)]  # different lengths: left padding
+
+    def reply(i, stream=False):
+        ask = [{"role": "user", "content": prompts[i]}]
+        if stream:
+            chunks = client.chat.completions.create(model="alpha", messages=ask, max_tokens=4 + i, temperature=0,
+                                                    stream=True)
+            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return client.chat.completions.create(model="alpha", messages=ask, max_tokens=4 + i, temperature=0
+                                              ).choices[0].message.content
+
+    alone = [reply(i) for i in range(8)]
+    batcher = server["served"]["alpha"].loaded.batcher
+    before = len(batcher.batches)
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(reply, range(8)))
+        streamed = list(pool.map(lambda i: reply(i, stream=True), range(8)))
+    assert together == alone and streamed == alone
+    assert max(batcher.batches[before:]) > 1  # some requests did share a generate
+
+
+def test_bench_serve_measures_1_and_8_clients_against_generate(tiny_model_dir, capsys):
+    import json
+
+    assert main(["bench", "--serve", "--model", tiny_model_dir, "--max-tokens", "6", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(res["runs"]) == {"1", "8"} and res["backend"].startswith("backend: transformers on ")
+    for n in ("1", "8"):
+        for side in ("generate", "served"):
+            assert res["runs"][n][side]["tokens_per_s"] > 0 and res["runs"][n][side]["ttft_mean"] > 0
+    assert res["runs"]["8"]["served"]["tokens"] == res["runs"]["8"]["generate"]["tokens"]  # the same greedy replies
+    assert max(res["runs"]["8"]["batch_sizes"]) > 1

@@ -1,4 +1,5 @@
-"""``python -m studio bench [--quick] [--json]``: this machine's training speed against two baselines."""
+"""``python -m studio bench [--quick] [--json]``: this machine's training speed against two baselines;
+``--serve``: the OpenAI-compatible server's time to first token and tokens/s against a plain generate loop."""
 
 from __future__ import annotations
 
@@ -16,11 +17,21 @@ def add_parser(sub):
     p.add_argument("--model", default="smollm2", help="model source (default: the embedded smollm2)")
     p.add_argument("--examples", type=int, default=0, help="number of examples (default 96, or 24 with --quick)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--serve", action="store_true",
+                   help="instead: the OpenAI-compatible server (time to first token, tokens/s) for 1 and 8 clients "
+                        "against a plain generate loop")
+    p.add_argument("--max-tokens", type=int, default=64, help="with --serve: new tokens per reply (default 64)")
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
+    if args.serve:
+        from studio.serve import bench as serve_bench
+
+        res = serve_bench.run_bench(args.model, args.max_tokens)
+        print(json.dumps(res) if args.json else "\n".join(serve_bench.report(res)), flush=True)
+        return 0
     n = args.examples or (24 if args.quick else 96)
     res = bench.run_bench(args.model, n, args.batch_size)
     if args.json:

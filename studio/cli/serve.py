@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
+
+from studio.serve.hub import is_loopback
 
 
 def add_parser(subparsers) -> None:
@@ -12,7 +13,8 @@ def add_parser(subparsers) -> None:
         "serve", help="serve trained runs with an OpenAI-compatible API (/v1/chat/completions)",
         description="Answer OpenAI API requests (/v1/models, /v1/chat/completions, /v1/completions) with the "
                     "tuned models of RUN folders; each run's id is its folder name, and RUN:base is its base model. "
-                    "LoRA runs of one base share one loaded copy of it. Each loaded model answers one request at a time.")
+                    "LoRA runs of one base share one loaded copy of it. Requests to one loaded model that arrive "
+                    "together share one batch.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN", help="a finished or stopped run folder whose task writes replies")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -20,15 +22,6 @@ def add_parser(subparsers) -> None:
                    help="the environment variable that holds the API key; requests then need "
                         "'Authorization: Bearer <key>'. Required for any address other than loopback")
     p.set_defaults(func=run)
-
-
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def api_key(args) -> str | None:
@@ -77,7 +70,7 @@ def run(args) -> int:
     app = create_app(served, key)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"serving {', '.join(served)} at http://{shown}:{sock.getsockname()[1]}/v1"
-          f"{' (key required)' if key else ''}; one request at a time per loaded model", flush=True)
+          f"{' (key required)' if key else ''}; requests that arrive together share a batch", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
     try:
         server.run(sockets=[sock])

@@ -1,7 +1,7 @@
 """The HTTP API: OpenAI's ``/v1/models``, ``/v1/chat/completions`` and ``/v1/completions`` for served runs.
 
-Endpoints are plain (synchronous) functions, so FastAPI runs each request in its worker threads; a loaded
-model's lock makes requests to it wait their turn (see ``studio.serve.loading``).
+Endpoints are plain (synchronous) functions, so FastAPI runs each request in its worker threads; requests to one
+loaded model that arrive together share one ``generate`` (``studio.serve.batching``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from studio.serve.errors import ApiError, error_body
 from studio.serve.generate import Params, Reply, chat_prompt, encode
@@ -26,16 +27,27 @@ DEFAULT_MAX_TOKENS = 512  # a reply's length when a request names none (less whe
 log = logging.getLogger("studio.serve")
 
 
-def create_app(served: dict, api_key: str | None = None) -> FastAPI:
-    """The app for these model ids (``studio.serve.loading.load``); with ``api_key`` every /v1 request needs it."""
+def create_app(served, api_key: str | None = None, gate=None) -> FastAPI:
+    """The app for these model ids (``studio.serve.loading.load``); with ``api_key`` every /v1 request needs it.
+
+    ``served`` may instead be a function of the caller (what ``gate`` returned) giving the models that caller
+    reaches: the studio's own page serves each person's runs to their keys only. ``gate(authorization_header)``
+    returns the caller or raises ``ApiError`` (401 for a wrong key, 429 with Retry-After when over a limit); it runs
+    before the request body is read."""
     app = FastAPI(title="studio serve", docs_url=None, redoc_url=None, openapi_url=None)
     created = int(time.time())
+    if api_key is not None:
+        gate = _one_key(api_key)
 
-    def find(model_id: str):
-        if model_id not in served:
+    def reachable(request: Request) -> dict:
+        return served(request.scope.get("studio_caller")) if callable(served) else served
+
+    def find(request: Request, model_id: str):
+        models = reachable(request)
+        if model_id not in models:
             raise ApiError(404, f"The model '{model_id}' does not exist here; GET /v1/models lists the served "
-                                f"models ({', '.join(served)})", param="model", code="model_not_found")
-        return served[model_id]
+                                f"models ({', '.join(models) or 'none now'})", param="model", code="model_not_found")
+        return models[model_id]
 
     def model_card(s) -> dict:
         return {"id": s.id, "object": "model", "created": created, "owned_by": "studio"}
@@ -43,16 +55,16 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
     router = APIRouter(prefix="/v1")
 
     @router.get("/models")
-    def list_models():
-        return {"object": "list", "data": [model_card(s) for s in served.values()]}
+    def list_models(request: Request):
+        return {"object": "list", "data": [model_card(s) for s in reachable(request).values()]}
 
     @router.get("/models/{model_id:path}")
-    def get_model(model_id: str):
-        return model_card(find(model_id))
+    def get_model(model_id: str, request: Request):
+        return model_card(find(request, model_id))
 
     @router.post("/chat/completions")
-    def chat_completions(body: ChatRequest):
-        s = find(body.model)
+    def chat_completions(body: ChatRequest, request: Request):
+        s = find(request, body.model)
         _refuse_unsupported(body)
         messages = _messages(body, s.system_prompt)
         try:
@@ -71,8 +83,8 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
                 "usage": _usage(reply)}
 
     @router.post("/completions")
-    def completions(body: CompletionRequest):
-        s = find(body.model)
+    def completions(body: CompletionRequest, request: Request):
+        s = find(request, body.model)
         _refuse_unsupported(body)
         prompt = body.prompt
         if isinstance(prompt, list):
@@ -91,25 +103,38 @@ def create_app(served: dict, api_key: str | None = None) -> FastAPI:
 
     app.include_router(router)
     _error_handlers(app)
-    if api_key is not None:
-        app.add_middleware(KeyCheck, key=api_key)
+    if gate is not None:
+        app.add_middleware(Gate, gate=gate)
     return app
 
 
-class KeyCheck:
-    """Every request needs ``Authorization: Bearer <key>``, checked before the body is read or anything answers."""
+def _one_key(key: str):
+    expected = f"Bearer {key}".encode()
 
-    def __init__(self, app, key: str):
-        self.app, self.expected = app, f"Bearer {key}".encode()
+    def check(header: str):
+        if not secrets.compare_digest(header.encode(), expected):
+            raise ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <key>' with "
+                                "the key this server was started with", code="invalid_api_key")
+        return None
+
+    return check
+
+
+class Gate:
+    """Every request passes ``gate`` (its Authorization header) before the body is read or anything answers; the
+    caller it returns is ``scope["studio_caller"]``."""
+
+    def __init__(self, app, gate):
+        self.app, self.gate = app, gate
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            given = Headers(scope=scope).get("authorization", "").encode()
-            if not secrets.compare_digest(given, self.expected):
-                error = ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <key>' with "
-                                      "the key this server was started with", code="invalid_api_key")
-                await JSONResponse(error.body(), status_code=401)(scope, receive, send)
+            try:
+                caller = self.gate(Headers(scope=scope).get("authorization", ""))
+            except ApiError as error:
+                await JSONResponse(error.body(), status_code=error.status, headers=error.headers)(scope, receive, send)
                 return
+            scope = dict(scope, studio_caller=caller)
         await self.app(scope, receive, send)
 
 
@@ -239,7 +264,7 @@ def _completion_chunks(reply: Reply, rid: str, model: str, include_usage: bool):
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def api_error(request, err: ApiError):
-        return JSONResponse(err.body(), status_code=err.status)
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(RequestValidationError)
     def bad_request(request, err: RequestValidationError):

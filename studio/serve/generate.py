@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from studio.core.chat_template import render_prompt
-from studio.core.generate import Sampling
 from studio.core.source_text import source_text
 
 
@@ -34,105 +32,54 @@ def encode(served, text: str, chat: bool) -> list[int]:
 
 
 class Reply:
-    """The model writing one reply in a thread of its own, under the loaded model's lock."""
+    """The model writing one reply: a row in a batch of requests that arrived together (``studio.serve.batching``)."""
 
     def __init__(self, served, input_ids: list[int], params: Params):
         self.served, self.input_ids, self.params = served, input_ids, params
         self.completion_tokens = 0
         self.finish_reason = "stop"
-        self._cancel = threading.Event()
+        self._job = None
+        self._cancelled = False
 
     @property
     def prompt_tokens(self) -> int:
         return len(self.input_ids)
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self._cancelled = True
+        if self._job is not None:
+            self._job.cancelled.set()
 
     def __iter__(self):
-        import torch
-        import transformers
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from studio.serve.batching import Job, eos_ids
 
         served, params = self.served, self.params
-        tokenizer, loaded = served.tokenizer, served.loaded
-        counted = {"tokens": 0, "last": None}
-
-        class Streamer(TextIteratorStreamer):
-            def put(self, value):
-                if not (self.skip_prompt and self.next_tokens_are_prompt):
-                    ids = value.reshape(-1).tolist()
-                    counted["tokens"] += len(ids)
-                    counted["last"] = ids[-1] if ids else counted["last"]
-                super().put(value)
-
-        cancel = self._cancel
-
-        class Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
-
-        streamer = Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        sampling = Sampling(max_new_tokens=params.max_tokens, temperature=params.temperature, top_p=params.top_p)
-        ids = torch.tensor([self.input_ids], device=loaded.device)
-        kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                      pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                      **sampling.generate_kwargs())
-        if params.temperature > 0:
-            kwargs["top_k"] = 0  # OpenAI samples from the whole top_p mass, not from a model's default top 50
-        if params.stop:
-            kwargs.update(stop_strings=params.stop, tokenizer=tokenizer)
-        error: list[BaseException] = []
-
-        def work():
-            try:
-                # the model's state (which adapter is on) is set only once the lock is held
-                with loaded.lock, served.model_context(), torch.no_grad():
-                    if params.seed is not None:
-                        transformers.set_seed(params.seed)
-                    loaded.model.generate(**kwargs)
-            except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
-                error.append(err)
-                streamer.end()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
+        job = self._job = Job(served, self.input_ids, params)
+        if self._cancelled:
+            job.cancelled.set()
+        served.loaded.batcher.submit(job)
         hold = max((len(s) for s in params.stop), default=1) - 1  # text that may be the start of a stop string
         buffer, stopped = "", False
         try:
-            for piece in streamer:
+            for piece in job:
                 if stopped:
                     continue
                 buffer += piece
                 at = min((i for i in (buffer.find(s) for s in params.stop) if i >= 0), default=-1)
                 if at >= 0:
                     stopped = True
-                    cancel.set()
+                    job.cancelled.set()
                     if buffer[:at]:
                         yield buffer[:at]
                     buffer = ""
                 elif len(buffer) > hold:
                     yield buffer[:len(buffer) - hold]
                     buffer = buffer[len(buffer) - hold:]
-            thread.join()
-            if error:
-                raise error[0]
             if buffer:
                 yield buffer
         finally:
-            cancel.set()  # a reader that stops early (a closed stream) stops the model too
-        self.completion_tokens = counted["tokens"]
-        eos = _eos_ids(loaded.model, tokenizer)
-        if not stopped and counted["last"] not in eos and self.completion_tokens >= params.max_tokens:
+            job.cancelled.set()  # a reader that stops early (a closed stream) ends its row too
+        self.completion_tokens = job.tokens
+        eos = eos_ids(served.loaded.model, served.tokenizer)
+        if not stopped and job.last not in eos and self.completion_tokens >= params.max_tokens:
             self.finish_reason = "length"
-
-
-def _eos_ids(model, tokenizer) -> set:
-    ids = set()
-    gen = getattr(model, "generation_config", None)
-    for value in (getattr(gen, "eos_token_id", None), tokenizer.eos_token_id):
-        if isinstance(value, int):
-            ids.add(value)
-        elif value:
-            ids.update(value)
-    return ids

@@ -17,6 +17,7 @@ from pathlib import Path
 from studio.core.errors import StudioError
 
 BASE_SUFFIX = ":base"
+_BATCHER_MADE = threading.Lock()
 
 
 @dataclass
@@ -35,16 +36,32 @@ class RunPlan:
 
 @dataclass
 class Loaded:
-    """One model in memory and the lock that lets one request at a time use it."""
+    """One model in memory, the lock that lets one batch at a time use it, and its batcher."""
     model: object
     device: str
     seq2seq: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
     adapters: dict = field(default_factory=dict)  # peft adapter name -> run id
+    _batcher: object = field(default=None, repr=False)
 
     @property
     def has_adapters(self) -> bool:
         return bool(self.adapters)
+
+    @property
+    def batcher(self):
+        """The worker that runs this model's requests, batching those that arrive together (made on first use)."""
+        with _BATCHER_MADE:
+            if self._batcher is None:
+                from studio.serve.batching import Batcher
+
+                self._batcher = Batcher(self)
+            return self._batcher
+
+    def close(self) -> None:
+        """Stop this model's worker once its requests are answered (the model is freed when nothing holds it)."""
+        if self._batcher is not None:
+            self._batcher.close()
 
 
 @dataclass
@@ -100,11 +117,24 @@ def plan(run_dirs: list[str]) -> list[RunPlan]:
 
 
 def backend_line(device: str, gpu_name: str = "") -> str:
-    """The first thing the server says: the backend it chose, and why."""
+    """The first thing the server says: the backend it chose, and why (and why not the others)."""
     if device == "cuda":
-        return f"backend: transformers on GPU ({gpu_name}, bf16): a CUDA GPU is available"
-    return ("backend: transformers on CPU (fp32): no CUDA GPU is visible to this process; replies come slower "
-            "than on a GPU")
+        line = f"backend: transformers on GPU ({gpu_name}, bf16): a CUDA GPU is available"
+    else:
+        line = ("backend: transformers on CPU (fp32): no CUDA GPU is visible to this process; replies come slower "
+                "than on a GPU")
+    return f"{line}; {_others(device)}"
+
+
+def _others(device: str) -> str:
+    """Why the other backends are not used: vLLM and llama.cpp are not wired in; each is named with what is here."""
+    import importlib.util
+
+    vllm = "not installed" if importlib.util.find_spec("vllm") is None else (
+        "installed, not used: needs a GPU" if device != "cuda" else "installed, not used: not wired in")
+    llama = "not installed" if importlib.util.find_spec("llama_cpp") is None else (
+        "installed, not used: runs are served from their folders (a GGUF export runs in llama.cpp itself)")
+    return f"vLLM {vllm}; llama.cpp (llama_cpp) {llama}"
 
 
 def pick_device() -> tuple[str, str]:

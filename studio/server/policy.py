@@ -14,6 +14,9 @@ Every key is optional; a missing key means no limit, except where a default is s
     models: [smollm2]        # base models people may pick (sources as typed on the Model tab); empty: any
     methods: [lora]          # lora, qlora, full; empty: any
     disk_gb_per_user: 2      # one person's runs and uploads together
+    serve: true              # whether people may serve their runs from the page (OpenAI-compatible API, their own
+                             # keys); default true
+    serve_per_minute: 30     # requests one API key may make per minute (default 60 on a shared studio; 0: none)
     admins: [teacher]        # who sees the Admin tab (besides users marked admin in the users file)
     locked:                  # the instructor's preset: these settings are fixed for everyone
       model.source: smollm2
@@ -36,7 +39,8 @@ from pathlib import Path
 from studio.core.errors import StudioError
 
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
-        "disk_gb_per_user", "admins", "locked", "backends")
+        "disk_gb_per_user", "admins", "locked", "backends", "serve", "serve_per_minute")
+DEFAULT_SERVE_PER_MINUTE = 60  # requests per API key per minute on a shared studio when the file says nothing
 DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
 DEFAULT_BACKENDS = ("local", "ray")  # where runs from the page train when the file says nothing (shared: local only)
 
@@ -69,6 +73,8 @@ class Policy:
     admins: list = field(default_factory=list)
     locked: dict = field(default_factory=dict)
     backends: list = field(default_factory=list)
+    serve: bool = True
+    serve_per_minute: float = 0.0
     source: str = ""  # the file it came from, for messages
     given: frozenset = frozenset()  # the keys the file sets (an explicit ``upload_mb: 0`` turns the default off)
 
@@ -92,7 +98,10 @@ class Policy:
         for key, value in data.items():
             default = getattr(policy, key)
             try:
-                if isinstance(default, list):
+                if isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError(value)
+                elif isinstance(default, list):
                     value = [str(v) for v in (value or [])]
                 elif isinstance(default, dict):
                     value = dict(value or {})
@@ -117,7 +126,7 @@ class Policy:
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, k) for k in KEYS)
+        return any(getattr(self, k) for k in KEYS if k != "serve") or not self.serve
 
     def upload_limit_mb(self, shared: bool) -> float:
         """The largest upload in MB (0: no limit): the file's ``upload_mb``, else 100 on a shared studio."""
@@ -136,6 +145,16 @@ class Policy:
             offered = web_backends()
             return [b for b in self.backends if b in offered]
         return list(DEFAULT_BACKENDS[:1]) if shared else list(DEFAULT_BACKENDS)
+
+    def serve_rate(self, shared: bool) -> float:
+        """Requests per API key per minute (0: no limit): the file's ``serve_per_minute``, else 60 when shared."""
+        if "serve_per_minute" in self.given:
+            return max(0.0, float(self.serve_per_minute))
+        return float(DEFAULT_SERVE_PER_MINUTE) if shared else 0.0
+
+    def check_serve(self) -> None:
+        if not self.serve:
+            raise self.refuse("serving runs from the page is off on this studio")
 
     def who(self) -> str:
         return f"the operator sets this in the policy file {Path(self.source).name}" if self.source else "the operator"
@@ -199,4 +218,8 @@ class Policy:
             out.append("methods: " + ", ".join(self.methods))
         if self.backends:
             out.append("runs train with: " + ", ".join(self.backends))
+        if not self.serve:
+            out.append("no serving from the page")
+        elif self.serve_rate(shared):
+            out.append(f"{self.serve_rate(shared):g} API requests per minute per key")
         return out

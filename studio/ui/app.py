@@ -102,6 +102,7 @@ class StudioContext:
     files: FileBook = field(default_factory=FileBook)
     on_load: list = field(default_factory=list)
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
+    serving: object = None  # studio.ui.serving.Serving: the OpenAI-compatible API under /v1 (the Export tab's Serve)
     panel_caches: dict = field(default_factory=dict)  # what each try panel keeps per app (its loaded models), by key
     _panel_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -137,6 +138,9 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
     ctx = StudioContext(store=store, runs_dir=runs_dir, chats=ChatCache(), infos=ModelInfoCache(), access=access,
                          watch=RunWatch(), host=host,
                          cluster=store.ray_address)
+    from studio.ui.serving import Serving
+
+    ctx.serving = Serving(access, runs_dir, host)
     # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
     with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)

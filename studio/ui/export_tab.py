@@ -1,5 +1,6 @@
 """Export tab: download a run's adapter or merged model as a zip, read its model card and replay command,
-and push it to the Hugging Face Hub. The work is done by ``studio.export``; this module only shows it.
+push it to the Hugging Face Hub, or serve it
+through the studio's OpenAI-compatible endpoint (``serve_panel``). The work is done by ``studio.export``; this module only shows it.
 
 The Hub token is an input of the push handler only: it is not kept in any state, file or log, and the
 token box is emptied after each push."""
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.ui import gguf_panel
+from studio.ui import gguf_panel, serve_panel
 from studio.ui.common import esc, explain, ok_md, shown_path
 from studio.ui.served import links_html
 
@@ -111,6 +112,7 @@ def build(ctx):
     with gr.Accordion("Model card (README.md)", open=True):
         card = gr.Markdown(elem_id="export-card")
     gguf = gguf_panel.build(ctx, pick)
+    serve = serve_panel.build(ctx) if getattr(ctx, "serving", None) is not None else {}
     with gr.Accordion("Push to the Hugging Face Hub", open=False):
         with gr.Row():
             repo = gr.Textbox(label="Repository", placeholder="your-name/my-model", scale=2)
@@ -167,7 +169,7 @@ def build(ctx):
 
     push_btn.click(do_push, [pick, merge, repo, token, private], [push_msg, token], api_visibility="private")
     return {"pick": pick, "merge": merge, "go": go, "download": download, "card": card, "command": command,
-            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg, **gguf}
+            "message": message, "repo": repo, "token": token, "push": push_btn, "push_message": push_msg, **gguf, **serve}
 
 
 def _initial_choices(ctx) -> list[tuple[str, str]]:

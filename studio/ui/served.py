@@ -133,6 +133,10 @@ def install(app, ctx) -> None:
     app.add_route(f"/{DOWNLOAD_ROUTE}/{{run_id}}/{{path:path}}", download, methods=["GET", "HEAD"])
     if ctx.access.shared:
         app.user_middleware.append(Middleware(PersonalRoutes, gradio_app=app, ctx=ctx))
+    if getattr(ctx, "serving", None) is not None:  # the OpenAI-compatible API under /v1, ahead of everything else
+        from studio.ui.serving import Routes
+
+        app.user_middleware.insert(0, Middleware(Routes, serving=ctx.serving))
 
 
 class PersonalRoutes:

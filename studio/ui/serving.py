@@ -1,0 +1,94 @@
+"""The studio's own OpenAI-compatible endpoint: ``/v1`` on the studio's web server, switched on from the page.
+
+Requests under ``/v1`` go to ``studio.serve``'s app before Gradio sees them (no sign-in cookie: API clients send
+``Authorization: Bearer <key>``). Keys are needed on a shared studio and on any address other than loopback; each
+key reaches only its owner's served runs (``studio.serve.hub``), is limited to the policy's ``serve_per_minute``
+requests a minute (429 with Retry-After), and is stored hashed next to the users file (``studio.server.api_keys``).
+A single-user studio on 127.0.0.1 serves without keys. Served in the studio's process: one address and one port for
+the page and the API (a Space or a reverse proxy exposes one), the studio's sign-in decides who may switch it on.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from studio.serve.api import create_app
+from studio.serve.errors import ApiError
+from studio.serve.hub import Hub, is_loopback
+from studio.serve.limits import RateLimit
+from studio.server.api_keys import FILE_NAME, KeyBook
+
+PREFIX = "/v1"
+KEY_ENV = "STUDIO_API_KEY"
+
+
+class Serving:
+    def __init__(self, access, runs_dir: Path, host: str, hub: Hub | None = None):
+        self.access = access
+        self.policy = access.policy
+        self.needs_keys = access.shared or not is_loopback(host)
+        folder = access.users.path.parent if getattr(access, "users", None) else Path(runs_dir).parent
+        self.keys = KeyBook(folder / FILE_NAME)
+        self.limit = RateLimit(self.policy.serve_rate(self.needs_keys))
+        self.hub = hub or Hub()
+        self.app = create_app(self.hub.models, gate=self.gate)
+
+    def gate(self, header: str):
+        """The owner a request's key belongs to ("" on a single-user studio without keys)."""
+        if not self.needs_keys:
+            return ""
+        info = self.keys.check(header[len("Bearer "):].strip() if header.startswith("Bearer ") else "")
+        if info is None:
+            raise ApiError(401, "missing, wrong or revoked API key; make one on the studio's Export tab (Serve) and "
+                                "send it as 'Authorization: Bearer <key>'", code="invalid_api_key")
+        if not self.policy.serve:
+            raise ApiError(403, "serving is off on this studio (the operator's policy file)", code="serving_off")
+        self.limit.take(info.id)
+        return info.owner
+
+
+class Routes:
+    """ASGI middleware on the studio's app: ``/v1`` and below to the API, everything else to Gradio."""
+
+    def __init__(self, app, serving: Serving):
+        self.inner, self.serving = app, serving
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path, root = scope["path"], scope.get("root_path") or ""
+            if root and path.startswith(root):
+                path = path[len(root):]
+            if path == PREFIX or path.startswith(PREFIX + "/"):
+                await self.serving.app(scope, receive, send)
+                return
+        await self.inner(scope, receive, send)
+
+
+def snippet(base_url: str, model: str, needs_key: bool) -> str:
+    """The openai Python client, streaming a reply from ``model``: runs as pasted."""
+    key = f'os.environ["{KEY_ENV}"]' if needs_key else '"none"'
+    note = (f"# first: export {KEY_ENV}=<your key from the Serve panel>\n" if needs_key
+            else "# no API key is needed on this studio (any value will do)\n")
+    imports = "import os\n\n" if needs_key else ""
+    return f'''{note}{imports}from openai import OpenAI
+
+client = OpenAI(base_url={json.dumps(base_url)}, api_key={key})
+stream = client.chat.completions.create(
+    model={json.dumps(model)},
+    messages=[{{"role": "user", "content": "Hello! What can you do?"}}],
+    max_tokens=200,
+    stream=True,
+)
+for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="", flush=True)
+print()
+'''
+
+
+def curl(base_url: str, model: str, needs_key: bool) -> str:
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 100})
+    auth = f' -H "Authorization: Bearer ${KEY_ENV}"' if needs_key else ""
+    return f"curl -s {shlex.quote(base_url + '/chat/completions')} -H 'Content-Type: application/json'{auth} -d {shlex.quote(body)}"
