@@ -82,6 +82,7 @@ class TrainConfig:
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
     class_weights: bool = knob(False, "Balance classes", "Classification: weight the loss by inverse class frequency so rare labels count as much as common ones.")
     beta: float = knob(0.1, "Preference strength (beta)", "Preference and feedback tuning (DPO, KTO): how far the tuned model may move from the base toward the preferred answers. Lower moves further; 0.1 is the usual start.", min=0.01, max=5.0, step=0.01)
+    sft_weight: float = knob(1.0, "SFT weight (preference)", "Preference tuning (DPO): weight of a supervised term on the chosen answers next to the preference loss. It keeps the chosen answers likely, so replies take the chosen style without losing facts or repeating; 0 is plain DPO.", min=0.0, max=10.0, step=0.05)
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")
 
