@@ -7,7 +7,7 @@ import pytest
 
 from studio.core.config import StudioConfig
 from studio.core.errors import StudioError
-from studio.tasks.preference.reply_checks import key_terms, repetition, reply_warnings
+from studio.tasks.preference.reply_checks import has_term, key_terms, repetition, reply_warnings
 from studio.tasks.preference.settings import LossSettings, loss_settings
 
 JAPAN = {"prompt": "What is the capital of Japan?", "chosen": "Certainly! The capital of Japan is Tokyo. Happy to help.",
@@ -86,3 +86,32 @@ def test_loss_settings_default_to_dpo_plus_sft_and_read_the_config():
         loss_settings(types.SimpleNamespace(preference=types.SimpleNamespace(loss_type="nope")))
     with pytest.raises(StudioError, match="below the minimum"):
         StudioConfig().with_overrides(["train.sft_weight=-1", "data.train=x"]).validate(cuda_available=False)
+
+
+# ---- the embedded model: unseen prompts take the chosen style and keep their answers (slow) ---------------------
+@pytest.mark.slow
+def test_the_example_settings_carry_the_style_to_unseen_prompts_and_keep_the_answers(tmp_path):
+    import time
+
+    from conftest import REPO
+    from studio.engine.evaluate import evaluate_run
+    from studio.engine.train import run_training
+
+    data = REPO / "assets" / "datasets"
+    cfg = StudioConfig.load(REPO / "examples" / "preference.yaml").with_overrides(
+        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline", f"data.train={data / 'summary_preferences.jsonl'}",
+         "train.eval_steps=100"])  # the example's settings on 36 pairs; no eval passes while training
+    started = time.time()
+    assert run_training(cfg)["state"] == "finished"
+    trained = time.time() - started
+    result = evaluate_run(tmp_path / "run", data_path=str(data / "summary_preferences_unseen.jsonl"), limit=3,
+                          max_new_tokens=32, save=False)  # 3 unseen prompts the base model answers right
+    print(f"trained in {trained:.0f} s, evaluated in {result['seconds']:.0f} s")
+    for row in result["examples"]:
+        print(repr(row["base"]), "->", repr(row["tuned"]))
+    rows = result["examples"]
+    assert not any("In short:" in r["base"] for r in rows)  # the style is new to the base model
+    assert all("In short:" in r["tuned"] for r in rows)  # ... and every unseen prompt took it
+    for row, fact in zip(rows, ("Tokyo", "red", "slow")):
+        assert has_term(row["tuned"], fact)  # the answer stays right 
+    assert result["reply_warnings"] == []  # no repetition, nothing lost
