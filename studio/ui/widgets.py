@@ -61,7 +61,7 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("train", "liger_kernels"), ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
             ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"),
-            ("train", "class_weights"), ("train", "beta"), ("train", "seed"))
+            ("train", "class_weights"), ("train", "beta"), ("train", "sft_weight"), ("train", "seed"))
 # Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
 # No address and no nodes: a run from the page trains on this machine or on the operator's cluster (user_runs.place).
 LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "backend"))
