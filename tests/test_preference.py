@@ -121,7 +121,8 @@ def test_dpo_lora_run_logs_rewards_and_saves_one_adapter(dpo_run):
     logs = [e for e in events if e["type"] == "log"]
     assert [e["step"] for e in logs] == [1, 2, 3, 4]
     assert all({"loss", "reward_margin", "reward_accuracy"} <= set(e) for e in logs)
-    assert logs[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # log 2: policy == reference at the start
+    # DPO's log 2 (policy == reference at the start) plus the SFT term: the chosen answers' loss under the model
+    assert logs[0]["loss"] > 0.6931 + 1.0 and start["loss"] == "sigmoid loss + SFT on the chosen answers (weight 1)"
     assert logs[-1]["reward_margin"] > 0  # the chosen answers gained on the rejected ones
     evals = [e for e in events if e["type"] == "eval"]
     assert [e["step"] for e in evals] == [2, 4]
@@ -148,9 +149,10 @@ def test_dpo_full_fine_tuning_uses_a_frozen_copy_as_reference(tiny_model_dir, tm
     data = write_jsonl(tmp_path / "pairs.jsonl", pairs(16))
     out = tmp_path / "full"
     status = run_training(dpo_config(tiny_model_dir, data, out, "method=full", "train.max_steps=2",
-                                     "data.eval_fraction=0", "train.warmup_ratio=0"))
+                                     "data.eval_fraction=0", "train.warmup_ratio=0", "preference.sft_weight=0"))
     assert status["state"] == "finished"
     logs = [e for e in RunFolder(out).read_events() if e["type"] == "log"]
+    # plain DPO (sft_weight 0): log 2 at the start, policy == reference
     assert logs[0]["loss"] == pytest.approx(0.6931, abs=1e-3) and logs[-1]["reward_margin"] != 0
     assert (RunFolder(out).model_dir / "config.json").exists()
 

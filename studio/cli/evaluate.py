@@ -69,7 +69,10 @@ def format_summary(result: dict) -> str:
         lines.append(f"{metric:<13}{b:>{w}}{t:>{w}}{change:>{w}}  {verdict}".rstrip())
     task = _task(result)
     for note in task.eval_notes(result) if task else []:
-        lines.append(f"({note[0].lower()}{note[1:].rstrip('.')})")
+        if note.startswith("⚠"):  # a task's warning about the tuned model
+            lines.append(f"warning: {note[1:].strip()}")
+        else:
+            lines.append(f"({note[0].lower()}{note[1:].rstrip('.')})")
     examples = task.example_lines(result) if task else []
     if examples:
         lines += [""] + examples

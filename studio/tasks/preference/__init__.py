@@ -74,8 +74,10 @@ class PreferenceTask(Task):
         return load_snippet(kind, path)
 
     def card_data_lines(self, config):
+        from studio.tasks.preference.settings import loss_settings
+
         return [f"- Max length: {config.data.max_length} tokens; preference pairs trained with DPO "
-                f"(beta {config.preference.beta}), the base model as the reference"]
+                f"(beta {config.preference.beta}; {loss_settings(config).describe()}), the base model as the reference"]
 
     def card_limitations(self):
         return ("Prefers answers like the chosen ones of its training pairs, in style and content; it learned "

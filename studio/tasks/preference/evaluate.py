@@ -3,7 +3,9 @@
 For every held-out pair both models score the chosen and the rejected answer given the prompt: the sum of the
 answer's token log-probabilities, as DPO itself compares them. ``preference_accuracy`` is the share of pairs
 where the chosen answer scores higher; ``logp_margin`` the mean difference (chosen - rejected, in nats). Each
-model also answers the prompt greedily, so the replies can be read side by side with the chosen answer.
+model also answers the prompt greedily, so the replies can be read side by side with the chosen answer, and
+``reply_warnings`` says where the tuned replies repeat themselves or lost an answer the base reply had
+(``reply_checks``; each row carries ``tuned_repetition`` and ``lost_terms``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from studio.core.chat_template import ensure_chat_template
 from studio.core.splits import held_out_records, seen_in_training
 from studio.core.errors import StudioError
 from studio.core.runfolder import RunFolder
+from studio.tasks.preference.reply_checks import reply_warnings
 from studio.tasks.preference.setup import pair_of
 
 
@@ -92,6 +95,9 @@ def evaluate_preference(folder: RunFolder, config: StudioConfig, data_path, limi
             row[f"{side}_prefers_chosen"] = margins[side][i] > 0
             row[f"{side}_margin"] = round(margins[side][i], 3)
         rows.append(row)
+    warnings, flags = reply_warnings(rows)
+    for row, flag in zip(rows, flags):
+        row.update(flag)
     return {
         "run_dir": str(folder.path),
         "data": source,
@@ -102,6 +108,7 @@ def evaluate_preference(folder: RunFolder, config: StudioConfig, data_path, limi
         "base": scores["base"],
         "tuned": scores["tuned"],
         "examples": rows,
+        "reply_warnings": warnings,
     }
 
 

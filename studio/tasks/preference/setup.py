@@ -11,6 +11,7 @@ from __future__ import annotations
 from studio.core.config import StudioConfig
 from studio.core.setup import TaskSetup
 from studio.core.errors import StudioError
+from studio.tasks.preference.settings import loss_settings
 from studio.tasks.trl_reference import build_trainer, load_policy, load_tokenizer
 
 # What DPOTrainer logs, as the run's events name it (eval events carry them with an eval_ prefix).
@@ -49,19 +50,23 @@ def setup_preference(config: StudioConfig, hw, train_records: list, eval_records
             "user turn, and a chosen and a rejected answer that are not empty and differ); check the file's "
             "prompt, chosen and rejected columns, or pick the chat task for data without rejected answers"
         )
+    loss = loss_settings(config)
     model, info = load_policy(config, hw, own_template)
     info["pairs_left_out"] = dropped + eval_dropped
+    info["loss"] = loss.describe()
     return TaskSetup(model, tokenizer, Dataset.from_list(train), Dataset.from_list(evals) if evals else [], None, info,
                      trainer_factory=make_trainer_factory(config), log_metrics=dict(LOG_METRICS))
 
 
 def make_trainer_factory(config: StudioConfig):
-    """``trainer_factory`` for ``studio.engine.train``: TRL's DPOTrainer with the studio's training arguments."""
+    """``trainer_factory`` for ``studio.engine.train``: TRL's DPOTrainer with the studio's training arguments and
+    the task's loss settings (``settings.LossSettings``: DPO plus an SFT term on the chosen answers by default)."""
+    loss = loss_settings(config)
 
     def factory(args: dict, model, data_collator=None, compute_metrics=None, **kw):
         from trl import DPOConfig, DPOTrainer
 
-        args = dict(args, beta=config.preference.beta, max_length=config.data.max_length, loss_type=["sigmoid"],
+        args = dict(args, beta=config.preference.beta, max_length=config.data.max_length, **loss.trl_args(),
                     train_sampling_strategy="random",  # DPOTrainer's examples have no input_ids to sort by
                     prediction_loss_only=True)
         return build_trainer(DPOTrainer, DPOConfig, args, model, **kw)

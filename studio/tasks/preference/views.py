@@ -21,7 +21,9 @@ def eval_headline(result: dict) -> str | None:
 
 
 def eval_notes(result: dict) -> list[str]:
-    notes = ["A model prefers the chosen answer when it gives it a higher total log-probability than the rejected "
+    """Notes under the verdict; the warnings about the tuned replies (repetition, lost answers) first, marked ⚠."""
+    notes = [f"⚠ {w}" for w in result.get("reply_warnings") or []]
+    notes += ["A model prefers the chosen answer when it gives it a higher total log-probability than the rejected "
              "one, given the prompt (the comparison DPO trains)."]
     if result.get("pairs_left_out"):
         notes.append(f"{result['pairs_left_out']} held-out records were left out: no prompt, an empty side, or "
@@ -44,7 +46,8 @@ def example_lines(result: dict, show: int = 5) -> list[str]:
         lines.append(f"    chosen:   {_short(row.get('chosen', ''))}")
         lines.append(f"    rejected: {_short(row.get('rejected', ''))}")
         lines.append(f"    base:     {_short(row.get('base', ''))}  (prefers chosen: {_yes(row.get('base_prefers_chosen'))})")
-        lines.append(f"    tuned:    {_short(row.get('tuned', ''))}  (prefers chosen: {_yes(row.get('tuned_prefers_chosen'))})")
+        lines.append(f"    tuned:    {_short(row.get('tuned', ''))}  (prefers chosen: {_yes(row.get('tuned_prefers_chosen'))})"
+                     + _flags(row))
     if len(rows) > show:
         lines.append(f"... {len(rows) - show} more pairs (use --json for all)")
     return lines
@@ -58,6 +61,17 @@ def card_examples(result: dict, show: int = 5) -> list[str]:
     for row in rows[:show]:
         lines.append("| " + " | ".join(_cell(row.get(k, "")) for k in ("prompt", "chosen", "base", "tuned")) + " |")
     return lines + [""]
+
+
+def _flags(row: dict) -> str:
+    from studio.tasks.preference.reply_checks import REPEAT_SHARE
+
+    out = []
+    if (row.get("tuned_repetition") or 0) >= REPEAT_SHARE:
+        out.append(f"repeats itself: {100 * row['tuned_repetition']:.0f}% of its 3-word phrases")
+    if row.get("lost_terms"):
+        out.append("lost: " + ", ".join(row["lost_terms"]))
+    return "  ⚠ " + "; ".join(out) if out else ""
 
 
 def _pct(x: float) -> str:
