@@ -8,6 +8,8 @@
     python -m studio ui [--port N]
     python -m studio users add|remove|list|codes
     python -m studio serve RUN [RUN ...] [--host H] [--port N] [--api-key-env NAME]
+    python -m studio compare RUN RUN ... [--json]
+    python -m studio sweep CONFIG --grid key=v1,v2 | --search key=low..high[:log] [--trials N] [--minutes M] [--json]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from studio.core.errors import StudioError
 
 # Commands that live in their own modules: each has add_parser(subparsers) and run(args) -> int.
 PLUGIN_COMMANDS = ("studio.cli.train", "studio.cli.check", "studio.cli.bench", "studio.cli.evaluate", "studio.cli.export",
-                   "studio.cli.users", "studio.cli.serve")
+                   "studio.cli.users", "studio.cli.serve", "studio.cli.compare", "studio.cli.sweep")
 
 
 def cmd_chat(args) -> int:

@@ -56,6 +56,9 @@ class Printer:
             if turn is not None and turn.kind not in self.said:
                 self.said.add(turn.kind)
                 print(f"warning: {turn.message}; try: {'; '.join(turn.hints[:3])}", file=sys.stderr, flush=True)
+        elif t == "trackers":
+            for name, at in ev["trackers"].items():
+                print(f"tracked in {name}: {at}", flush=True)
         elif t == "warning":
             print(f"warning: {ev['message']}", file=sys.stderr, flush=True)
         elif t == "end":

@@ -30,6 +30,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 CHECKPOINTING = ("auto", "on", "off")
 STRATEGIES = ("ddp", "fsdp", "deepspeed")
+TRACKERS = ("tensorboard", "mlflow", "trackio", "wandb")  # experiment trackers (transformers' integrations)
 
 
 def knob(default, label: str, help: str, *, min=None, max=None, step=None, choices=None, factory=None,  # noqa: A002
@@ -82,6 +83,7 @@ class TrainConfig:
     eval_steps: int = knob(0, "Evaluate every N steps", "0: evaluate at the end of each epoch and at the end.", min=0, max=1_000_000, step=1)
     save_steps: int = knob(0, "Checkpoint every N steps", "0: checkpoint at the end of each epoch. Checkpoints let a stopped run resume.", min=0, max=1_000_000, step=1)
     save_total_limit: int = knob(2, "Checkpoints kept", "Older checkpoints are deleted to save disk.", min=1, max=100, step=1)
+    report_to: list[str] = knob(None, "Experiment trackers", "Also record the run where you follow experiments: tensorboard (event files in the run folder), mlflow (a local store in the runs folder, or MLFLOW_TRACKING_URI), trackio (local), wandb (where installed and logged in). One that is missing or unreachable is a warning, never a failed run.", choices=TRACKERS, factory=list)
     seed: int = knob(42, "Seed", "Same seed, same data and same settings give the same run.", min=0, max=2**31 - 1, step=1)
     resume: bool = knob(False, "Resume", "Continue from the last checkpoint in the output folder.")
 
@@ -278,7 +280,11 @@ class StudioConfig:
                     continue
                 value = getattr(section, f.name)
                 name = _field_path(section, f.name)
-                if meta.get("choices") and not meta.get("open_choices") and value not in meta["choices"]:
+                if meta.get("choices") and isinstance(value, list):
+                    bad = [v for v in value if v not in meta["choices"]]
+                    if bad:
+                        raise StudioError(f"{name}: '{bad[0]}' is not one of {', '.join(map(str, meta['choices']))}")
+                elif meta.get("choices") and not meta.get("open_choices") and value not in meta["choices"]:
                     raise StudioError(f"{name}: '{value}' is not one of {', '.join(map(str, meta['choices']))}")
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     if meta.get("min") is not None and value < meta["min"]:

@@ -214,6 +214,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     from transformers import set_seed
 
     from studio.engine.sampling import make_trainer_class
+    from studio.engine.trackers import Trackers
 
     task = tasks.get(config.task)
     set_seed(config.train.seed)  # the training worker's own seeding: a new head and LoRA start where they did before
@@ -227,6 +228,8 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
     total = planned_steps(config, len(setup.train_dataset), world)
     tc = config.train
     has_eval = len(setup.eval_dataset) > 0
+    trackers = Trackers(config, folder, emit)
+    report_to = trackers.start()  # the ones that could start; the others are warnings in the run
     eval_every = tc.eval_steps or auto_interval(total, 5)
     save_every = tc.save_steps or auto_interval(total, 4)
     args = dict(
@@ -261,7 +264,9 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         save_total_limit=tc.save_total_limit,
         prediction_loss_only=setup.compute_metrics is None,
         seed=tc.seed,
-        report_to="none",
+        report_to=report_to or "none",
+        run_name=folder.path.name,
+        **trackers.training_args(),
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_pin_memory=hw.device == "cuda",
@@ -286,6 +291,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         trainer.loss_at_trained_positions = setup.loss_at_trained_positions
         trainer.attention_plan = setup.attention
     trainer.remove_callback(PrinterCallback)  # progress goes to the run folder, not stdout
+    trackers.guard(trainer)
     checkpoint = folder.last_checkpoint() if resuming else None
     emit({
         "type": "start",
@@ -311,12 +317,16 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         **setup.info,
     })
     folder.write_status(state="running", step=0, max_steps=total, message="training")
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    step = trainer.state.global_step
-    if has_eval and watch.last_eval_step != step and not watch.stopped:  # Stop means stop: no extra pass
-        trainer.evaluate()
-    if rank_zero():
-        _save_final(trainer, setup, folder)
+    try:
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        step = trainer.state.global_step
+        if has_eval and watch.last_eval_step != step and not watch.stopped:  # Stop means stop: no extra pass
+            trainer.evaluate()
+        if rank_zero():
+            _save_final(trainer, setup, folder)
+    except BaseException:
+        trackers.finish("failed", {"step": trainer.state.global_step})
+        raise
     state = "stopped" if watch.stopped else "finished"
     end = {
         "type": "end",
@@ -328,6 +338,7 @@ def _train(config: StudioConfig, folder: RunFolder, emit, stop, resuming: bool) 
         "memory_mb": peak_memory_mb(hw),
     }
     emit(end)
+    trackers.finish(state, end)
     folder.clear_stop()
     message = "stopped on request; the model so far is saved and the run can resume" if watch.stopped else "done"
     return folder.write_status(state=state, step=step, max_steps=trainer.state.max_steps, message=message)

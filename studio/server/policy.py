@@ -18,6 +18,8 @@ Every key is optional; a missing key means no limit, except where a default is s
                              # keys); default true
     serve_per_minute: 30     # requests one API key may make per minute (default 60 on a shared studio; 0: none)
     admins: [teacher]        # who sees the Admin tab (besides users marked admin in the users file)
+    trackers: [tensorboard]  # experiment trackers runs may record to (train.report_to); empty: any installed one
+    trials_per_sweep: 8      # the most trials one sweep may run
     locked:                  # the instructor's preset: these settings are fixed for everyone
       model.source: smollm2
       method: lora
@@ -39,7 +41,8 @@ from pathlib import Path
 from studio.core.errors import StudioError
 
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
-        "disk_gb_per_user", "admins", "locked", "backends", "serve", "serve_per_minute")
+        "disk_gb_per_user", "admins", "locked", "backends", "serve", "serve_per_minute", "trackers",
+        "trials_per_sweep")
 DEFAULT_SERVE_PER_MINUTE = 60  # requests per API key per minute on a shared studio when the file says nothing
 DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
 DEFAULT_BACKENDS = ("local", "ray")  # where runs from the page train when the file says nothing (shared: local only)
@@ -75,6 +78,8 @@ class Policy:
     backends: list = field(default_factory=list)
     serve: bool = True
     serve_per_minute: float = 0.0
+    trackers: list = field(default_factory=list)
+    trials_per_sweep: int = 0
     source: str = ""  # the file it came from, for messages
     given: frozenset = frozenset()  # the keys the file sets (an explicit ``upload_mb: 0`` turns the default off)
 
@@ -118,6 +123,11 @@ class Policy:
             raise StudioError(f"the policy file {path}: backends may list {', '.join(offered)}, not {', '.join(bad)}"
                               + (f"; {', '.join(inside)} trains inside the web server's own process and is never "
                                  "offered to the page" if inside else ""))
+        from studio.core.config import TRACKERS
+
+        if [t for t in policy.trackers if t not in TRACKERS]:
+            raise StudioError(f"the policy file {path}: trackers may list {', '.join(TRACKERS)}, not "
+                              f"{', '.join(t for t in policy.trackers if t not in TRACKERS)}")
         if policy.locked:
             from studio.core.config import StudioConfig
 
@@ -183,6 +193,9 @@ class Policy:
                               f"set Max steps to {self.max_steps} or fewer")
         if self.max_steps and config.train.max_steps <= 0:
             raise self.refuse(f"runs here are limited to {self.max_steps} steps; set Max steps (not epochs)")
+        off = [t for t in (config.train.report_to or []) if self.trackers and t not in self.trackers]
+        if off:
+            raise self.refuse(f"the tracker '{off[0]}' is not offered here; pick from: {', '.join(self.trackers)}")
         if self.queued_per_user and queued >= self.queued_per_user:
             raise self.refuse(f"you already have {queued} run(s) waiting or training, the most allowed at once; "
                               "wait for one to finish or stop one")
@@ -222,4 +235,8 @@ class Policy:
             out.append("no serving from the page")
         elif self.serve_rate(shared):
             out.append(f"{self.serve_rate(shared):g} API requests per minute per key")
+        if self.trackers:
+            out.append("experiment trackers: " + ", ".join(self.trackers))
+        if self.trials_per_sweep:
+            out.append(f"up to {self.trials_per_sweep} trials per sweep")
         return out

@@ -101,6 +101,7 @@ class StudioContext:
     tabs_by_id: dict = field(default_factory=dict)
     files: FileBook = field(default_factory=FileBook)
     on_load: list = field(default_factory=list)
+    sweeps: dict = field(default_factory=dict)  # owner -> the thread of their sweep started from the page
     parts: dict = field(default_factory=dict)  # what each tab's build returned, by tab id (tests look here)
     serving: object = None  # studio.ui.serving.Serving: the OpenAI-compatible API under /v1 (the Export tab's Serve)
     panel_caches: dict = field(default_factory=dict)  # what each try panel keeps per app (its loaded models), by key

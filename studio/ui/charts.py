@@ -160,3 +160,28 @@ def confusion_figure(confusion: dict, title: str = "Confusion matrix"):
     fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
                       margin=dict(l=60, r=20, t=50, b=50), height=max(300, 60 * len(labels) + 120))
     return fig
+
+
+COMPARE_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+
+
+def compare_figure(result: dict, by: str = "step") -> go.Figure:
+    """Runs laid over each other (``studio.server.compare``): training loss, eval loss and learning rate, one colour
+    per run, against the step or the training tokens seen (``by``)."""
+    col = 0 if by == "step" else 1
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        subplot_titles=("Training loss", "Eval loss", "Learning rate"))
+    for i, run in enumerate(result["runs"]):
+        color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
+        curves = result["curves"][run["name"]]
+        for row, key in enumerate(("loss", "eval_loss", "learning_rate"), 1):
+            points = [p for p in curves.get(key, []) if p[col] is not None]
+            if not points:
+                continue
+            fig.add_trace(go.Scatter(x=[p[col] for p in points], y=[p[2] for p in points], name=run["name"],
+                                     legendgroup=run["name"], showlegend=row == 1, line={"color": color},
+                                     mode="lines+markers" if key == "eval_loss" else "lines"), row=row, col=1)
+    fig.update_xaxes(title_text="step" if by == "step" else "training tokens", row=3, col=1)
+    fig.update_layout(height=620, margin={"l": 50, "r": 20, "t": 40, "b": 40}, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.12})
+    return fig

@@ -7,8 +7,8 @@ import shlex
 import gradio as gr
 
 from studio.ui import help as texts
-from studio.ui.charts import empty_figure
 from studio.ui import panels
+from studio.ui.charts import compare_figure, empty_figure
 from studio.ui.common import STATE_ICONS, esc, explain, ok_md, run_label, short_model, shown_path, when
 from studio.ui.runview import snapshot
 
@@ -44,6 +44,37 @@ def command_md(store, run_id: str) -> str:
             f"python -m studio chat {shlex.quote(shown_path(store, folder))} --prompt \"Hello\"\n```")
 
 
+def compare_md(result: dict) -> str:
+    """The settings that differ, the final figures with the best in bold, and the saved replies, as markdown."""
+    names = [r["name"] for r in result["runs"]]
+    head = "| | " + " | ".join(esc(n) for n in names) + " |\n|---|" + "---|" * len(names) + "\n"
+
+    def cell(v) -> str:
+        if isinstance(v, list):
+            return esc(", ".join(map(str, v))) or "(none)"
+        return "–" if v is None else esc(f"{v:.4g}" if isinstance(v, float) else str(v))
+
+    out = ["**Settings that differ**", ""]
+    if result["settings"]:
+        out.append(head + "\n".join(f"| `{esc(s['key'])}` | " + " | ".join(cell(v) for v in s["values"]) + " |"
+                                    for s in result["settings"]))
+    else:
+        out.append("None: the runs were set up alike.")
+    rows = []
+    for m in result["metrics"]:
+        cells = [f"**{cell(v)}** ✓" if i == m["best"] else cell(v) for i, v in enumerate(m["values"])]
+        label = esc(m["name"]) + (f" ({m['better']} is better)" if m["better"] else "")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += ["", "**Final figures** (✓ best)", "", head + "\n".join(rows)]
+    for item in result["replies"]:
+        out += ["", f"**Prompt:** {esc(item['prompt'][:300])}", ""]
+        out += [f"- *{esc(n)}*: {esc(str(r or '').strip()[:300])}" for n, r in zip(names, item["replies"])]
+    if not result["replies"]:
+        out += ["", "Replies side by side appear once each run is evaluated (Evaluate tab, or "
+                "`python -m studio eval RUN`)."]
+    return "\n".join(out)
+
+
 def build(ctx):
     gr.Markdown(texts.RUNS)
     with gr.Row():
@@ -62,7 +93,39 @@ def build(ctx):
     with gr.Accordion("Config and command", open=False):
         command = gr.Markdown()
         config_view = gr.Code(language="yaml", label="config.yaml", interactive=False)
+    with gr.Accordion("Compare runs", open=False, elem_id="runs-compare"):
+        with gr.Row():
+            compare_pick = gr.Dropdown(choices=[], multiselect=True, max_choices=8, scale=4, elem_id="compare-pick",
+                                       label="Runs to compare (two to eight)")
+            compare_by = gr.Radio(["step", "tokens"], value="step", label="Curves by", scale=1)
+            compare_btn = gr.Button("Compare", scale=1, elem_id="compare-runs")
+        compare_chart = gr.Plot(empty_figure("Pick two to eight runs and press Compare."), elem_id="compare-chart",
+                                label="Loss, eval loss and learning rate")
+        compare_text = gr.Markdown(elem_id="compare-text")
+        gr.Markdown("Without a browser: `python -m studio compare RUN RUN ... [--json]`")
     timer = gr.Timer(2.0, active=False)
+
+    def compare_choices(request: gr.Request = None):
+        try:
+            return gr.update(choices=run_choices(ctx.runs(request)))
+        except Exception:  # noqa: BLE001 - not signed in
+            return gr.update(choices=[])
+
+    def do_compare(run_ids, by, request: gr.Request = None):
+        from studio.server.compare import compare
+
+        try:
+            runs = ctx.runs(request)
+            ids = list(run_ids or [])
+            paths = [runs.folder(r).path for r in ids]  # the person's own runs only; others read as missing
+            result = compare(paths, names=ids)
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return gr.skip(), explain(err)
+        return compare_figure(result, by), compare_md(result)
+
+    compare_btn.click(do_compare, [compare_pick, compare_by], [compare_chart, compare_text], api_name="compare_runs")
+    compare_by.change(do_compare, [compare_pick, compare_by], [compare_chart, compare_text], api_visibility="private")
+    refresh.click(compare_choices, None, compare_pick, api_visibility="private")
 
     def list_runs(current, followed, request: gr.Request = None):
         try:
@@ -149,5 +212,7 @@ def build(ctx):
     ctx.run_id.change(follow, ctx.run_id, [table, pick], api_visibility="private")
     ctx.tabs_by_id["runs"].select(list_runs, [pick, ctx.run_id], [table, pick], api_visibility="private").then(
         show, pick, view_outputs, api_visibility="private", show_progress="hidden")  # the picked run as it is now
+    ctx.tabs_by_id["runs"].select(compare_choices, None, compare_pick, api_visibility="private")
     ctx.on_load.append((list_runs, [pick, ctx.run_id], [table, pick]))
+    ctx.on_load.append((compare_choices, [], [compare_pick]))
     return {"pick": pick, "table": table, "resume": resume}

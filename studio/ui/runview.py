@@ -143,6 +143,9 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
     if turn is not None:  # said while the run goes on, so it can be stopped at the right point
         lines.append(f"⚠ **{'Overfitting' if turn.kind == 'overfitting' else 'Unstable'}**: {esc(turn.message)}. "
                      f"Try: {esc('; '.join(turn.hints[:3]))}.")
+    tracked = [e for e in events if e.get("type") == "trackers"]
+    if tracked:
+        lines.append("Tracked in " + "; ".join(f"{esc(name)}: `{esc(at)}`" for name, at in tracked[-1]["trackers"].items()) + ".")
     for w in [e for e in events if e.get("type") == "warning"][-3:]:
         lines.append(f"⚠ {esc(w.get('message', ''))}")
     if info.has_model and info.state in ("finished", "stopped"):

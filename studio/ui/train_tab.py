@@ -10,6 +10,7 @@ import gradio as gr
 from studio.core import estimate as est
 from studio.core.config import StudioConfig
 from studio.ui import help as texts
+from studio.ui import sweep_panel
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md, shown_path
 from studio.ui.presets import DEFAULT_PRESET, PRESETS, preset_values
@@ -138,6 +139,8 @@ def build(ctx):
                 (" ray: a job on the operator's Ray cluster." if "ray" in backends else "")
             spec = dict(spec, choices=backends, help=help_text)
             start_values[key] = start_values[key] if start_values[key] in backends else backends[0]
+        if key == "train.report_to" and ctx.access.policy.trackers:  # the operator's choice of trackers
+            spec = dict(spec, choices=[t for t in spec["choices"] if t in ctx.access.policy.trackers])
         if key in locked:
             spec = dict(spec, help=f"Fixed by the instructor. {spec['help']}")
             widgets[key] = widget(spec, value=locked[key], interactive=False, elem_id=f"knob-{key.replace('.', '-')}")
@@ -181,6 +184,8 @@ def build(ctx):
         start = gr.Button("▶ Start training", variant="primary", scale=1, elem_id="start-training")
         stop = gr.Button("■ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
     message = gr.Markdown(elem_id="train-message")
+    sweep = sweep_panel.build(ctx, inputs, lambda source, data, vals: build_config(
+        dict(zip(KEYS, vals)), source, data, task=dict(zip(KEYS, vals)).get("task")))
     progress = gr.HTML(elem_id="train-progress")
     chart = gr.Plot(empty_figure(), label="Loss and learning rate", elem_id="train-chart")
     status = gr.Markdown(elem_id="train-status")
@@ -300,4 +305,4 @@ def build(ctx):
     ctx.on_load.append((follow_latest, [ctx.run_id], [ctx.run_id]))
     ctx.on_load.append((re_estimate, est_inputs, [estimate_box, config_view, summary]))
     return {"widgets": widgets, "start": start, "stop": stop, "timer": timer, "preset": preset, "keys": keys,
-            "task_settings": dict(zip(sections, section_rows))}
+            "task_settings": dict(zip(sections, section_rows)), "sweep": sweep}

@@ -33,6 +33,8 @@ def widget(spec: dict, value=None, **extra):
     """The right component for one config field."""
     value = spec["default"] if value is None else value
     common = {"label": spec["label"], "info": spec["help"], **extra}
+    if spec.get("choices") and isinstance(spec["default"], list):
+        return gr.Dropdown(choices=list(spec["choices"]), value=list(value or []), multiselect=True, **common)
     if spec.get("choices"):
         return gr.Dropdown(choices=list(spec["choices"]), value=value, **common)
     if isinstance(spec["default"], bool):
@@ -62,7 +64,8 @@ ADVANCED = (("train", "grad_accum"), ("train", "scheduler"), ("train", "warmup_r
             ("train", "attention"), ("train", "packing"), ("train", "compile"),
             ("train", "liger_kernels"), ("train", "group_by_length"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
             ("data", "eval_fraction"), ("data", "train_on_prompt"), ("train", "logging_steps"),
-            ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"), ("train", "seed"))
+            ("train", "eval_steps"), ("train", "save_steps"), ("train", "save_total_limit"), ("train", "seed"),
+            ("train", "report_to"))
 # Where the run trains: shown when this machine has several GPUs or a cluster is configured (STUDIO_RAY_ADDRESS).
 # No address and no nodes: a run from the page trains on this machine or on the operator's cluster (user_runs.place).
 LAUNCH = (("launch", "processes"), ("launch", "strategy"), ("launch", "backend"))
