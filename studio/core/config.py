@@ -55,6 +55,7 @@ class DataConfig:
     format: str = knob("auto", "Format", "How to read the records: auto, chat, sharegpt, alpaca, prompt_completion, text, classification, preference, feedback.", choices=("auto", "chat", "sharegpt", "alpaca", "prompt_completion", "text", "classification", "preference", "feedback"))
     columns: dict = knob(None, "Column mapping", "Which columns hold what, e.g. {text: review, label: sentiment}. Empty: detected from the file.", factory=dict)
     max_length: int = knob(512, "Max length (tokens)", "Longer examples are cut. Longer needs more memory and time.", min=16, max=32768, step=16)
+    system_prompt: str = knob("", "System prompt", "A system message for every example that has none of its own (training, the tuned model's chat and its export). Empty: none added.")
     train_on_prompt: bool = knob(False, "Learn from prompts too", "Off: the model learns only from the assistant's answers (recommended). On: it also learns to write the prompts.")
 
 
@@ -112,6 +113,8 @@ class StudioConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    rewards: list = knob(None, "Rewards", "Reinforcement learning (task grpo): what a good reply earns, a list of entries like {kind: numeric_match, column: answer, weight: 1}; see studio/tasks/grpo/rewards.py for the kinds.", factory=list)
+    grpo: dict = knob(None, "GRPO settings", "Task grpo: generations (replies per prompt, default 4), max_new_tokens (64), temperature (1.0), beta (KL weight, 0.04), samples (replies shown per logged step, 4).", factory=dict)
     output_dir: str = knob("runs/run", "Output folder", "Where the run's config, log, checkpoints and model go.")
     owner: str = knob("", "Owner", "Who started the run (for shared servers); empty on a single-user machine.")
 
@@ -306,8 +309,8 @@ def _coerce(value, f, name: str):
     if isinstance(default, list):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list):
-            return [str(v) for v in value]
+        if isinstance(value, list):  # names, or entries with fields of their own (rewards)
+            return [dict(v) if isinstance(v, dict) else str(v) for v in value]
         raise StudioError(f"{name}: expected a list, got {value!r}")
     if value is None:
         return ""

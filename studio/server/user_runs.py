@@ -152,6 +152,7 @@ class UserRuns:
         policy = self.policy
         config = policy.apply_locked(config)
         self.place(config.launch)
+        policy.check_code(config, self.shared)
         owner = self.owner or ""
         if policy.active:
             policy.check_run(config, queued=self.store.active_count(owner),
