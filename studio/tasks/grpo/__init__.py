@@ -28,6 +28,7 @@ class GrpoTask(Task):
     metrics = {"reward": True}
     metric_labels = {"reward": "Reward (weighted total per reply)"}
     purpose = "reinforcement learning from rewards (GRPO)"
+    train_panel = "studio.tasks.grpo.panel"  # the Train tab's rewards builder and preview (Gradio only)
 
     def check_config(self, config, cuda):
         from studio.tasks.grpo.setup import check
