@@ -194,3 +194,32 @@ def test_reward_code_is_refused_on_a_shared_studio_unless_the_policy_allows_it(t
     Policy.load(allowed).check_code(cfg, shared=True)
     safe = StudioConfig().with_overrides(["task=grpo", "rewards=[{kind: length, max_words: 3}]"])
     Policy().check_code(safe, shared=True)
+
+
+@pytest.mark.slow
+def test_grpo_teaches_the_embedded_model_short_replies_that_end_in_the_right_number(tmp_path):
+    """The shipped example: the base meets both rewards (a reply of at most 8 words whose last number is the answer)
+    on few held-out prompts; after 20 GRPO steps the tuned model meets them on most prompts it never saw."""
+    import time
+
+    from conftest import REPO
+    from studio.engine.evaluate import evaluate_run
+    from studio.engine.train import run_training
+
+    cfg = StudioConfig.load(REPO / "examples" / "grpo.yaml").with_overrides(
+        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline"])
+    started = time.time()
+    assert run_training(cfg)["state"] == "finished"
+    print(f"20 GRPO steps in {time.time() - started:.0f} s")
+    result = evaluate_run(tmp_path / "run", limit=0, max_new_tokens=40)  # every held-out prompt, greedy replies
+
+    def met(side):
+        return sum(1 for r in result["examples"] if r[f"{side}_scores"]["numeric_match"] == 1
+                   and r[f"{side}_scores"]["length"] == 1) / len(result["examples"])
+
+    print("held-out prompts", len(result["examples"]), "met base", met("base"), "tuned", met("tuned"))
+    print("rewards base", result["base"], "tuned", result["tuned"])
+    for r in result["examples"][:4]:
+        print(repr(r["prompt"]), "| base:", repr(r["base"][:80]), "| tuned:", repr(r["tuned"][:80]))
+    assert met("tuned") >= 0.6 and met("tuned") >= met("base") + 0.3
+    assert result["tuned"]["reward"] > result["base"]["reward"]

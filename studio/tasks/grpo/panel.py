@@ -158,7 +158,9 @@ def build(ctx, task_widget):
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip()
         headers, rows = preview_rows(result)
-        return verdict_md(result) or "no rewards", gr.Dataframe(value=rows, headers=headers)
+        import pandas as pd
+
+        return verdict_md(result) or "no rewards", pd.DataFrame(rows, columns=headers)
 
     preview_btn.click(run_preview, [ctx.model_source, ctx.data, value, n_prompts, n_replies], [verdicts, shown],
                       api_name="grpo_preview", concurrency_limit=1)
