@@ -120,11 +120,12 @@ def build(ctx, task_widget):
             beta = gr.Number(0.04, label="KL weight (beta)", minimum=0.0, maximum=1.0, step=0.01,
                              info="How close the tuned model stays to the base; 0 turns it off.")
         with gr.Row():
-            preview_btn = gr.Button("Preview rewards on the base model", elem_id="grpo-preview")
-            n_prompts = gr.Number(3, label="Prompts", minimum=1, maximum=8, precision=0, scale=0)
-            n_replies = gr.Number(4, label="Replies each", minimum=1, maximum=8, precision=0, scale=0)
+            preview_btn = gr.Button("Preview rewards on the base model", elem_id="grpo-preview", scale=2)
+            n_prompts = gr.Number(3, label="Prompts", minimum=1, maximum=8, precision=0, scale=1, min_width=100)
+            n_replies = gr.Number(4, label="Replies each", minimum=1, maximum=8, precision=0, scale=1, min_width=100)
         verdicts = gr.Markdown(elem_id="grpo-verdicts")
-        shown = gr.Dataframe(label="Sampled replies and their scores", interactive=False, wrap=True,
+        shown = gr.Dataframe(headers=["prompt", "reply", "total"], label="Sampled replies and their scores",
+                             interactive=False, wrap=True,
                              elem_id="grpo-preview-table")
         value = gr.State(panel_value(START_ROWS, "", 4, 64, 1.0, 0.04))  # held per page, never sent by a client
 
