@@ -158,6 +158,22 @@ def test_grpo_trains_through_the_cli_previews_and_evaluates(tiny_model_dir, tmp_
     assert {"prompt", "base", "tuned", "base_reward", "tuned_reward"} <= set(result["examples"][0])
 
 
+def test_samples_event_from_trls_logs_and_as_the_page_shows_it():
+    from studio.tasks.grpo.panel import samples_rows
+    from studio.tasks.grpo.setup import samples_event
+
+    prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 plus 2?"}]
+    logs = {"prompt": [prompt] * 4, "completion": [[{"role": "assistant", "content": c}] for c in ("4", "Four.", "It is 4", "5")],
+            "rewards": {"numeric_match": [1.0, 0.0, 1.0, 0.0], "length": [1.0, 1.0, 1.0, 0.5]}}
+    event = samples_event(logs, 3, [1.0, 0.5], shown=2)
+    assert event["type"] == "samples" and event["step"] == 3 and len(event["samples"]) == 2
+    assert event["samples"][1] == {"prompt": "What is 2 plus 2?", "reply": "It is 4",
+                                   "rewards": {"numeric_match": 1.0, "length": 1.0}, "total": 1.5}
+    note, rows = samples_rows([{"type": "log"}, event])
+    assert "step 3" in note and rows[0][:2] == ["What is 2 plus 2?", "4"] and rows[0][3] == 1.5
+    assert samples_rows([])[1] == []
+
+
 def test_batch_must_hold_whole_groups_of_replies(tiny_model_dir, tmp_path):
     from studio import tasks
 

@@ -100,6 +100,17 @@ def verdict_md(result: dict) -> str:
     return "\n\n".join(lines)
 
 
+def samples_rows(events: list[dict]) -> tuple[str, list[list]]:
+    """The latest ``samples`` event of a run as a heading and table rows (prompt, reply, each reward, total)."""
+    found = [e for e in events if e.get("type") == "samples" and e.get("samples")]
+    if not found:
+        return "No sampled replies yet: they come with each logged step of a grpo run.", []
+    last = found[-1]
+    rows = [[x.get("prompt", ""), x.get("reply", ""),
+             ", ".join(f"{k} {v:g}" for k, v in (x.get("rewards") or {}).items()), x.get("total")] for x in last["samples"]]
+    return f"Replies sampled at step {last.get('step')}:", rows
+
+
 def build(ctx, task_widget):
     """The panel (shown while ``task_widget`` says grpo); returns the ``gr.State`` the Train tab merges."""
     with gr.Group(visible=False, elem_id="grpo-panel") as group:
@@ -127,6 +138,11 @@ def build(ctx, task_widget):
         shown = gr.Dataframe(headers=["prompt", "reply", "total"], label="Sampled replies and their scores",
                              interactive=False, wrap=True,
                              elem_id="grpo-preview-table")
+        with gr.Row():
+            samples_btn = gr.Button("Show the latest sampled replies of the run on this tab", elem_id="grpo-samples", scale=0)
+            samples_note = gr.Markdown()
+        samples = gr.Dataframe(headers=["prompt", "reply", "rewards", "total"], interactive=False, wrap=True,
+                               label="Sampled replies while training", elem_id="grpo-samples-table")
         value = gr.State(panel_value(START_ROWS, "", 4, 64, 1.0, 0.04))  # held per page, never sent by a client
 
     task_widget.change(lambda t: gr.Group(visible=t == "grpo"), task_widget, group, api_visibility="private",
@@ -163,6 +179,19 @@ def build(ctx, task_widget):
 
         return verdict_md(result) or "no rewards", pd.DataFrame(rows, columns=headers)
 
+    def show_samples(run_id, request: gr.Request = None):
+        import pandas as pd
+
+        if not run_id:
+            return error_md("no run on this tab yet", "start a grpo run, or pick one in the Runs tab"), gr.skip()
+        try:
+            events = ctx.runs(request).events(run_id, ("samples",))  # the person's own runs only
+        except Exception as err:  # noqa: BLE001 - the same refusal whether or not the run exists
+            return explain(err), gr.skip()
+        note, rows = samples_rows(events)
+        return note, pd.DataFrame(rows, columns=["prompt", "reply", "rewards", "total"])
+
+    samples_btn.click(show_samples, ctx.run_id, [samples_note, samples], api_name="grpo_samples")
     preview_btn.click(run_preview, [ctx.model_source, ctx.data, value, n_prompts, n_replies], [verdicts, shown],
                       api_name="grpo_preview", concurrency_limit=1)
     return value
