@@ -18,8 +18,8 @@ import yaml
 from studio.tasks.grpo.rewards import KINDS
 
 def error_md(message: str, hint: str = "") -> str:  # the page's error look (studio.ui.common), without importing it
-    text = f"**⚠ {html.escape(message)}**"
-    return text + (f"\n\n**What to do:** {html.escape(hint)}" if hint else "")
+    text = f"**⚠ {html.escape(message, quote=False)}**"
+    return text + (f"\n\n**What to do:** {html.escape(hint, quote=False)}" if hint else "")
 
 
 def explain(err: BaseException) -> str:
