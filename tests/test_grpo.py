@@ -215,7 +215,7 @@ def test_reward_code_is_refused_on_a_shared_studio_unless_the_policy_allows_it(t
 @pytest.mark.slow
 def test_grpo_teaches_the_embedded_model_short_replies_on_prompts_it_never_saw(tmp_path):
     """The shipped example: the base model answers in 8 words or fewer on few held-out prompts (it explains at
-    length); after 20 GRPO steps the tuned model does on most of them. Its arithmetic is another matter: the
+    length); after 14 GRPO steps (the example takes 20) the tuned model does on most of them. Its arithmetic is another matter: the
     135M model gets few sums right either way, so the right-number reward is printed, not asserted."""
     import time
 
@@ -224,10 +224,10 @@ def test_grpo_teaches_the_embedded_model_short_replies_on_prompts_it_never_saw(t
     from studio.engine.train import run_training
 
     cfg = StudioConfig.load(REPO / "examples" / "grpo.yaml").with_overrides(
-        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline"])
+        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline", "train.max_steps=14"])
     started = time.time()
     assert run_training(cfg)["state"] == "finished"
-    print(f"20 GRPO steps in {time.time() - started:.0f} s")
+    print(f"14 GRPO steps in {time.time() - started:.0f} s")
     result = evaluate_run(tmp_path / "run", limit=0, max_new_tokens=40)  # every held-out prompt, greedy replies
 
     def short(side):
