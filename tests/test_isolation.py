@@ -157,6 +157,7 @@ def test_handlers_check_the_owner_themselves(shared):
     replies = list(handler(demo, "chat")("hi", [], [], rid, "smollm2", "", 0.0, 0.9, 8, 1.0, request=bob))
     assert missing in text_of(replies[-1])
     assert missing in text_of(handler(demo, "compare_runs")([rid, rid], "step", request=bob))
+    assert missing in text_of(handler(demo, "grpo_samples")(rid, request=bob)[0])  # a task panel's handler too
     assert "only an admin" in text_of(handler(demo, "admin_delete")(rid, request=bob))
     assert "only an admin" in text_of(handler(demo, "admin_stop")(rid, request=bob))
     moved = handler(demo, "describe_model")("Local folder or .gguf file", "smollm2", "", str(shared["store"].root / rid / "model"),

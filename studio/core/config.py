@@ -58,6 +58,7 @@ class DataConfig:
     format: str = knob("auto", "Format", f"How to read the records: {', '.join(formats.CHOICES)}.", choices=formats.CHOICES)
     columns: dict = knob(None, "Column mapping", "Which columns hold what, e.g. {text: review, label: sentiment}. Empty: detected from the file.", factory=dict)
     max_length: int = knob(512, "Max length (tokens)", "Longer examples are cut. Longer needs more memory and time.", min=16, max=32768, step=16)
+    system_prompt: str = knob("", "System prompt", "A system message for every example that has none of its own (training, the tuned model's chat and its export). Empty: none added.")
     train_on_prompt: bool = knob(False, "Learn from prompts too", "Off: the model learns only from the assistant's answers (recommended). On: it also learns to write the prompts.")
 
 
@@ -158,6 +159,7 @@ class StudioConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    rewards: list = knob(None, "Rewards", "Reinforcement learning (task grpo): what a good reply earns, a list of entries like {kind: numeric_match, column: answer, weight: 1}; see studio/tasks/grpo/rewards.py for the kinds.", factory=list)
     output_dir: str = knob("runs/run", "Output folder", "Where the run's config, log, checkpoints and model go.")
     owner: str = knob("", "Owner", "Who started the run (for shared servers); empty on a single-user machine.")
     # the task sections (see ``use_task_sections``), by name; read as attributes: ``config.preference.beta``
@@ -444,8 +446,8 @@ def _coerce(value, f, name: str):
     if isinstance(default, list):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list):
-            return [str(v) for v in value]
+        if isinstance(value, list):  # names, or entries with fields of their own (rewards)
+            return [dict(v) if isinstance(v, dict) else str(v) for v in value]
         raise StudioError(f"{name}: expected a list, got {value!r}")
     if value is None:
         return ""

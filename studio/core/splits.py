@@ -20,12 +20,12 @@ def load_splits(config: StudioConfig, read: Callable | None = None) -> tuple[lis
     fmt, cols = config.data.format, config.data.columns or None
     train = load_dataset(config.resolve_path(config.data.train), format=fmt, columns=cols)
     info = {"format": train.format, "malformed_rows": len(train.malformed)}
-    records = list(train.records)
+    records = with_system_prompt(list(train.records), config.data.system_prompt)
     if not records:
         raise StudioError(f"data.train: {config.data.train} has no usable records")
     if config.data.eval:
         ev = load_dataset(config.resolve_path(config.data.eval), format=fmt, columns=cols)
-        return records, list(ev.records), info
+        return records, with_system_prompt(list(ev.records), config.data.system_prompt), info
     n_eval = int(round(len(records) * config.data.eval_fraction))
     if config.data.eval_fraction > 0 and len(records) >= 10:
         n_eval = max(1, n_eval)
@@ -36,6 +36,20 @@ def load_splits(config: StudioConfig, read: Callable | None = None) -> tuple[lis
     rng.shuffle(order)
     eval_idx = set(order[:n_eval])
     return [r for i, r in enumerate(records) if i not in eval_idx], [records[i] for i in sorted(eval_idx)], info
+
+
+def with_system_prompt(records: list[dict], system: str) -> list[dict]:
+    """Records with conversation turns get ``system`` (``data.system_prompt``) as their first turn where they have
+    no system turn of their own; others stay as they are."""
+    if not system or not system.strip():
+        return records
+    out = []
+    for r in records:
+        msgs = r.get("messages")
+        if isinstance(msgs, list) and not any(m.get("role") == "system" for m in msgs):
+            r = {**r, "messages": [{"role": "system", "content": system}, *msgs]}
+        out.append(r)
+    return out
 
 
 def auto_interval(total_steps: int, times: int) -> int:
@@ -73,13 +87,14 @@ def held_out_records(config: StudioConfig, data_path: str | None = None, limit: 
         problem = refuse(ds.format) if refuse else None
         if problem:
             raise StudioError(f"--data: {data_path} {problem}")
-        records, source = list(ds.records), f"{data_path}"
+        records, source = with_system_prompt(list(ds.records), config.data.system_prompt), f"{data_path}"
     elif config.data.eval:
         path = config.resolve_path(config.data.eval)
         if not Path(path).is_file():
             raise StudioError(f"the run's eval file is gone: {config.data.eval}; give held-out data with --data FILE")
         ds = load_dataset(path, format=config.data.format, columns=config.data.columns or None)
-        records, source = list(ds.records), f"{config.data.eval} (the run's eval file)"
+        records = with_system_prompt(list(ds.records), config.data.system_prompt)
+        source = f"{config.data.eval} (the run's eval file)"
     else:
         if not Path(config.resolve_path(config.data.train)).is_file():
             raise StudioError(f"the run's training file is gone: {config.data.train}; give held-out data with --data FILE")

@@ -20,6 +20,8 @@ Every key is optional; a missing key means no limit, except where a default is s
     admins: [teacher]        # who sees the Admin tab (besides users marked admin in the users file)
     trackers: [tensorboard]  # experiment trackers runs may record to (train.report_to); empty: any installed one
     trials_per_sweep: 8      # the most trials one sweep may run
+    reward_code: false       # grpo runs may score replies with a Python file of the person's (rewards kind: python);
+                             # default false on a shared studio (it runs their code on this server), true on a single-user one
     locked:                  # the instructor's preset: these settings are fixed for everyone
       model.source: smollm2
       method: lora
@@ -42,7 +44,7 @@ from studio.core.errors import StudioError
 
 KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_minutes", "models", "methods",
         "disk_gb_per_user", "admins", "locked", "backends", "serve", "serve_per_minute", "trackers",
-        "trials_per_sweep")
+        "trials_per_sweep", "reward_code")
 DEFAULT_SERVE_PER_MINUTE = 60  # requests per API key per minute on a shared studio when the file says nothing
 DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
 DEFAULT_BACKENDS = ("local", "ray")  # where runs from the page train when the file says nothing (shared: local only)
@@ -80,6 +82,7 @@ class Policy:
     serve_per_minute: float = 0.0
     trackers: list = field(default_factory=list)
     trials_per_sweep: int = 0
+    reward_code: bool = False
     source: str = ""  # the file it came from, for messages
     given: frozenset = frozenset()  # the keys the file sets (an explicit ``upload_mb: 0`` turns the default off)
 
@@ -110,6 +113,8 @@ class Policy:
                     value = [str(v) for v in (value or [])]
                 elif isinstance(default, dict):
                     value = dict(value or {})
+                elif isinstance(default, bool):
+                    value = value if isinstance(value, bool) else str(value).lower() in ("true", "yes", "on", "1")
                 else:
                     value = type(default)(value or 0)
             except (TypeError, ValueError) as err:
@@ -202,6 +207,16 @@ class Policy:
         if self.disk_gb_per_user and disk_bytes >= self.disk_gb_per_user * 1e9:
             raise self.refuse(f"your runs and uploads use {disk_bytes / 1e9:.1f} GB of the {self.disk_gb_per_user:g} GB "
                               "allowed per person; delete runs you no longer need")
+
+    def check_code(self, config, shared: bool) -> None:
+        """Refuse a run whose rewards run code from a file (grpo's ``python`` kind) on a shared studio, unless the
+        file says ``reward_code: true``."""
+        if not shared or self.reward_code:
+            return
+        if any(isinstance(e, dict) and e.get("kind") == "python" for e in getattr(config, "rewards", None) or []):
+            raise self.refuse("rewards of kind python run code on this server, which this studio does not allow "
+                              "(policy reward_code); use the rewards built without code (format, numeric_match, "
+                              "length, ...)")
 
     def check_upload(self, size_bytes: int, name: str, shared: bool = False) -> None:
         limit = self.upload_limit_mb(shared)

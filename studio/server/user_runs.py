@@ -152,6 +152,7 @@ class UserRuns:
         policy = self.policy
         config = policy.apply_locked(config)
         self.place(config.launch)
+        policy.check_code(config, self.shared)
         owner = self.owner or ""
         if policy.active:
             policy.check_run(config, queued=self.store.active_count(owner),
@@ -160,6 +161,9 @@ class UserRuns:
         for path in (config.data.train, config.data.eval):
             if path:
                 self.check_path(config.resolve_path(path), "data file")
+        for entry in config.rewards:  # a reward model or file a grpo run reads: this person's, like the data
+            if isinstance(entry, dict) and (entry.get("path") or entry.get("file")):
+                self.check_path(config.resolve_path(str(entry.get("path") or entry.get("file"))), "reward file")
         try:
             return self.store.submit(config, name=name, owner=owner)
         except StudioError as err:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 
+from studio import tasks
 from studio.core import estimate as est
 from studio.core.config import StudioConfig
 from studio.ui import help as texts
@@ -60,13 +62,26 @@ def summary_md(model_source: str, data: dict) -> str:
     return f"{model} · {d}"
 
 
-def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict, runs=None) -> tuple[str, str]:
+def with_panels(cfg: StudioConfig, panels) -> StudioConfig:
+    """The config with the settings of its task's own panel (``{"task", "config", "error"}``, see ``build``)."""
+    for p in panels or ():
+        if isinstance(p, dict) and p.get("task") == cfg.task:
+            if p.get("error"):
+                raise ValueError(p["error"])
+            d = cfg.to_dict()
+            for key, value in (p.get("config") or {}).items():
+                d[key] = {**d[key], **value} if isinstance(value, dict) and isinstance(d.get(key), dict) else value
+            cfg = StudioConfig.from_dict(d)
+    return cfg
+
+
+def estimate_text(ctx, values: dict, model_source: str, info: dict, data: dict, runs=None, panels=()) -> tuple[str, str]:
     """The estimate in words and the config YAML that Start would submit (its data files as ``runs`` may see
     them: ``studio.ui.common.shown_path``)."""
     from studio import tasks
 
     try:
-        cfg = build_config(values, model_source, data, task=values.get("task"))
+        cfg = with_panels(build_config(values, model_source, data, task=values.get("task")), panels)
     except Exception as err:  # noqa: BLE001 - shown as a message
         return explain(err), ""
     if not info or info.get("source") != model_source:
@@ -177,7 +192,10 @@ def build(ctx):
             for section, name in LAUNCH:
                 make(section, name)
         widgets["launch.processes"].maximum = max(gpus, 1)  # one process per GPU
-    inputs = [widgets[k] for k in keys]
+    # a task's own settings (its ``train_panel`` module, Gradio only), shown while it is the chosen task
+    panels = [importlib.import_module(t.train_panel).build(ctx, widgets["task"]) for t in tasks.all_tasks()
+              if getattr(t, "train_panel", "")]
+    inputs = [widgets[k] for k in keys] + panels
     estimate_box = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         run_name = gr.Textbox(label="Run name (optional)", placeholder="pirate-style", scale=3)
@@ -185,7 +203,7 @@ def build(ctx):
         stop = gr.Button("■ Stop", variant="stop", scale=1, interactive=False, elem_id="stop-training")
     message = gr.Markdown(elem_id="train-message")
     sweep = sweep_panel.build(ctx, inputs, lambda source, data, vals: build_config(
-        dict(zip(KEYS, vals)), source, data, task=dict(zip(KEYS, vals)).get("task")))
+        dict(zip(keys, vals)), source, data, task=dict(zip(keys, vals)).get("task")))
     progress = gr.HTML(elem_id="train-progress")
     chart = gr.Plot(empty_figure(), label="Loss and learning rate", elem_id="train-chart")
     status = gr.Markdown(elem_id="train-status")
@@ -201,7 +219,8 @@ def build(ctx):
         model = (_default_model(task) or gr.skip()) if model else gr.skip()  # "": none embedded, keep the person's
         if "model.source" in locked:
             model = gr.skip()
-        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in keys]
+        return [PRESETS[name]["about"], model] + [values.get(k, gr.skip()) if k not in locked else gr.skip() for k in keys] + \
+            [gr.skip() for _ in panels]
 
     preset.input(apply_preset, [preset, widgets["task"]], [about, ctx.model_source] + inputs,
                  api_name="apply_preset", show_progress="hidden")
@@ -212,7 +231,7 @@ def build(ctx):
             runs = ctx.runs(request)
         except Exception:  # noqa: BLE001 - not signed in yet: paths shown by name
             runs = SimpleNamespace(shared=True, admin=False)
-        return estimate_text(ctx, dict(zip(keys, vals)), model_source, info, data, runs) + \
+        return estimate_text(ctx, dict(zip(keys, vals)), model_source, info, data, runs, vals[len(keys):]) + \
             (summary_md(model_source, data),)
 
     est_inputs = [ctx.model_source, ctx.model_info, ctx.data] + inputs
@@ -248,7 +267,7 @@ def build(ctx):
         if not (data or {}).get("path"):
             return error_md("no training data yet", "pick a sample or upload a file in the Data tab"), gr.skip(), gr.skip(), gr.skip()
         try:
-            cfg = build_config(values, model_source, data, task=values.get("task"))
+            cfg = with_panels(build_config(values, model_source, data, task=values.get("task")), vals[len(keys):])
             run_id = ctx.runs(request).submit(cfg, name=name or Path(data["path"]).stem)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), gr.skip(), gr.skip(), gr.skip()
