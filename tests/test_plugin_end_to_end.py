@@ -224,6 +224,11 @@ def test_a_task_with_its_own_format_setting_and_panels_trains_evaluates_exports_
 
     demo = build_app(runs)
     ctx = demo.studio
+    reload = next(d for d in demo.fns.values() if d.api_name == "reload_data")  # the Data tab, on the file
+    shown = reload.fn({"path": data}, "auto", [], "smollm2", 16, *[""] * (len(reload.inputs) - 5))
+    assert "format **callout**" in shown[1] and "holler" in shown[1]
+    assert shown[-2]["format"] == "callout" and shown[-2]["task"] == "megaphone"  # the Train tab's task follows
+    assert "marks no learned tokens" in shown[-3] and "the cat number 0 is here" in shown[-3]  # the preview
     train = ctx.parts["train"]
     repeat = train["widgets"]["megaphone.repeat"]
     assert repeat.label == "Repeat" and repeat.value == 1 and "megaphone.repeat" in train["keys"]

@@ -44,6 +44,8 @@ Attributes (class-level facts; all have defaults but ``name``)
     purpose           "trained for <purpose>" on the model card
     vocab_logits      True when the model outputs a distribution over the vocabulary (memory estimate)
     model_files       files saved next to the model that an export carries along (e.g. "labels.json")
+    preview_note      what the Data tab's preview says of a record when ``trained_pieces`` marks no tokens (the record's
+                      text and label are shown under it)
     template_lengths  True when the data health report counts lengths in the model's tokens, as rendered
                       with its chat template (the truncation check); False counts the raw text
     gguf_ok           True when the tuned model generates text, so a GGUF export for llama.cpp, Ollama and
@@ -120,6 +122,7 @@ class Task:
     vocab_logits: bool = True
     model_files: tuple[str, ...] = ()
     template_lengths: bool = True
+    preview_note: str = "This task marks no learned tokens in a preview; the record as it is read:"
     gguf_ok: bool = False
 
     # ---- training ---------------------------------------------------------------------------------
