@@ -187,6 +187,8 @@ def test_a_task_with_its_own_format_setting_and_panels_trains_evaluates_exports_
     ds = load_dataset(data)
     assert ds.format == "callout" and ds.columns == {"call": "holler"} and ds.records[0] == {"text": "the cat number 0 is here"}
     assert tasks.for_format("callout") is megaphone
+    (tmp_path / "one.json").write_text(json.dumps({"Holler": "one call"}), encoding="utf-8")  # one record, as JSON
+    assert load_dataset(str(tmp_path / "one.json")).records == [{"text": "one call"}]
 
     # train: the task's setting reaches its setup (and changes how many examples it trains on)
     runs = tmp_path / "runs"
