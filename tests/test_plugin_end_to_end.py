@@ -79,6 +79,7 @@ class MegaphoneTask(Task):
     chart_panels = (ChartPanel("Hits", shares=("hit_rate",)),)
     headline_metric, headline_percent = "hit_rate", True
     metrics = {"eval_loss": False, "hit_rate": True}
+    metric_labels = {"hit_rate": "Hit rate"}
     purpose = "calling out"
     template_lengths = False
 
@@ -221,7 +222,8 @@ def test_a_task_with_its_own_format_setting_and_panels_trains_evaluates_exports_
     card = (out / "README.md").read_text()
     assert "trained for calling out" in card and "It only calls out." in card and "a megaphone adapter" in card
 
-    # the page: the setting in the Train tab, the try panel's tab, and the run's chart with the task's panel
+    # the page: the file in the Data tab, the setting in the Train tab, the try panel's tab, the saved evaluation,
+    # the Serve panel's choice, and the run's chart with the task's panel
     from studio.ui.app import build_app
 
     demo = build_app(runs)
@@ -239,6 +241,12 @@ def test_a_task_with_its_own_format_setting_and_panels_trains_evaluates_exports_
     assert [u["visible"] for u in show_section.fn("megaphone")] == [s == "megaphone" for s in train["task_settings"]]
     assert ctx.tabs_by_id["megaphone-panel"].label == "Call it out" and set(ctx.parts["megaphone-panel"]) == {"pick", "text", "reply"}
     assert [c[1] for c in ctx.run_choices(None, panel=PANEL, with_model=True)] == ["mega-run"]
+
+    from studio.ui.evaluate_tab import run_view  # the Evaluate tab shows the saved evaluation in the task's words
+
+    summary, metric_rows, *_ = run_view(ctx, "mega-run")
+    assert [r[0] for r in metric_rows] == ["Eval loss", "Hit rate"] and "examples evaluated" in summary
+
     serve_runs = next(fn for fn, _, outputs in ctx.on_load if outputs == [ctx.parts["export"]["serve_runs"]])
     assert serve_runs()["choices"] == []  # the API serves chat models: the task says it is not one
     megaphone.chats = True
