@@ -67,6 +67,9 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     card_data_lines(config) -> list[str]       task lines in the card's "Training data" section
     card_limitations() -> str                  the card's "Intended use and limitations" text
     card_examples(result) -> list[str]         markdown lines of example predictions for the card
+    check_file(args, format_report) -> int | None   ``python -m studio check FILE``: a report of the task's own for a
+                                               file of its data kind (conversations with images), printed, and the
+                                               exit code; None leaves the file to the common report
     refuse_eval_format(fmt) -> str | None      why held-out data of format ``fmt`` cannot score this task
     trained_pieces(tokenizer, record, max_length, train_on_prompt) -> [(text, learned)] | None
                                                a record as training encodes it, marking what is learned from
@@ -142,6 +145,11 @@ class Task:
         raise StudioError(f"evaluating {self.name} runs is not available")
 
     def refuse_eval_format(self, fmt: str) -> str | None:
+        return None
+
+    def check_file(self, args, format_report) -> int | None:
+        """``python -m studio check``: a report of this task's own for ``args.file`` (printed; the exit code), or
+        None when the common data report reads it."""
         return None
 
     def trained_pieces(self, tokenizer, record: dict, max_length: int, train_on_prompt: bool = False):
