@@ -58,8 +58,6 @@ class LoudTask(Task):
 
 @pytest.fixture
 def loud():
-    from studio.ui import train_tab  # noqa: F401 - its KEYS (the built-in tasks' inputs) read before this task joins
-
     task = tasks.register(LoudTask())
     yield task
     tasks.unregister(task.name)

@@ -36,3 +36,20 @@ def test_image_findings_name_their_lines(tmp_path):
     assert found["image_near_duplicates"] == [3]  # b.png (line 2) is another picture; line 4 is an exact copy
     assert found["image_size"] == [5]
     assert report.rows == 5 and report.malformed == 2
+
+
+def test_the_check_command_hands_image_data_to_its_task(tmp_path, capsys):
+    from PIL import Image
+
+    from studio.cli.main import main
+
+    Image.new("RGB", (64, 48), (200, 20, 20)).save(tmp_path / "red.png")
+    rows = [{"messages": [{"role": "user", "content": "<image> What colour?"}, {"role": "assistant", "content": "Red."}],
+             "images": ["red.png"]}, {"messages": [{"role": "user", "content": "<image> And now?"},
+                                                   {"role": "assistant", "content": "Red."}], "images": ["gone.png"]}]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["check", str(tmp_path / "d.jsonl"), "--images", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 1 and any(f["check"] == "image_unreadable" for f in report["findings"])
+    assert main(["check", str(tmp_path / "d.jsonl"), "--json"]) == 0  # without --images: the common text report
+    assert "images" not in json.loads(capsys.readouterr().out)

@@ -89,10 +89,12 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    if getattr(args, "images", False) or str(args.file).lower().endswith(".zip"):
-        from studio.tasks.vision.health import run_check
+    from studio import tasks
 
-        return run_check(args, format_report)
+    for task in tasks.all_tasks():  # a task with data of its own kind (images) reports on it itself
+        code = task.check_file(args, format_report)
+        if code is not None:
+            return code
     from studio.data.health import check_dataset
     from studio.data.intake import load_dataset, open_records
 

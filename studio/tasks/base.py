@@ -44,6 +44,8 @@ Attributes (class-level facts; all have defaults but ``name``)
     purpose           "trained for <purpose>" on the model card
     vocab_logits      True when the model outputs a distribution over the vocabulary (memory estimate)
     model_files       files saved next to the model that an export carries along (e.g. "labels.json")
+    preview_note      what the Data tab's preview says of a record when ``trained_pieces`` marks no tokens (the record's
+                      text and label are shown under it)
     template_lengths  True when the data health report counts lengths in the model's tokens, as rendered
                       with its chat template (the truncation check); False counts the raw text
     gguf_ok           True when the tuned model generates text, so a GGUF export for llama.cpp, Ollama and
@@ -65,6 +67,9 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     card_data_lines(config) -> list[str]       task lines in the card's "Training data" section
     card_limitations() -> str                  the card's "Intended use and limitations" text
     card_examples(result) -> list[str]         markdown lines of example predictions for the card
+    check_file(args, format_report) -> int | None   ``python -m studio check FILE``: a report of the task's own for a
+                                               file of its data kind (conversations with images), printed, and the
+                                               exit code; None leaves the file to the common report
     refuse_eval_format(fmt) -> str | None      why held-out data of format ``fmt`` cannot score this task
     trained_pieces(tokenizer, record, max_length, train_on_prompt) -> [(text, learned)] | None
                                                a record as training encodes it, marking what is learned from
@@ -120,6 +125,7 @@ class Task:
     vocab_logits: bool = True
     model_files: tuple[str, ...] = ()
     template_lengths: bool = True
+    preview_note: str = "This task marks no learned tokens in a preview; the record as it is read:"
     gguf_ok: bool = False
 
     # ---- training ---------------------------------------------------------------------------------
@@ -139,6 +145,11 @@ class Task:
         raise StudioError(f"evaluating {self.name} runs is not available")
 
     def refuse_eval_format(self, fmt: str) -> str | None:
+        return None
+
+    def check_file(self, args, format_report) -> int | None:
+        """``python -m studio check``: a report of this task's own for ``args.file`` (printed; the exit code), or
+        None when the common data report reads it."""
         return None
 
     def trained_pieces(self, tokenizer, record: dict, max_length: int, train_on_prompt: bool = False):

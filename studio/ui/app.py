@@ -31,8 +31,9 @@ Tab contract (for every tab module, including evaluate_tab, export_tab and the t
 - ``ctx.tabs`` the ``gr.Tabs`` (return ``gr.Tabs(selected="chat")`` to switch), ``ctx.tabs_by_id[id]`` each
   ``gr.Tab`` (for ``.select`` events: refresh a list when the tab is opened)
 - ``ctx.on_load``        append ``(fn, inputs, outputs)`` to run when a page opens
-- ``ctx.run_choices(panel=None, with_model=False)`` -> ``[(label, run_id)]`` for dropdowns (``panel=__name__`` in a
-  try panel: the runs whose task names that panel; tabs ask the task, ``studio.tasks.get(name)``, never test its name)
+- ``ctx.run_choices(panel=None, with_model=False, chats=False)`` -> ``[(label, run_id)]`` for dropdowns (``panel=__name__`` in a
+  try panel: the runs whose task names that panel; ``chats``: runs whose task answers chat messages; tabs ask the
+  task, ``studio.tasks.get(name)``, never test its name)
 
 The tabs after Train are the try panels the installed tasks name (``Task.try_panel``, in registry order, each once:
 Chat, then Classify; ``studio.ui.panels``), then Evaluate, Export and Runs.
@@ -119,13 +120,13 @@ class StudioContext:
         return self.access.runs(self.store, request)
 
     def run_choices(self, request: gr.Request | None, panel: str | None = None,
-                    with_model: bool = False) -> list[tuple[str, str]]:
+                    with_model: bool = False, chats: bool = False) -> list[tuple[str, str]]:
         """Runs for a dropdown, this person's only; none before sign-in."""
         try:
             runs = self.runs(request)
         except Exception:  # noqa: BLE001 - not signed in yet: nothing to pick
             return []
-        return runs_tab.run_choices(runs, panel=panel, with_model=with_model)
+        return runs_tab.run_choices(runs, panel=panel, with_model=with_model, chats=chats)
 
 
 def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store: RunStore | None = None,

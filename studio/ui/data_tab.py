@@ -160,8 +160,8 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
     task = tasks.for_data_and_model(ds.format, ctx.infos.get(source))  # a T5 model: shown as seq2seq trains it
     tok = ctx.infos.tokenizer(source)
     pieces = task.trained_pieces(tok, rec, int(max_length), train_on_prompt=train_on_prompt)
-    if pieces is None:  # the task generates no text: show what it reads and what it learns to predict
-        return (f'<div>The model reads the text and learns to predict its label; no text is generated.</div>'
+    if pieces is None:  # no tokens marked (e.g. a classifier): what the task says of it, and the record as read
+        return (f'<div>{esc(task.preview_note)}</div>'
                 f'<pre style="white-space:pre-wrap">{esc(rec.get("text", ""))}</pre>'
                 + (f'<div>label: <b>{esc(rec["label"])}</b></div>' if "label" in rec else ""))
     lengths = loaded.get("lengths") or []

@@ -33,6 +33,14 @@ def panel_name(task_name: str) -> str | None:
     return task.try_panel if task else None
 
 
+def task_chats(task_name: str) -> bool:
+    """Whether a run of this task answers chat messages (``Task.chats``); False for a task that is not installed."""
+    from studio import tasks
+
+    task = tasks.find(task_name)
+    return bool(task and task.chats)
+
+
 def load(name: str | None):
     """The panel module named ``name`` (None when there is none or it cannot be imported; the log says why)."""
     if not name:

@@ -25,11 +25,15 @@ def runs_table(store) -> list[list]:
     return rows
 
 
-def run_choices(store, *, panel: str | None = None, with_model: bool = False) -> list[tuple[str, str]]:
-    """Runs for a dropdown; ``panel``: only runs whose task is tried in that try panel (a module's name)."""
+def run_choices(store, *, panel: str | None = None, with_model: bool = False,
+                chats: bool = False) -> list[tuple[str, str]]:
+    """Runs for a dropdown; ``panel``: only runs whose task is tried in that try panel (a module's name);
+    ``chats``: only runs whose tuned model answers chat messages (``Task.chats``: what the API serves)."""
     out = []
     for r in store.list():
         if panel and panels.panel_name(r.task) != panel:
+            continue
+        if chats and not panels.task_chats(r.task):
             continue
         if with_model and not r.has_model:
             continue

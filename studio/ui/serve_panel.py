@@ -105,7 +105,7 @@ def build(ctx) -> dict:
              concurrency_id="models")
 
     def choices(request: gr.Request = None):
-        return gr.update(choices=ctx.run_choices(request, try_tab="chat", with_model=True))
+        return gr.update(choices=ctx.run_choices(request, chats=True, with_model=True))
 
     def make_key(name, request: gr.Request = None):
         try:

@@ -27,7 +27,10 @@ def train_keys() -> tuple[str, ...]:
     return tuple(key_of(s, n) for s, n in all_fields())
 
 
-KEYS = train_keys()  # as the tasks installed at import have them (an app built later asks again)
+def __getattr__(name: str):
+    if name == "KEYS":  # the inputs as the tasks installed now have them (a task registered later included)
+        return train_keys()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _default_model(task_name: str) -> str:

@@ -121,5 +121,8 @@ def build_config(values: dict, model_source: str, data: dict, task: str | None =
         d["data"]["format"] = data["format"]
     if data.get("columns"):
         d["data"]["columns"] = dict(data["columns"])
-    d["task"] = task or data.get("task") or "chat"
+    if task or data.get("task"):
+        d["task"] = task or data.get("task")
+    else:
+        d.pop("task", None)  # the config's own default task
     return StudioConfig.from_dict(d)

@@ -112,5 +112,9 @@ def _records_in(obj, name: str) -> list:
             return of_dicts[key]
     if of_dicts:
         raise StudioError(f"{name} has several lists of records ({', '.join(of_dicts)}); keep one per file")
+    from studio.data.formats import column_vocabulary
+
+    if {str(k).lower() for k in obj} & column_vocabulary():  # a single record of any registered format's columns
+        return [obj]
     raise StudioError(f"{name} is a JSON object without a list of records; expected [{{...}}, ...] or {{\"data\": [...]}}")
 

@@ -38,6 +38,7 @@ class ClassificationTask(Task):
     settings = ClassificationSettings  # classification.class_weights
     metrics = {"eval_loss": False, "accuracy": True, "macro_f1": True}
     metric_labels = {"accuracy": "Accuracy", "macro_f1": "Macro F1"}
+    preview_note = "The model reads the text and learns to predict its label; no text is generated."
     pipeline_tag = "text-classification"
     purpose = "text classification"
     vocab_logits = False  # a classifier's head has a few outputs, not a vocabulary

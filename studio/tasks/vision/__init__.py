@@ -48,6 +48,14 @@ class VisionTask(Task):
 
         check_model(config.model.source, config.model.trust_remote_code)
 
+    def check_file(self, args, format_report):
+        """``check FILE --images`` (a .zip implies it): the image report."""
+        if not (getattr(args, "images", False) or str(args.file).lower().endswith(".zip")):
+            return None
+        from studio.tasks.vision.health import run_check
+
+        return run_check(args, format_report)
+
     def setup(self, config, hw, train_records, eval_records):
         from studio.tasks.vision.setup import setup_vision
 
