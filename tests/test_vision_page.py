@@ -75,7 +75,7 @@ def test_upload_a_zip_see_findings_thumbnails_and_train_it(tmp_path, tiny_vlm):
     assert "Loaded 3 records" in message
     assert "4 records: 3 usable, 1 left out" in summary and "3 images" in summary
     assert "image_unreadable" in report and "line 3" in report  # the broken image, named by its line
-    assert "line 3" in flagged and "blue.png" in flagged
+    assert "line 3" in flagged and "images/blue.png" in flagged and str(tmp_path) not in summary + report + flagged
     thumbs = re.findall(r'<img src="data:image/png;base64,([^"]+)"', preview)
     assert len(thumbs) == 1 and "It is red." in preview
     from PIL import Image
@@ -124,6 +124,74 @@ def test_a_shared_studio_limits_the_zip_and_hides_paths(tmp_path):
     loaded = analyse(ctx, make_zip(tmp_path / "small.zip"), "auto", None, "smollm2", 256, runs)
     text = json.dumps(loaded["report"]) + json.dumps(loaded["ds"].malformed)
     assert "blue.png" in text and str(tmp_path) not in text
-    admin = SimpleNamespace(shared=True, admin=True, store=runs.store)
-    loaded = analyse(ctx, make_zip(tmp_path / "small2.zip"), "auto", None, "smollm2", 256, admin)
-    assert str(tmp_path) in json.dumps(loaded["ds"].malformed)
+    with pytest.raises(Exception) as refused:  # a JSONL whose image lies outside its folder: named without a path
+        analyse(ctx, _outside(tmp_path), "auto", None, "smollm2", 256, runs)
+    assert "outside the data's folder" in str(refused.value)
+
+
+def _outside(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.png").write_bytes(_png((1, 2, 3)))
+    (tmp_path / "mine").mkdir()
+    row = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "../elsewhere/x.png"}},
+                                                     {"type": "text", "text": "?"}]},
+                        {"role": "assistant", "content": "x"}]}
+    path = tmp_path / "mine" / "d.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    return str(path)
+
+
+def test_on_a_shared_studio_only_the_uploader_sees_the_pictures(tmp_path):
+    """Alice uploads a zip of pictures: her preview carries them inline; Bob reaches neither her upload nor the
+    unpacked images by their addresses, and his own session has nothing of hers."""
+    import httpx
+    from test_isolation import serve
+
+    from studio.server.users import UserBook
+    from studio.ui.access import Access
+
+    gradio_client = pytest.importorskip("gradio_client")
+    book = UserBook(tmp_path / "users.json")
+    for name in ("alice", "bob"):
+        book.add(name, f"{name}-password")
+    store = RunStore(tmp_path / "runs", launcher="inline")
+    demo, url = serve(tmp_path / "runs", Access("users", book), store)
+    try:
+        alice = gradio_client.Client(url, auth=("alice", "alice-password"), verbose=False)
+        zipped = make_zip(tmp_path / "alice-pictures.zip")
+        cached = httpx.post(f"{url}gradio_api/upload", files={"files": open(zipped, "rb")}, cookies=alice.cookies).json()[0]
+        out = json.dumps(alice.predict(gradio_client.handle_file(zipped), api_name="/load_upload"), default=str)
+        assert "Loaded 3 records" in out and out.count("data:image/png;base64,") == 1
+        assert str(tmp_path) not in out and "images/blue.png" in out  # the missing image, by its name in the zip
+        unpacked = next(store.root.rglob("alice-pictures.zip.unpacked"))
+        image = unpacked / "images" / "red.png"
+        assert image.exists()
+        assert httpx.get(f"{url}gradio_api/file={cached}", cookies=alice.cookies).status_code == 200  # hers
+        bob = gradio_client.Client(url, auth=("bob", "bob-password"), verbose=False)
+        for path in (cached, str(image)):
+            assert httpx.get(f"{url}gradio_api/file={path}", cookies=bob.cookies).status_code in (403, 404)
+        assert httpx.get(f"{url}gradio_api/file={image}", cookies=alice.cookies).status_code in (403, 404)  # inline only
+        mine = json.dumps(bob.predict(1, api_name="/preview_example"), default=str)
+        assert "data:image" not in mine
+    finally:
+        demo.close()
+
+
+def test_a_jsonl_with_image_parts_is_read_as_pictures_not_as_media(tmp_path):
+    """A JSONL whose records hold image parts (images next to it, or inline data: URIs) goes to the vision reader."""
+    import base64
+
+    from studio.ui.app import build_app
+    from studio.ui.data_tab import analyse
+
+    (tmp_path / "a.png").write_bytes(_png((200, 0, 0)))
+    inline = "data:image/png;base64," + base64.b64encode(_png((0, 0, 200))).decode()
+    rows = [{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                                       {"type": "text", "text": "Colour?"}]},
+                          {"role": "assistant", "content": "A colour."}]} for url in ("a.png", inline)]
+    path = tmp_path / "pics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    demo = build_app(tmp_path / "runs")
+    loaded = analyse(demo.studio, str(path), "auto", None, "smollm2", 256)
+    assert loaded["ds"].format == "vision" and len(loaded["ds"].records) == 2 and loaded["images"] == "conversations with 2 images"
+    assert not any(f["check"] == "media" for f in loaded["report"]["findings"])

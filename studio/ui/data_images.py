@@ -21,11 +21,11 @@ def hides_paths(ctx, runs) -> bool:
 
 
 def hide(text: str, base: Path, runs, hidden: bool) -> str:
-    """``text`` with the data folder's paths made relative to it, and any other absolute path cut to what
-    ``shown_path`` shows this person."""
+    """``text`` with the data folder's paths made relative to it (an image as the zip names it), and, when
+    ``hidden``, any other absolute path cut to what ``shown_path`` shows this person."""
+    text = text.replace(str(base) + "/", "")
     if not hidden:
         return text
-    text = text.replace(str(base) + "/", "")
     return ABSOLUTE.sub(lambda m: shown_path(runs, m.group(0)), text)
 
 

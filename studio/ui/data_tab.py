@@ -160,7 +160,9 @@ def analyse(ctx, path: str, fmt: str, columns: dict | None, model_source: str, m
 
 def figures(loaded: dict, max_length: int):
     lengths = loaded.get("lengths") or []
-    hist = length_histogram(lengths, int(max_length or 0) or None) if lengths else empty_figure("No token lengths (tokenizer unavailable).")
+    none = ("No token lengths: pick a vision model (Model tab) to count image and text tokens." if loaded.get("images")
+            else "No token lengths (tokenizer unavailable).")
+    hist = length_histogram(lengths, int(max_length or 0) or None) if lengths else empty_figure(none)
     labels = loaded.get("labels")
     lab = label_chart(labels) if labels else empty_figure("Labels appear here for classification data.")
     return hist, lab
@@ -246,7 +248,7 @@ def build(ctx):
             return (text,) + (gr.skip(),) * (len(outputs) - 1)
         ds, report = loaded["ds"], loaded["report"]
         reader = tasks.data_reader(path, ds.format) if loaded.get("images") else None
-        fields = fields_for(ds.format)
+        fields = [] if loaded.get("images") else fields_for(ds.format)  # image data: read whole, no columns to map
         box_updates = [gr.update(label=f, value=ds.columns.get(f, ""), visible=True) if i < len(fields)
                        else gr.update(visible=False, value="") for i, f in enumerate(fields + [""] * N_COLUMN_BOXES)][:N_COLUMN_BOXES]
         h, lab = figures(loaded, max_length)
