@@ -195,3 +195,7 @@ def test_a_jsonl_with_image_parts_is_read_as_pictures_not_as_media(tmp_path):
     loaded = analyse(demo.studio, str(path), "auto", None, "smollm2", 256)
     assert loaded["ds"].format == "vision" and len(loaded["ds"].records) == 2 and loaded["images"] == "conversations with 2 images"
     assert not any(f["check"] == "media" for f in loaded["report"]["findings"])
+    (tmp_path / "a.png").unlink()  # uploaded alone, without its image: what to do instead
+    path.write_text(json.dumps(rows[0]) + "\n")
+    out = handler(demo, "load_upload")(str(path), "smollm2", 256, {}, request=None)
+    assert "image file not found: a.png" in out[0] and "upload a .zip" in out[0] and str(tmp_path) not in out[0]

@@ -9,6 +9,7 @@ import html
 import re
 from pathlib import Path
 
+from studio.core.errors import StudioError
 from studio.ui.common import esc, shown_path
 from studio.ui.data_view import token_mask_html
 
@@ -32,7 +33,13 @@ def hide(text: str, base: Path, runs, hidden: bool) -> str:
 def analyse(ctx, reader, path: str, model_source: str, max_length: int, runs=None) -> dict:
     """Read and check an image data file with its task's reader; what the tab shows about it."""
     policy = ctx.access.policy
-    ds = reader.read(path, confine=bool(ctx.access.shared), max_unpacked_bytes=policy.unzip_bytes(ctx.access.shared))
+    try:
+        ds = reader.read(path, confine=bool(ctx.access.shared), max_unpacked_bytes=policy.unzip_bytes(ctx.access.shared))
+    except StudioError as err:
+        if "no usable" in str(err) and not str(path).lower().endswith(".zip"):  # its images were not uploaded with it
+            raise StudioError(f"{err}. To bring the images along, upload a .zip holding the data file and its images "
+                              "(paths relative to the data file)") from None
+        raise
     report = reader.check(ds, model_source or "smollm2", max_length)
     hidden = hides_paths(ctx, runs)
     base = Path(ds.source).resolve().parent
