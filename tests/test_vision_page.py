@@ -114,6 +114,7 @@ def test_a_shared_studio_limits_the_zip_and_hides_paths(tmp_path):
     from studio.ui.app import build_app
     from studio.ui.data_tab import analyse
 
+    assert Policy().unzip_bytes(shared=True) == 200_000_000 and Policy().unzip_bytes(shared=False) is None
     policy = Policy(upload_mb=0.0002)  # 200 bytes: unpacked, the zip may hold 400
     demo = build_app(tmp_path / "runs", access=Access("users", policy=policy), store=RunStore(tmp_path / "runs"))
     ctx = demo.studio
