@@ -47,6 +47,7 @@ KEYS = ("upload_mb", "queued_per_user", "running_per_user", "max_steps", "max_mi
         "trials_per_sweep", "reward_code")
 DEFAULT_SERVE_PER_MINUTE = 60  # requests per API key per minute on a shared studio when the file says nothing
 DEFAULT_UPLOAD_MB = 100  # a shared studio's upload limit when the policy file does not set one
+UNZIP_FACTOR = 2  # an uploaded zip may unpack to twice the upload limit (images barely compress; text does)
 DEFAULT_BACKENDS = ("local", "ray")  # where runs from the page train when the file says nothing (shared: local only)
 
 
@@ -148,6 +149,12 @@ class Policy:
         if self.upload_mb or "upload_mb" in self.given:
             return max(0.0, float(self.upload_mb))
         return float(DEFAULT_UPLOAD_MB) if shared else 0.0
+
+    def unzip_bytes(self, shared: bool) -> int | None:
+        """The most an uploaded zip may unpack to (None: the reader's own limit): ``UNZIP_FACTOR`` times the upload
+        limit, so that a small zip cannot fill the disk of a studio that limits uploads."""
+        limit = self.upload_limit_mb(shared)
+        return int(limit * UNZIP_FACTOR * 1_000_000) if limit else None
 
     def upload_bytes(self, shared: bool) -> int | None:
         """The upload limit for Gradio's ``max_file_size`` (None: no limit)."""

@@ -11,6 +11,8 @@ found the first time a task is looked up; a task defined elsewhere (a test, an e
     for_format(fmt) -> Task    the task that trains on data format ``fmt`` (the Data tab's guess)
     for_model(info) -> Task    the task a model is meant for (``studio.core.models.describe`` facts)
     for_data_and_model(fmt, info) -> Task   a task that trains on ``fmt`` and suits the model, else ``for_format``
+    data_reader(path, fmt, media) -> reader | None   a task's own reader for a file the studio's intake cannot
+                               read (data with images); None for ordinary data
     check(config) -> list[str] ``config.validate()`` plus the task's own checks; returns the warnings
     settings_sections() -> dict  every task's own config section, ``{section name: dataclass}``; handed to
                                ``studio.core.config`` so that configs carry them (``preference.beta``)
@@ -76,6 +78,11 @@ def for_data_and_model(fmt: str, info: dict | None) -> Task:
         if both:
             return both[0]
     return for_format(fmt)
+
+
+def data_reader(path: str, fmt: str = "auto", media: bool = False):
+    """The first task's own reader for this file (``Task.data_reader``): data with images; None for other data."""
+    return next((r for t in all_tasks() if (r := t.data_reader(str(path), fmt or "auto", media)) is not None), None)
 
 
 def check(config, cuda: bool | None = None) -> list[str]:

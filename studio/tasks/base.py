@@ -74,6 +74,11 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     trained_pieces(tokenizer, record, max_length, train_on_prompt) -> [(text, learned)] | None
                                                a record as training encodes it, marking what is learned from
                                                (the Data tab's preview); None when no text is generated
+    data_reader(path, fmt, media) -> reader | None   a reader of its own for this file when the studio's intake
+                                               cannot read it (data with images: a zip, records with media, or
+                                               ``fmt`` the task's own format); the Data tab reads, checks and
+                                               previews with it (``read``, ``check``, ``text``, ``thumbnails``,
+                                               ``pieces``: see ``studio.tasks.vision.pagedata``)
     suits_model(info) -> bool                  a model described by ``studio.core.models.describe`` is meant for it
     model_advice(config, info) -> list[str]    settings that run but will disappoint with this model
     eval_headline(result) -> str | None        the one-line verdict the Evaluate tab leads with
@@ -153,6 +158,9 @@ class Task:
         return None
 
     def trained_pieces(self, tokenizer, record: dict, max_length: int, train_on_prompt: bool = False):
+        return None
+
+    def data_reader(self, path: str, fmt: str = "auto", media: bool = False):
         return None
 
     # ---- export and model card --------------------------------------------------------------------

@@ -41,7 +41,7 @@ class ChatCache:
             if run_id:
                 chat = _for_run(run_dir, ChatModels)
             else:
-                chat = ChatModels(runs.check_model(base_source))
+                chat = _for_base(runs.check_model(base_source), ChatModels)
             with self._lock:
                 self._items[key] = chat
                 while len(self._items) > self.size:
@@ -69,6 +69,21 @@ def _for_run(run_dir, default):
     task = tasks.find(StudioConfig.load(folder.config_file).task) if folder.config_file.exists() else None
     maker = getattr(task, "chat_models", None)
     return maker(run_dir) if maker is not None else default.for_run(run_dir)
+
+
+def _for_base(source: str, default):
+    """A base model's chat models: those of the task the model is meant for (a vision model answers about images),
+    else ``default(source)``."""
+    from studio import tasks
+    from studio.core import models
+    from studio.core.errors import StudioError
+
+    try:
+        info = models.describe(source)
+    except (StudioError, OSError, ValueError):
+        info = None  # loading it as a text model says what is wrong
+    maker = getattr(tasks.for_model(info), "base_chat_models", None) if info else None
+    return maker(source) if maker is not None else default(source)
 
 
 class ModelInfoCache:

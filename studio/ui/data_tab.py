@@ -15,7 +15,7 @@ from studio import tasks
 from studio.data import FORMATS, apply_fixes, check_dataset, load_dataset
 from studio.data.formats import FIELDS
 from studio.data.preview import sample_table
-from studio.ui import data_fill, served
+from studio.ui import data_fill, data_images, served
 from studio.ui import help as texts
 from studio.ui.charts import empty_figure
 from studio.ui.common import error_md, esc, explain, ok_md
@@ -69,9 +69,17 @@ def task_for(fmt: str) -> str:
     return tasks.for_format(fmt).name
 
 
+def content_text(content) -> str:
+    """A message's content as text (parts joined, images as <image>)."""
+    if isinstance(content, list):
+        return " ".join("<image>" if isinstance(p, dict) and p.get("type") == "image" else
+                        str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
 def record_text(rec: dict, limit: int = 240) -> str:
     if "messages" in rec:
-        text = " ⏎ ".join(f"{m['role']}: {m['content']}" for m in rec["messages"])
+        text = " ⏎ ".join(f"{m['role']}: {content_text(m['content'])}" for m in rec["messages"])
         if "chosen" in rec:
             text += f" ⏎ chosen: {rec['chosen']} ⏎ rejected: {rec['rejected']}"
     else:
@@ -128,9 +136,17 @@ def fix_choices(report: dict) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
-def analyse(ctx, path: str, fmt: str, columns: dict | None, model_source: str, max_length: int) -> dict:
-    """Load, check and measure a data file; everything the tab shows about it."""
+def analyse(ctx, path: str, fmt: str, columns: dict | None, model_source: str, max_length: int, runs=None) -> dict:
+    """Load, check and measure a data file; everything the tab shows about it. Data with images (a zip, records
+    with image parts, a task's image format) is read by the reader of the task that trains on it."""
+    reader = tasks.data_reader(path, fmt or "auto")
+    if reader is not None:
+        return data_images.analyse(ctx, reader, path, model_source, max_length, runs)
     ds = load_dataset(path, format=fmt or "auto", columns=columns or None)
+    if any(rec.get("media") for rec in ds.records):
+        reader = tasks.data_reader(path, "auto", media=True)
+        if reader is not None:
+            return data_images.analyse(ctx, reader, path, model_source, max_length, runs)
     tok = None
     try:
         tok = ctx.infos.tokenizer(model_source or "smollm2")
@@ -144,7 +160,9 @@ def analyse(ctx, path: str, fmt: str, columns: dict | None, model_source: str, m
 
 def figures(loaded: dict, max_length: int):
     lengths = loaded.get("lengths") or []
-    hist = length_histogram(lengths, int(max_length or 0) or None) if lengths else empty_figure("No token lengths (tokenizer unavailable).")
+    none = ("No token lengths: pick a vision model (Model tab) to count image and text tokens." if loaded.get("images")
+            else "No token lengths (tokenizer unavailable).")
+    hist = length_histogram(lengths, int(max_length or 0) or None) if lengths else empty_figure(none)
     labels = loaded.get("labels")
     lab = label_chart(labels) if labels else empty_figure("Labels appear here for classification data.")
     return hist, lab
@@ -154,6 +172,9 @@ def preview_html(ctx, loaded: dict, index: int, max_length: int, train_on_prompt
     ds = loaded.get("ds")
     if ds is None or not ds.records:
         return ""
+    reader = tasks.data_reader(loaded.get("path", ""), ds.format) if loaded.get("images") else None
+    if reader is not None:
+        return data_images.preview_html(reader, loaded, index, max_length, train_on_prompt)
     i = max(0, min(int(index or 1) - 1, len(ds.records) - 1))
     rec = ds.records[i]
     source = loaded.get("model") or "smollm2"
@@ -185,7 +206,7 @@ def build(ctx):
                                  info="Small datasets to try the studio with.")
             limit = ctx.access.policy.upload_limit_mb(ctx.access.shared)  # Gradio refuses bigger ones too
             upload = gr.File(label="…or upload your own file" + (f" (up to {limit:g} MB)" if limit else ""),
-                             file_types=[".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt"],
+                             file_types=[".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt", ".zip"],
                              type="filepath", elem_id="data-upload", height=120)
         with gr.Column(scale=1):
             fmt = gr.Dropdown(["auto", *FORMATS], value="auto", label="Format",
@@ -218,21 +239,25 @@ def build(ctx):
     outputs = [message, summary, first_rows, fmt, *boxes, fields_state, report_box, flagged_box, flagged, fixes, hist, labels, example,
                preview, ctx.data, loaded_state]
 
-    def show(path, fmt_value, columns, model_source, max_length, note=""):
+    def show(path, fmt_value, columns, model_source, max_length, note="", runs=None):
         try:
-            loaded = analyse(ctx, path, fmt_value, columns, model_source, max_length)
+            loaded = analyse(ctx, path, fmt_value, columns, model_source, max_length, runs)
         except Exception as err:  # noqa: BLE001 - shown as a message; the file by the name the person knows
-            return (explain(err).replace(str(path), Path(path).name),) + (gr.skip(),) * (len(outputs) - 1)
+            text = explain(err).replace(str(path), Path(path).name)
+            text = data_images.hide(text, Path(path).resolve().parent, runs, data_images.hides_paths(ctx, runs))
+            return (text,) + (gr.skip(),) * (len(outputs) - 1)
         ds, report = loaded["ds"], loaded["report"]
-        fields = fields_for(ds.format)
+        reader = tasks.data_reader(path, ds.format) if loaded.get("images") else None
+        fields = [] if loaded.get("images") else fields_for(ds.format)  # image data: read whole, no columns to map
         box_updates = [gr.update(label=f, value=ds.columns.get(f, ""), visible=True) if i < len(fields)
                        else gr.update(visible=False, value="") for i, f in enumerate(fields + [""] * N_COLUMN_BOXES)][:N_COLUMN_BOXES]
         h, lab = figures(loaded, max_length)
         n = len(ds.records)
         msg = note or ok_md(f"Loaded {n} records. This file is now the training data (see the **Train** tab).")
-        flagged_text = flagged_md(report, ds)
-        headers, rows = sample_table(ds)
-        return (msg, summary_md(ds, path), gr.update(value=rows, headers=headers), gr.update(value=fmt_value or "auto"), *box_updates, fields, report_md(report),
+        flagged_text = data_images.flagged_md(loaded, reader) if reader else flagged_md(report, ds)
+        headers, rows = data_images.first_rows(reader, ds) if reader else sample_table(ds)
+        summary = data_images.summary_md(loaded, path) if reader else summary_md(ds, path)
+        return (msg, summary, gr.update(value=rows, headers=headers), gr.update(value=fmt_value or "auto"), *box_updates, fields, report_md(report),
                 gr.Accordion(visible=bool(flagged_text)), flagged_text, gr.update(choices=fix_choices(report), value=[]), h,
                 gr.update(value=lab, visible=bool(loaded.get("labels"))),
                 gr.update(minimum=1, maximum=max(n, 2), value=1), preview_html(ctx, loaded, 1, max_length),
@@ -265,7 +290,7 @@ def build(ctx):
             shutil.copyfile(src, dest)  # kept with the runs: the upload's temp file may be cleaned up later
         except Exception as err:  # noqa: BLE001 - shown as a message
             return (explain(err) + still_md(current),) + (gr.skip(),) * (len(outputs) - 1)
-        out = show(str(dest), "auto", None, model_source, max_length)
+        out = show(str(dest), "auto", None, model_source, max_length, runs=runs)
         if not isinstance(out[1], str):  # the file could not be read: no summary
             out = (out[0] + still_md(current),) + tuple(out[1:])
         return out
@@ -282,11 +307,16 @@ def build(ctx):
 
     fmt.input(relabel, [fmt, fields_state, *boxes], [*boxes, fields_state], api_visibility="private", show_progress="hidden")
 
-    def do_reload(loaded, fmt_value, fields, model_source, max_length, *values):
+    def do_reload(loaded, fmt_value, fields, model_source, max_length, request: gr.Request, *values):
         if not loaded.get("path"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         columns = {f: v.strip() for f, v in zip(fields or [], values) if v and v.strip()}
-        return show(loaded["path"], fmt_value, columns if fmt_value != "auto" or columns else None, model_source, max_length)
+        try:
+            runs = ctx.runs(request)
+        except Exception as err:  # noqa: BLE001 - not signed in
+            return (explain(err),) + (gr.skip(),) * (len(outputs) - 1)
+        return show(loaded["path"], fmt_value, columns if fmt_value != "auto" or columns else None, model_source, max_length,
+                    runs=runs)
 
     reload.click(do_reload, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,
                  api_name="reload_data")
@@ -303,11 +333,11 @@ def build(ctx):
         note = ok_md(f"Fixed: {esc(record.summary())}. The new version is now the training data.")
         return show(record.output, "auto", None, model_source, max_length, note=note)
 
-    def new_model(loaded, fmt_value, fields, model_source, max_length, *values):
+    def new_model(loaded, fmt_value, fields, model_source, max_length, request: gr.Request, *values):
         """Another base model renders and counts tokens differently: check the data again with it."""
         if not loaded.get("path") or loaded.get("model") == model_source:
             return (gr.skip(),) * len(outputs)
-        out = do_reload(loaded, fmt_value, fields, model_source, max_length, *values)
+        out = do_reload(loaded, fmt_value, fields, model_source, max_length, request, *values)
         return (ok_md(f"Checked again with the tokenizer and chat template of **{esc(model_source)}**."),) + tuple(out[1:])
 
     ctx.model_source.change(new_model, [loaded_state, fmt, fields_state, ctx.model_source, ctx.max_length, *boxes], outputs,

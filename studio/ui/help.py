@@ -15,7 +15,8 @@ METHOD_TABLE_NOTE = ("Memory and time are estimates (±30%) for batch 8 and the 
 DATA = """### 2 · Bring examples
 Upload a CSV, JSON, JSONL, Parquet or text file, or start from a shipped sample. The studio detects the
 format, checks the data's health (empty answers, duplicates, overly long examples, leakage into the eval
-split, label balance) and shows **exactly which tokens the model learns from**."""
+split, label balance) and shows **exactly which tokens the model learns from**. Conversations with images:
+upload a .zip holding the data file and its images (paths relative to the data file)."""
 
 TRAIN = """### 3 · Train
 Pick a preset or set the knobs yourself (the grey line under each one says what it does). The memory and time estimate updates as

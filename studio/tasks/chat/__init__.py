@@ -76,7 +76,7 @@ class ChatTask(Task):
                 "Not for medical, legal, financial or other high-stakes advice without human review.")
 
     def suits_model(self, info):
-        return not models.is_encoder(info) and not models.is_seq2seq(info)
+        return not models.is_encoder(info) and not models.is_seq2seq(info) and not _sees_images(info)
 
     def model_advice(self, config, info):
         if info and models.is_encoder(info):
@@ -87,3 +87,10 @@ class ChatTask(Task):
 
 
 TASK = ChatTask()
+
+
+def _sees_images(info) -> bool:
+    """An image-text-to-text model (LLaVA, SmolVLM, ...): the vision task trains it, not chat."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    return bool(info) and info.get("model_type", "") in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES

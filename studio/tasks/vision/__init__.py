@@ -68,6 +68,14 @@ class VisionTask(Task):
             return None
         return trained_pieces(tokenizer, record, max_length, train_on_prompt)
 
+    def data_reader(self, path, fmt="auto", media=False):
+        """The page reads a zip, records with images, or data named as this format with this task's intake."""
+        from studio.tasks.vision.pagedata import ImageData
+
+        if fmt in self.data_formats or (fmt == "auto" and (media or str(path).lower().endswith(".zip"))):
+            return ImageData(self)
+        return None
+
     def merged_model(self, folder, config):
         from studio.tasks.vision.export import merged_model
 
@@ -83,6 +91,12 @@ class VisionTask(Task):
         from studio.tasks.vision.chat import VisionChat
 
         return VisionChat.for_run(run_dir)
+
+    def base_chat_models(self, source: str):
+        """A vision base model alone, ready to answer about images (the Chat tab with no run picked)."""
+        from studio.tasks.vision.chat import VisionChat
+
+        return VisionChat(source)
 
     def chat(self, run_dir, prompt: str, images: list, system: str = "", tuned: bool = True, sampling=None) -> str:
         """One reply of the run's tuned (or base) model to ``prompt`` about ``images``."""

@@ -41,10 +41,12 @@ READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"
            ".pq": "parquet"}
 
 
-def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True, confine: bool = False) -> Dataset:
+def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True, confine: bool = False,
+         max_unpacked: int | None = None) -> Dataset:
     """All the usable records of a data file (or zip) with images; the others in ``malformed``. ``confine``: image
     paths must stay inside the data file's folder (always so for a zip; a run someone started on a shared studio
-    asks for it, so that nobody's data reaches files beside their own)."""
+    asks for it, so that nobody's data reaches files beside their own). ``max_unpacked``: the most bytes a zip may
+    unpack to (default ``archive.MAX_UNPACKED_BYTES``; a shared studio ties it to its upload limit)."""
     from studio.tasks.vision.archive import unpack
 
     src = Path(path).expanduser()
@@ -52,7 +54,7 @@ def load(path, max_bytes: int = DEFAULT_MAX_BYTES, check_images: bool = True, co
         raise StudioError(f"file not found: {path}; check the path and the file name")
     zipped = src.suffix.lower() == ".zip"
     confine = confine or zipped
-    data = unpack(src) if zipped else src
+    data = (unpack(src, max_unpacked) if max_unpacked else unpack(src)) if zipped else src
     records, lines, malformed = [], [], []
     for n, row, err in _rows(data, str(path), max_bytes):
         if row is None:
