@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -69,7 +70,8 @@ class KeyBook:
 
     def make(self, owner: str, name: str = "") -> tuple[KeyInfo, str]:
         """A new key for ``owner``: (its entry, the whole key, shown once)."""
-        name = " ".join((name or "").split())[:40] or "key"
+        # a label: letters, digits, spaces and _ . - (no paths or markup), at most 40 characters
+        name = " ".join(re.sub(r"[^\w .-]", "", name or "").split())[:40] or "key"
         with self._lock:
             data = self._read()
             if sum(1 for e in data["keys"].values() if e.get("owner") == owner) >= MAX_PER_OWNER:
