@@ -136,3 +136,11 @@ def file_name(text) -> str:
 def esc(text) -> str:
     return html.escape(str(text))
 
+
+def uploaded_path(data_file) -> str | None:
+    """The path of a file from an upload box (a path, a file object or Gradio's dict), or None."""
+    if not data_file:
+        return None
+    if isinstance(data_file, str):
+        return data_file
+    return getattr(data_file, "name", None) or (data_file.get("path") if isinstance(data_file, dict) else None)

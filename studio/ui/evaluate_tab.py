@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.charts import empty_figure, training_figure
-from studio.ui.common import esc, explain, file_name
+from studio.ui.common import esc, explain, file_name, uploaded_path
 
 INTRO = """### 5 · Evaluate
 Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
@@ -134,7 +134,7 @@ def evaluate(ctx, run_id: str | None, data_file, limit, max_new_tokens, progress
 
     # the loaded models the run's try panel keeps, reused (the task loads its own otherwise)
     models = panels.eval_models(ctx, runs, run_id, info.task, progress)
-    path = _file_path(data_file)
+    path = uploaded_path(data_file)
     if path:
         from studio.ui.served import check_file
 
@@ -214,14 +214,6 @@ def build(ctx):
 def _table(headers: list[str], rows: list[list]):
     return gr.update(value={"headers": headers, "data": rows}, headers=headers) if rows else \
         gr.update(value={"headers": headers, "data": []}, headers=headers)
-
-
-def _file_path(data_file) -> str | None:
-    if not data_file:
-        return None
-    if isinstance(data_file, str):
-        return data_file
-    return getattr(data_file, "name", None) or (data_file.get("path") if isinstance(data_file, dict) else None)
 
 
 def _num(value, signed: bool = False) -> str:

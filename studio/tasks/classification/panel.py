@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.charts import empty_figure
-from studio.ui.common import esc, explain, file_name
+from studio.ui.common import esc, explain, file_name, uploaded_path
 
 TITLE = "Classify"
 TAB_ID = "classify"
@@ -135,7 +135,7 @@ def score(ctx, run_id: str | None, data_file, limit, progress=None, request=None
     from studio.engine.evaluate import evaluate_run
 
     info = _classification_run(ctx, run_id, request)
-    path = _file_path(data_file)
+    path = uploaded_path(data_file)
     if path:
         from studio.ui.served import check_file
 
@@ -272,14 +272,6 @@ def _classification_run(ctx, run_id: str | None, request=None):
     if not info.has_model:
         raise StudioError(f"run {run_id} has no trained model yet ({info.state}); wait for it to finish, or stop it")
     return info
-
-
-def _file_path(data_file) -> str | None:
-    if not data_file:
-        return None
-    if isinstance(data_file, str):
-        return data_file
-    return getattr(data_file, "name", None) or (data_file.get("path") if isinstance(data_file, dict) else None)
 
 
 def _num(value, signed: bool = False) -> str:
