@@ -40,7 +40,7 @@ def test_make_space_assembles_a_docker_space(tmp_path):
     meta = _header((out / "README.md").read_text())
     assert meta["sdk"] == "docker" and meta["app_port"] == 7860 and meta["hf_oauth"] is True
     assert meta["suggested_hardware"] in ("t4-small", "t4-medium", "l4x1", "a10g-small", "cpu-upgrade")
-    assert (out / "app.py").exists() and (out / "studio" / "settings.py").exists() and (out / "assets").is_dir()
+    assert (out / "app.py").exists() and (out / "studio" / "server" / "settings.py").exists() and (out / "assets").is_dir()
     assert 'ARG TORCH_INDEX=""' in (out / "Dockerfile").read_text()  # the default index, as pip is set up
     assert not list(out.rglob("__pycache__")) and not (out / ".git").exists()
     # the repository's own README stays for GitHub readers: no Space header there
