@@ -90,6 +90,7 @@ def test_loss_settings_default_to_dpo_plus_sft_and_read_the_config():
 
 # ---- the embedded model: unseen prompts take the chosen style and keep their answers (slow) ---------------------
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_example_settings_carry_the_style_to_unseen_prompts_and_keep_the_answers(tmp_path):
     import time
 
