@@ -12,6 +12,7 @@ from studio import launchers
 from studio.core.config import StudioConfig
 from studio.core.errors import StudioError
 from studio.launchers.inline import InlineLauncher
+from studio.launchers.local import LocalLauncher
 from studio.launchers.ray import RayLauncher
 from studio.core.runfolder import RunFolder
 from studio.server.runs import RunStore
@@ -38,8 +39,8 @@ class Elsewhere(InlineLauncher):
     local_slot = False
 
 
-class FakeCluster(InlineLauncher):
-    """A Ray stand-in: trains in a thread here, and gives the Ray launcher's answer about local slots."""
+class FakeCluster(LocalLauncher):
+    """A Ray stand-in: trains in a process of its own here, and gives the Ray launcher's answer about local slots."""
 
     kind = "fake_cluster"
     local_slot = RayLauncher.local_slot
@@ -101,6 +102,17 @@ def test_a_ray_run_holds_no_local_slot_while_queued_cpu_runs_go_on(registered, t
     finally:
         store.stop(long)
         assert store.wait(long, 120).state == "stopped"
+
+
+def test_runs_inside_one_process_take_turns(tiny_model_dir, chat_file, tmp_path):
+    """Two trainers at once in one process share accelerate's state, and setting up the second breaks the first:
+    in-process runs wait for each other even where the scheduler has two slots."""
+    store = RunStore(tmp_path / "runs", launcher="inline", devices=Devices(gpus=[], cpu_runs=2))
+    runs = [store.submit(config(tiny_model_dir, chat_file, steps, "inline"), name=f"r{steps}") for steps in (12, 2)]
+    infos = [store.wait(run, 180) for run in runs]
+    assert [i.state for i in infos] == ["finished", "finished"], [i.message for i in infos]
+    spans = [(store.events(r, ("start",))[0]["time"], store.events(r, ("end",))[0]["time"]) for r in runs]
+    assert spans[1][0] >= spans[0][1] or spans[0][0] >= spans[1][1]  # one after the other
 
 
 class Followed(InlineLauncher):

@@ -1,6 +1,11 @@
 """Training inside the calling process, in a thread (tests, notebooks, a plug-in task registered in this
 process). A crash here takes the caller with it and memory is only freed as far as Python frees it: the web
-app and the CLI use a process per run (``local``) unless told otherwise."""
+app and the CLI use a process per run (``local``) unless told otherwise.
+
+Runs of this launcher take turns within a process: a trainer keeps its device state in one object per process
+(accelerate's ``AcceleratorState``), and a second trainer set up while the first trains resets it under the first,
+which then fails (``AcceleratorState object has no attribute distributed_type``). A run waiting for its turn stays
+queued in its folder."""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ import threading
 from pathlib import Path
 
 from studio.core.errors import StudioError
+from studio.core.runfolder import RunFolder
 from studio.launchers.base import Launcher
+
+
+_TURN = threading.Lock()  # one in-process training at a time, whichever launcher instance started it
 
 
 class InlineLauncher(Launcher):
@@ -32,12 +41,18 @@ class InlineLauncher(Launcher):
         stop = threading.Event()
 
         def work():
-            try:
-                run_training(config, stop=stop, keep_stop=True)
-            except BaseException:  # noqa: BLE001 - recorded in the run folder by run_training
-                pass
-            finally:
-                _release_memory()
+            with _TURN:
+                try:
+                    folder = RunFolder(run_dir)
+                    if stop.is_set() or folder.stop_requested():  # stopped while it waited for its turn
+                        folder.clear_stop()
+                        folder.write_status(state="stopped", message="stopped before it started")
+                    else:
+                        run_training(config, stop=stop, keep_stop=True)
+                except BaseException:  # noqa: BLE001 - recorded in the run folder by run_training
+                    pass
+                finally:
+                    _release_memory()
 
         thread = threading.Thread(target=work, name=f"studio-run-{run_dir.name}", daemon=True)
         with self._lock:
