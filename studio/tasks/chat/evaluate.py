@@ -78,7 +78,7 @@ def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max
     """``encode(tokenizer, records) -> examples`` and ``loss(chat, examples, tuned)``: how the teacher-forced
     loss is taken (a causal LM's by default; the seq2seq task passes an encoder-decoder's)."""
     from studio.core import metrics
-    from studio.core.generate import ChatModels, Sampling
+    from studio.core.generate import ChatModels
     from studio.tasks.chat.encode import encode_example
 
     records, source, total = held_out_records(config, data_path, limit, refuse=refuse_format)
@@ -100,20 +100,10 @@ def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max
                         "perplexity": None if mean is None else round(metrics.perplexity(mean), 4)}
     pairs = [(r, split_prompt(r)) for r in records]
     pairs = [(r, p) for r, p in pairs if p is not None]
-    rows, preds = [], {"base": [], "tuned": []}
     refs = [ref for _, (_, ref) in pairs]
-    for i, (rec, (prompt, ref)) in enumerate(pairs):
-        budget = min(max_new_tokens, 2 * len(tok(ref, add_special_tokens=False)["input_ids"]) + 16)
-        sampling = Sampling(max_new_tokens=budget, temperature=0.0)
-        row = {"prompt": _prompt_text(prompt), "reference": ref}
-        for side, tuned in (("base", False), ("tuned", True)):
-            report(0.1 + 0.88 * (2 * i + tuned) / (2 * len(pairs)), f"generating {side} reply {i + 1}/{len(pairs)}")
-            reply = chat.reply(prompt, tuned=tuned, sampling=sampling).strip()
-            preds[side].append(reply)
-            row[side] = reply
-            row[f"{side}_rougeL"] = round(metrics.rouge_l([reply], [ref]), 4)
-            row[f"{side}_exact"] = metrics.normalize_answer(reply) == metrics.normalize_answer(ref)
-        rows.append(row)
+    items = [({"prompt": _prompt_text(prompt), "reference": ref}, prompt, ref) for _, (prompt, ref) in pairs]
+    rows, preds = side_by_side(items, lambda prompt, tuned, sampling: chat.reply(prompt, tuned=tuned, sampling=sampling),
+                               lambda ref: len(tok(ref, add_special_tokens=False)["input_ids"]), max_new_tokens, report)
     for side in ("base", "tuned"):
         if pairs:
             scores[side].update(metrics.generation_metrics(preds[side], refs))
@@ -132,6 +122,28 @@ def evaluate_chat(folder: RunFolder, config: StudioConfig, data_path, limit, max
         "tuned": scores["tuned"],
         "examples": rows,
     }
+
+
+def side_by_side(items, reply, count_tokens, max_new_tokens: int, report) -> tuple[list[dict], dict[str, list[str]]]:
+    """Greedy replies of the base and the tuned model to each held-out prompt, scored against its reference.
+    ``items``: (row, prompt, reference), the row already holding what the table shows of the prompt; ``reply(prompt,
+    tuned, sampling)`` answers; a reply may run to twice the reference's tokens plus 16 (at most ``max_new_tokens``).
+    Returns the rows (each side's reply, ROUGE-L and exact match added) and each side's replies."""
+    from studio.core import metrics
+    from studio.core.generate import Sampling
+
+    rows, preds = [], {"base": [], "tuned": []}
+    for i, (row, prompt, ref) in enumerate(items):
+        sampling = Sampling(max_new_tokens=min(max_new_tokens, 2 * count_tokens(ref) + 16), temperature=0.0)
+        for side, tuned in (("base", False), ("tuned", True)):
+            report(0.1 + 0.88 * (2 * i + tuned) / (2 * len(items)), f"generating {side} reply {i + 1}/{len(items)}")
+            text = reply(prompt, tuned, sampling).strip()
+            preds[side].append(text)
+            row[side] = text
+            row[f"{side}_rougeL"] = round(metrics.rouge_l([text], [ref]), 4)
+            row[f"{side}_exact"] = metrics.normalize_answer(text) == metrics.normalize_answer(ref)
+        rows.append(row)
+    return rows, preds
 
 
 def _prompt_text(messages: list[dict]) -> str:

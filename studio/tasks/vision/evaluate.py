@@ -55,7 +55,7 @@ def _loss(chat, processor, records, tuned: bool, max_length: int) -> tuple[float
 
 def evaluate_vision(folder, config, data_path, limit, max_new_tokens, report, chat=None) -> dict:
     from studio.core import metrics
-    from studio.core.generate import Sampling
+    from studio.tasks.chat.evaluate import side_by_side
     from studio.tasks.vision.chat import VisionChat
     from studio.tasks.vision.encode import load_images
 
@@ -68,26 +68,23 @@ def evaluate_vision(folder, config, data_path, limit, max_new_tokens, report, ch
         mean, n_tokens = _loss(chat, chat.processor, records, tuned, config.data.max_length)
         scores[side] = {"eval_loss": None if mean is None else round(mean, 5),
                         "perplexity": None if mean is None else round(metrics.perplexity(mean), 4)}
-    rows, preds, refs = [], {"base": [], "tuned": []}, []
-    for i, rec in enumerate(records):
+    items, refs = [], []
+    for rec in records:
         last = max(k for k, m in enumerate(rec["messages"]) if m["role"] == "assistant")
         prompt = rec["messages"][:last]
         ref = " ".join(p["text"] for p in rec["messages"][last]["content"] if p["type"] == "text").strip()
         shown = sum(1 for m in prompt for p in m["content"] if p["type"] == "image")
-        images = load_images(rec)[:shown]
         refs.append(ref)
-        budget = min(max_new_tokens, 2 * len(chat.processor.tokenizer(ref, add_special_tokens=False)["input_ids"]) + 16)
         row = {"prompt": " ".join(p["text"] for m in prompt if m["role"] == "user" for p in m["content"]
                                   if p["type"] == "text")[-300:], "reference": ref, "images": shown}
-        for side, tuned in (("base", False), ("tuned", True)):
-            report(0.1 + 0.88 * (2 * i + tuned) / (2 * len(records)), f"generating {side} reply {i + 1}/{len(records)}")
-            reply = "".join(chat.stream(prompt, tuned, Sampling(max_new_tokens=budget, temperature=0.0),
-                                        images=images, placed=True)).strip()
-            preds[side].append(reply)
-            row[side] = reply
-            row[f"{side}_rougeL"] = round(metrics.rouge_l([reply], [ref]), 4)
-            row[f"{side}_exact"] = metrics.normalize_answer(reply) == metrics.normalize_answer(ref)
-        rows.append(row)
+        items.append((row, (prompt, load_images(rec)[:shown]), ref))
+
+    def reply(shown, tuned, sampling):
+        prompt, images = shown
+        return "".join(chat.stream(prompt, tuned, sampling, images=images, placed=True))
+
+    rows, preds = side_by_side(items, reply, lambda ref: len(chat.processor.tokenizer(ref, add_special_tokens=False)["input_ids"]),
+                               max_new_tokens, report)
     for side in ("base", "tuned"):
         scores[side].update(metrics.generation_metrics(preds[side], refs))
     return {"run_dir": str(folder.path), "data": source, "held_out_examples": total, "n_examples": len(records),
