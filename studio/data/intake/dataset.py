@@ -66,6 +66,20 @@ class RecordStream:
         self._norm = normaliser(self.format, self.columns)
         self._sample, self._rest = sample, it
 
+    def keep_columns(self) -> "RecordStream":
+        """Each record also carries its row's plain values as text, by column name (``record["columns"]``), for a use
+        that compares against a column of the file (a reward's reference answer). Call before iterating."""
+        norm = self._norm
+
+        def with_columns(row):
+            rec = norm(row)
+            rec["columns"] = {str(k): str(v) for k, v in row.items()
+                              if v is not None and not isinstance(v, (list, dict, bytes))}
+            return rec
+
+        self._norm = with_columns
+        return self
+
     @property
     def encoding(self) -> str:
         return self._reader.encoding

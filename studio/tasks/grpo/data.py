@@ -19,22 +19,8 @@ from studio.core.splits import with_system_prompt
 def _read(config, path: str) -> tuple[list[dict], str]:
     from studio.data import open_records
 
-    stream = open_records(path, format=config.data.format, columns=config.data.columns or None)
-    norm = stream._norm  # the format's normaliser; the row's own columns ride along for the rewards
-
-    def keep_columns(row):
-        rec = norm(row)
-        rec["columns"] = {str(k): _text(v) for k, v in row.items() if _text(v) is not None}
-        return rec
-
-    stream._norm = keep_columns
+    stream = open_records(path, format=config.data.format, columns=config.data.columns or None).keep_columns()
     return [rec for _, rec in stream], stream.format
-
-
-def _text(value) -> str | None:
-    if value is None or isinstance(value, (list, dict, bytes)):
-        return None
-    return str(value)
 
 
 def example_of(record: dict) -> dict | None:
