@@ -46,9 +46,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"refuse files bigger than this (default: {DEFAULT_MAX_BYTES / 2**20:.0f} MB)")
     p.add_argument("--out-dir", metavar="DIR", help="where fixed versions go (default: versions/ next to FILE)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument("--images", action="store_true",
-                   help="conversations with images (the vision task; a .zip implies it): check the images too; "
-                        "--model names the vision model whose processor counts image tokens")
+    from studio import tasks
+
+    for task in tasks.all_tasks():  # flags of a task's own report (the vision task's --images)
+        for flag, options in task.check_options:
+            p.add_argument(flag, **options)
     p.set_defaults(func=run)
     return p
 

@@ -67,6 +67,8 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     card_data_lines(config) -> list[str]       task lines in the card's "Training data" section
     card_limitations() -> str                  the card's "Intended use and limitations" text
     card_examples(result) -> list[str]         markdown lines of example predictions for the card
+    check_options                              ``(flag, argparse keywords)`` pairs the task adds to ``studio check``
+                                               (the vision task's ``--images``); its ``check_file`` reads them
     check_file(args, format_report) -> int | None   ``python -m studio check FILE``: a report of the task's own for a
                                                file of its data kind (conversations with images), printed, and the
                                                exit code; None leaves the file to the common report
@@ -121,6 +123,7 @@ class Task:
     headline_metric: str = "perplexity"
     headline_percent: bool = False
     chart_panels: tuple[ChartPanel, ...] = ()
+    check_options: tuple[tuple[str, dict], ...] = ()
     settings: type | None = None
     settings_section: str = ""
     metrics: dict[str, bool] = {}

@@ -35,6 +35,9 @@ class VisionTask(Task):
     purpose = "answering about images (image-text-to-text)"
     template_lengths = False
     gguf_ok = False
+    check_options = (("--images", {"action": "store_true", "help": "conversations with images (the vision task; a .zip "
+                      "implies it): check the images too; --model names the vision model whose processor counts image "
+                      "tokens"}),)
 
     def load_splits(self, config):
         from studio.core.splits import load_splits
