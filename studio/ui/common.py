@@ -66,6 +66,14 @@ STATE_ICONS = MappingProxyType({
 })
 
 
+def refresh_when_shown(ctx, tab_id: str, fn, inputs, outputs) -> None:
+    """Run ``fn`` when the page loads and each time the tab ``tab_id`` is selected (lists of runs stay current)."""
+    if tab_id in getattr(ctx, "tabs_by_id", {}):
+        ctx.tabs_by_id[tab_id].select(fn, inputs, outputs, api_visibility="private")
+    if hasattr(ctx, "on_load"):
+        ctx.on_load.append((fn, inputs, outputs))
+
+
 def run_label(info) -> str:
     """A run as one line for dropdowns: name, state, progress."""
     icon = STATE_ICONS.get(info.state, "")

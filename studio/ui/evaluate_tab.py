@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.ui.charts import empty_figure, training_figure
-from studio.ui.common import esc, explain, file_name, uploaded_path
+from studio.ui.common import esc, explain, file_name, refresh_when_shown, uploaded_path
 
 INTRO = """### 5 · Evaluate
 Score the **base** model and your **tuned** model on held-out examples they never trained on: the loss on
@@ -185,11 +185,7 @@ def build(ctx):
 
     view_outputs = [message, summary, metrics, examples, chart, overfit, per_class, confusion]
     refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
-    if "evaluate" in getattr(ctx, "tabs_by_id", {}):
-        ctx.tabs_by_id["evaluate"].select(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs],
-                                          api_visibility="private")
-    if hasattr(ctx, "on_load"):
-        ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
+    refresh_when_shown(ctx, "evaluate", refresh_choices, [pick, ctx.run_id], [pick, *view_outputs])
     pick.input(_safe_view, [pick], view_outputs, api_visibility="private")
 
     def run_eval(run_id, file, n, mx, progress=gr.Progress(), request: gr.Request = None):

@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui import gguf_panel, serve_panel
-from studio.ui.common import esc, explain, ok_md, shown_path
+from studio.ui.common import esc, explain, ok_md, refresh_when_shown, shown_path
 from studio.ui.served import links_html
 
 INTRO = """### 6 · Export
@@ -137,11 +137,7 @@ def build(ctx):
 
     view_outputs = [what, card, command, download, message]
     refresh.click(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs], api_visibility="private")
-    if "export" in getattr(ctx, "tabs_by_id", {}):
-        ctx.tabs_by_id["export"].select(refresh_choices, [pick, ctx.run_id], [pick, *view_outputs],
-                                        api_visibility="private")
-    if hasattr(ctx, "on_load"):
-        ctx.on_load.append((refresh_choices, [pick, ctx.run_id], [pick, *view_outputs]))
+    refresh_when_shown(ctx, "export", refresh_choices, [pick, ctx.run_id], [pick, *view_outputs])
     pick.input(show, [pick], view_outputs, api_visibility="private")
 
     def do_export(run_id, m, progress=gr.Progress(), request: gr.Request = None):

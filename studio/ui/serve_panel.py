@@ -8,7 +8,7 @@ import time
 
 import gradio as gr
 
-from studio.ui.common import esc, explain, ok_md
+from studio.ui.common import esc, explain, ok_md, refresh_when_shown
 from studio.ui.serving import KEY_ENV, PREFIX, curl, snippet
 
 INTRO = """#### Serve it: an OpenAI-compatible API
@@ -131,10 +131,8 @@ def build(ctx) -> dict:
 
     make.click(make_key, [key_name], [new_key, key_msg, keys], api_name="serve_make_key")
     revoke.click(revoke_key, [revoke_id], [key_msg, keys], api_name="serve_revoke_key")
+    refresh_when_shown(ctx, "export", choices, [], [runs])
     if hasattr(ctx, "on_load"):
-        ctx.on_load.append((choices, [], [runs]))
         ctx.on_load.append((list_keys, [], [keys]))
-    if "export" in getattr(ctx, "tabs_by_id", {}):
-        ctx.tabs_by_id["export"].select(choices, [], [runs], api_visibility="private")
     return {"serve_runs": runs, "serve_switch": on, "serve_status": status, "serve_snippet": code, "serve_curl": line,
             "serve_new_key": new_key, "serve_keys": keys}
