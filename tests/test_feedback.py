@@ -86,3 +86,28 @@ def test_kto_refuses_batches_of_one(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "fb.jsonl", feedback_rows(4))
     with pytest.raises(StudioError, match="at least 2 examples per batch"):
         tasks.check(kto_config(tiny_model_dir, data, tmp_path / "r", "train.batch_size=1"), cuda=False)
+
+
+def test_kto_evaluation_warns_of_replies_that_repeat_or_lost_a_thumbs_up_answer():
+    from studio.cli.evaluate import format_summary
+    from studio.tasks import get
+    from studio.tasks.feedback.evaluate import feedback_reply_warnings
+
+    rows = [{"prompt": "How many wheels does a bicycle have?", "answer": "A bicycle has 2 wheels.", "label": "✓ good",
+             "base": "A bicycle has two wheels.", "tuned": "A bicycle has 508 wheels."},
+            {"prompt": "Say hello.", "answer": "Go away.", "label": "✗ bad", "base": "Hello there!",
+             "tuned": "Happy to help. " * 10},
+            {"prompt": "What is 3 plus 4?", "answer": "It is 9.", "label": "✗ bad",  # a bad answer's number is
+             "base": "It is 9.", "tuned": "It is 7."}]                               # nothing to keep
+    notes = feedback_reply_warnings(rows, [True, False, False])
+    assert [r["lost_terms"] for r in rows] == [["2"], [], []] and rows[1]["tuned_repetition"] > 0.8
+    assert notes[0].startswith('1 of 3 tuned replies repeat themselves (#2 ("happy to help"))')
+    assert notes[1].startswith("1 of 3 tuned replies lost an answer the base reply had: #1 (2)")
+    assert all("preference.beta" in n and "sft_weight" not in n for n in notes)  # KTO's own advice
+    result = {"task": "feedback", "n_examples": 3, "base": {"feedback_gap": 0.1}, "tuned": {"feedback_gap": 0.2},
+              "examples": rows, "reply_warnings": notes}
+    assert get("feedback").eval_notes(result)[:2] == [f"⚠ {n}" for n in notes]
+    text = format_summary(result)
+    assert "warning: 1 of 3 tuned replies lost an answer the base reply had: #1 (2)" in text and "⚠ lost: 2" in text
+    calm = [{"prompt": "Hi?", "answer": "Hello!", "label": "✓ good", "base": "Hello!", "tuned": "Hello, friend!"}]
+    assert feedback_reply_warnings(calm, [True]) == []

@@ -1,5 +1,6 @@
 """``python -m studio bench [--quick] [--json]``: this machine's training speed against two baselines;
-``--serve``: the OpenAI-compatible server's time to first token and tokens/s against a plain generate loop."""
+``--serve``: the OpenAI-compatible server's time to first token and tokens/s against a plain generate loop;
+``--grpo``: GRPO's generation and training tokens/s against plain batched generation."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ def add_parser(sub):
     p.add_argument("--serve", action="store_true",
                    help="instead: the OpenAI-compatible server (time to first token, tokens/s) for 1 and 8 clients "
                         "against a plain generate loop")
-    p.add_argument("--max-tokens", type=int, default=64, help="with --serve: new tokens per reply (default 64)")
+    p.add_argument("--max-tokens", type=int, default=0,
+                   help="with --serve: new tokens per reply (default 64); with --grpo: longest reply (default 32)")
+    p.add_argument("--grpo", action="store_true",
+                   help="instead: GRPO's generation and training tokens/s and time per step (LoRA, 2 prompts x 4 "
+                        "replies per step) against plain batched model.generate")
+    p.add_argument("--steps", type=int, default=3, help="with --grpo: GRPO steps (default 3)")
     p.set_defaults(func=run)
     return p
 
@@ -29,8 +35,15 @@ def run(args) -> int:
     if args.serve:
         from studio.serve import bench as serve_bench
 
-        res = serve_bench.run_bench(args.model, args.max_tokens)
+        res = serve_bench.run_bench(args.model, args.max_tokens or 64)
         print(json.dumps(res) if args.json else "\n".join(serve_bench.report(res)), flush=True)
+        return 0
+    if args.grpo:
+        from studio.engine.train import run_training
+        from studio.tasks.grpo import bench as grpo_bench
+
+        res = grpo_bench.run_bench(args.model, run_training, steps=args.steps, max_new_tokens=args.max_tokens or 32)
+        print(json.dumps(res) if args.json else "\n".join(grpo_bench.report(res)), flush=True)
         return 0
     n = args.examples or (24 if args.quick else 96)
     res = bench.run_bench(args.model, n, args.batch_size)

@@ -3,7 +3,9 @@
 For every held-out example both models score its answer given the prompt: the mean log-probability per answer
 token (answers differ in length from prompt to prompt). ``desirable_logp`` averages it over thumbs-up answers
 (higher is better), ``undesirable_logp`` over thumbs-down ones (lower is better), and ``feedback_gap`` is the
-difference (higher is better: the model tells the good answers from the bad ones). Replies are side by side.
+difference (higher is better: the model tells the good answers from the bad ones). Replies are side by side, with
+the preference evaluation's warnings (``studio.tasks.preference.reply_checks``): tuned replies that repeat themselves,
+and answers of thumbs-up examples that the base reply had and the tuned one lost.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from studio.core.splits import held_out_records, seen_in_training
 from studio.core.errors import StudioError
 from studio.tasks.feedback.setup import example_of
 from studio.tasks.preference.evaluate import _prompt_text, answer_ids, answer_logps
+from studio.tasks.preference.reply_checks import reply_warnings
+
+REPEAT_ADVICE = "Try fewer steps, a lower learning rate or a higher preference.beta."
+LOST_ADVICE = ("Try fewer steps, a lower learning rate or a higher preference.beta; more thumbs-up examples that "
+               "give the answer help too.")
 
 
 def refuse_format(fmt: str) -> str | None:
@@ -23,6 +30,17 @@ def refuse_format(fmt: str) -> str | None:
 
 def _mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def feedback_reply_warnings(rows: list[dict], good: list[bool]) -> list[str]:
+    """The reply checks on feedback rows (``prompt``, ``answer``, ``base``, ``tuned``; ``good``: each row's label):
+    only a thumbs-up answer says what the reply should keep. Adds each row's flags; returns the warnings."""
+    checked = [{"prompt": r.get("prompt", ""), "base": r.get("base", ""), "tuned": r.get("tuned", ""),
+                "chosen": r.get("answer", "") if ok else ""} for r, ok in zip(rows, good)]
+    warnings, flags = reply_warnings(checked, REPEAT_ADVICE, LOST_ADVICE)
+    for row, flag in zip(rows, flags):
+        row.update(flag)
+    return warnings
 
 
 def evaluate_feedback(folder, config, data_path, limit, max_new_tokens, report, chat=None) -> dict:
@@ -57,5 +75,7 @@ def evaluate_feedback(folder, config, data_path, limit, max_new_tokens, report, 
             row[side] = chat.reply(e["prompt"], tuned=tuned, sampling=sampling).strip()
             row[f"{side}_logp"] = round(per[side][i], 3)
         rows.append(row)
+    warnings = feedback_reply_warnings(rows, [bool(e["label"]) for _, e in items])
     return {"run_dir": str(folder.path), "data": source, "held_out_examples": total, "n_examples": len(items),
-            "seen_in_training": seen, "base": scores["base"], "tuned": scores["tuned"], "examples": rows}
+            "seen_in_training": seen, "base": scores["base"], "tuned": scores["tuned"], "examples": rows,
+            "reply_warnings": warnings}

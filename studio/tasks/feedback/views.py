@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from studio.tasks.chat.views import _short  # the same cell formatting as chat
+from studio.tasks.preference.views import _flags  # the same marks on replies that repeat or lost the answer
 
 COLUMNS = ["Prompt", "Answer", "Label", "Base reply", "Tuned reply", "Base log-prob/token", "Tuned log-prob/token"]
 
@@ -17,7 +18,8 @@ def eval_headline(result: dict) -> str | None:
 
 
 def eval_notes(result: dict) -> list[str]:
-    return ["Gap: the mean log-probability per token of the thumbs-up answers minus that of the thumbs-down ones."]
+    """The warnings about the tuned replies (repetition, lost answers) first, marked ⚠; then what the gap is."""
+    return [f"⚠ {w}" for w in result.get("reply_warnings") or []] + ["Gap: the mean log-probability per token of the thumbs-up answers minus that of the thumbs-down ones."]
 
 
 def example_table(result: dict) -> tuple[list[str], list[list]]:
@@ -30,5 +32,5 @@ def example_lines(result: dict, show: int = 5) -> list[str]:
     lines = []
     for i, r in enumerate((result.get("examples") or [])[:show], 1):
         lines += [f"[{i}] prompt: {_short(r.get('prompt', ''))}", f"    answer ({r.get('label')}): {_short(r.get('answer', ''))}",
-                  f"    base:   {_short(r.get('base', ''))}", f"    tuned:  {_short(r.get('tuned', ''))}"]
+                  f"    base:   {_short(r.get('base', ''))}", f"    tuned:  {_short(r.get('tuned', ''))}" + _flags(r)]
     return lines

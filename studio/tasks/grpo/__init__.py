@@ -34,7 +34,7 @@ class GrpoTask(Task):
     def check_config(self, config, cuda):
         from studio.tasks.grpo.setup import check
 
-        check(config)
+        check(config, cuda)
 
     def setup(self, config, hw, train_records, eval_records):
         from studio.tasks.grpo.setup import setup_grpo

@@ -14,3 +14,4 @@ class GRPOSettings:
     temperature: float = knob(1.0, "Temperature", "How varied the sampled replies are. GRPO learns from the differences between them, so keep it near 1.", min=0.05, max=2.0, step=0.05)
     beta: float = knob(0.04, "KL weight (beta)", "How close the tuned model stays to the base model; 0 turns the KL term off.", min=0.0, max=1.0, step=0.01)
     samples: int = knob(4, "Replies shown per step", "How many sampled replies (with their rewards) each logged step keeps for the page.", min=0, max=64, step=1)
+    use_vllm: bool = knob(False, "Generate with vLLM", "Generate the replies with vLLM on the training GPU (colocated), much faster than transformers' generate on GPUs. Needs a CUDA GPU and `pip install vllm`.")

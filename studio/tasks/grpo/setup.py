@@ -6,14 +6,20 @@ For every prompt the model writes ``grpo.generations`` replies; each is scored b
 term is the base with the adapter off; with full fine-tuning TRL keeps a frozen copy.
 
 The run's events get, per logged step, each reward's mean (``reward_<name>``), the weighted total (``reward``), the
-mean reply length in tokens (``completion_length``) and the KL to the base (``kl``), and a ``samples`` event with a
-few of the step's replies and their scores.
+mean reply length in tokens (``completion_length``) and the KL to the base (``kl``), a ``samples`` event with a
+few of the step's replies and their scores, and a ``generation`` event with the seconds spent generating replies
+since the last log and the tokens they sampled (``python -m studio bench --grpo`` splits a step's time by it).
+
+``grpo.use_vllm`` generates with vLLM on the training GPU (TRL's ``use_vllm=True, vllm_mode="colocate"``); it is
+refused before training where vLLM is not installed or there is no CUDA GPU.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import time
 
 from studio.core.config import StudioConfig
 from studio.core.errors import StudioError
@@ -36,14 +42,30 @@ def settings(config: StudioConfig) -> dict:
     return out
 
 
-def check(config: StudioConfig) -> None:
+def check(config: StudioConfig, cuda: bool | None = None) -> None:
     s = settings(config)
+    if s["use_vllm"]:
+        check_vllm(cuda)
     per_step = config.train.batch_size * config.train.grad_accum
     if per_step % s["generations"]:
         raise StudioError(f"train.batch_size x grad_accum ({per_step}) must be a multiple of grpo.generations "
                           f"({s['generations']}): each prompt's {s['generations']} replies are scored together; "
                           f"e.g. batch_size {s['generations'] * 2}")
     R.parse(config.rewards, getattr(config, "_base", None), load_models=False) if not _has_model(config) else None
+
+
+def check_vllm(cuda: bool | None = None) -> None:
+    """``grpo.use_vllm`` needs the vllm package and a CUDA GPU; say so before training, not inside TRL."""
+    if importlib.util.find_spec("vllm") is None:
+        raise StudioError("grpo.use_vllm: vLLM is not installed here, so replies cannot be generated with it; "
+                          "install it with `pip install vllm` (CUDA GPUs only) or set grpo.use_vllm=false")
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    if not cuda:
+        raise StudioError("grpo.use_vllm: vLLM generates on a CUDA GPU and this machine has none; "
+                          "set grpo.use_vllm=false to generate with transformers, or train on a machine with a GPU")
 
 
 def _has_model(config) -> bool:
@@ -91,11 +113,14 @@ def make_trainer_factory(config: StudioConfig, s: dict, rewards: list):
         args = dict(args, num_generations=s["generations"], max_completion_length=s["max_new_tokens"],
                     temperature=s["temperature"], beta=s["beta"], reward_weights=[r.weight for r in rewards],
                     train_sampling_strategy="random", log_completions=False)
+        if s["use_vllm"]:  # generation on the training GPU, sharing its memory (TRL's colocate mode)
+            args.update(use_vllm=True, vllm_mode="colocate")
         args.pop("prediction_loss_only", None)
         kw.pop("eval_dataset", None)
         trainer = GRPOTrainer(model=model, reward_funcs=[trl_reward(r) for r in rewards], args=GRPOConfig(**args),
                               callbacks=list(callbacks or []), **kw)
         trainer.add_callback(_samples_callback(trainer, config.output_dir, s["samples"]))
+        trainer.add_callback(_time_generation(trainer, config.output_dir))
         return trainer
 
     return factory
@@ -118,6 +143,40 @@ def _samples_callback(trainer, output_dir: str, shown: int):
                 folder.emit(event)
 
     return Samples()
+
+
+def _time_generation(trainer, output_dir: str):
+    """Time TRL's generation (``_generate_single_turn``: transformers or vLLM) and count the tokens it sampled; after
+    each log, a ``generation`` event with the seconds and tokens since the previous one."""
+    from transformers import TrainerCallback
+
+    from studio.core.runfolder import RunFolder
+
+    clock = {"seconds": 0.0, "tokens": 0, "replies": 0}
+    inner = trainer._generate_single_turn
+
+    def timed(*a, **kw):
+        t = time.perf_counter()
+        out = inner(*a, **kw)
+        if trainer.model.training:
+            clock["seconds"] += time.perf_counter() - t
+            clock["tokens"] += sum(len(ids) for ids in out[0])
+            clock["replies"] += len(out[0])
+        return out
+
+    trainer._generate_single_turn = timed
+    folder = RunFolder(output_dir)
+
+    class Generation(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return
+            if int(os.environ.get("RANK", "0")) == 0 and clock["replies"]:
+                folder.emit({"type": "generation", "step": state.global_step,
+                             "seconds": round(clock["seconds"], 4), "tokens": clock["tokens"], "replies": clock["replies"]})
+            clock.update(seconds=0.0, tokens=0, replies=0)
+
+    return Generation()
 
 
 def samples_event(logs: dict, step: int, weights: list[float], shown: int) -> dict:

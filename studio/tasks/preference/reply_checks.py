@@ -7,7 +7,7 @@ the base model gave that the tuned one lost.
   content words the chosen and the rejected answer share and the prompt does not (the pairs teach a style; the
   fact is on both sides), or the chosen answer's numbers and names where the sides share none.
 - ``reply_warnings(rows)``: for held-out rows with base and tuned replies, the warnings to show and, per row, the
-  flags behind them.
+  flags behind them. KTO runs (task feedback) use the same checks with their own advice.
 """
 
 from __future__ import annotations
@@ -64,10 +64,15 @@ def has_term(reply: str, term: str) -> bool:
     return any(w[i:i + len(target)] == target for i in range(len(w) - len(target) + 1)) if target else False
 
 
-def reply_warnings(rows: list[dict]) -> tuple[list[str], list[dict]]:
+REPEAT_ADVICE = "Try fewer steps, a lower learning rate, a higher beta, or a higher preference.sft_weight."
+LOST_ADVICE = "Try a higher preference.sft_weight, fewer steps or a lower learning rate."
+
+
+def reply_warnings(rows: list[dict], repeat_advice: str = REPEAT_ADVICE,
+                   lost_advice: str = LOST_ADVICE) -> tuple[list[str], list[dict]]:
     """Warnings over rows holding ``base``, ``tuned``, ``chosen`` (and ``rejected``) texts, and per-row flags:
     ``tuned_repetition`` (share of repeated 3-grams) and ``lost_terms`` (key terms in the base reply, not in the
-    tuned one)."""
+    tuned one). A row with no ``chosen`` answer is checked for repetition only."""
     flags, repeats, lost = [], [], []
     for i, row in enumerate(rows):
         share, phrase = repetition(row.get("tuned", ""))
@@ -84,9 +89,9 @@ def reply_warnings(rows: list[dict]) -> tuple[list[str], list[dict]]:
     if repeats:
         where = ", ".join(f"#{i + 1}" + (f' ("{p}")' if p else "") for i, p in repeats[:3])
         notes.append(f"{len(repeats)} of {n} tuned replies repeat themselves ({where}): the tuning pushed too far. "
-                     "Try fewer steps, a lower learning rate, a higher beta, or a higher preference.sft_weight.")
+                     + repeat_advice)
     if lost:
         where = ", ".join(f"#{i + 1} ({', '.join(g)})" for i, g in lost[:3])
         notes.append(f"{len(lost)} of {n} tuned replies lost an answer the base reply had: {where}. "
-                     "Try a higher preference.sft_weight, fewer steps or a lower learning rate.")
+                     + lost_advice)
     return notes, flags
