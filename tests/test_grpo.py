@@ -34,6 +34,10 @@ def test_answer_matches_exact_numeric_and_math():
     assert score({"kind": "numeric_match", "column": "answer", "tolerance": 0.25}, replies, rows)[3] == 1.0
     assert score({"kind": "math_match", "column": "answer"}, replies, rows, {"answer"}) == [1.0, 1.0, 1.0, 0.0]
     assert score({"kind": "numeric_match", "column": "answer"}, ["1,200 apples"], [{"answer": "1200"}]) == [1.0]
+    rows = [{"city": "New Delhi"}] * 4  # named anywhere in the reply, as whole words, case ignored
+    replies = ["The capital is new delhi.", "Delhi", "New Delhiwala", "<answer>New Delhi</answer> not Mumbai"]
+    assert score({"kind": "mentions", "column": "city"}, replies, rows, {"city"}) == [1.0, 0.0, 0.0, 1.0]
+    assert score({"kind": "mentions", "column": "city"}, ["anything"], [{"city": ""}]) == [0.0]  # no reference
 
 
 def test_contains_avoids_and_length():

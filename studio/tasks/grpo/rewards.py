@@ -55,6 +55,8 @@ KINDS: dict[str, tuple[dict[str, tuple[bool, str]], str]] = {
                       "the last number in the answer is the reference number"),
     "math_match": ({"column": (True, "the data column with the reference answer")},
                    "the answer is mathematically equal to the reference"),
+    "mentions": ({"column": (True, "the data column with the reference answer")},
+                 "the reply names the reference (whole words, case ignored), wherever it says it"),
     "contains": ({"words": (True, "words or phrases"), "all": (False, "true: the share of them present")},
                  "the reply holds the words"),
     "avoids": ({"words": (True, "words or phrases")}, "the reply holds none of the words"),
@@ -246,6 +248,16 @@ def _math(f, where, base, load_models):
     return _per_reply(one)
 
 
+def _mentions(f, where, base, load_models):
+    col = str(f["column"])
+
+    def one(reply, row):
+        ref = _reference(row, col)
+        return 1.0 if ref and _has(answer_text(reply), ref) else 0.0
+
+    return _per_reply(one)
+
+
 def _contains(f, where, base, load_models):
     words, share = _words(f.get("words"), where), bool(f.get("all"))
 
@@ -365,5 +377,5 @@ def _python(f, where, base, load_models):
 
 
 _BUILDERS = {"format": _format, "exact_match": _exact, "numeric_match": _numeric, "math_match": _math,
-             "contains": _contains, "avoids": _avoids, "length": _length, "json": _json,
+             "mentions": _mentions, "contains": _contains, "avoids": _avoids, "length": _length, "json": _json,
              "reward_model": _reward_model, "python": _python}
