@@ -217,10 +217,11 @@ def test_reward_code_is_refused_on_a_shared_studio_unless_the_policy_allows_it(t
 
 
 @pytest.mark.slow
-def test_grpo_teaches_the_embedded_model_short_replies_on_prompts_it_never_saw(tmp_path):
-    """The shipped example: the base model answers in 8 words or fewer on few held-out prompts (it explains at
-    length); after 14 GRPO steps (the example takes 20) the tuned model does on most of them. Its arithmetic is another matter: the
-    135M model gets few sums right either way, so the right-number reward is printed, not asserted."""
+def test_grpo_teaches_the_embedded_model_short_replies_that_keep_the_answer_on_questions_it_never_saw(tmp_path):
+    """The shipped example (20 GRPO steps on general-knowledge prompts, a reward for naming the reference answer and
+    one for a short reply), evaluated on a second set of questions written in other shapes ("Name the planet we live
+    on."): the base model rambles on many; the tuned model answers most in ten words or fewer, and names the right
+    answer at least as often as the base, less one (a style learned by breaking the answers fails here)."""
     import time
 
     from conftest import REPO
@@ -228,18 +229,16 @@ def test_grpo_teaches_the_embedded_model_short_replies_on_prompts_it_never_saw(t
     from studio.engine.train import run_training
 
     cfg = StudioConfig.load(REPO / "examples" / "grpo.yaml").with_overrides(
-        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline", "train.max_steps=14"])
+        [f"output_dir={tmp_path / 'run'}", "launch.backend=inline"])
     started = time.time()
     assert run_training(cfg)["state"] == "finished"
-    print(f"14 GRPO steps in {time.time() - started:.0f} s")
-    result = evaluate_run(tmp_path / "run", limit=0, max_new_tokens=40)  # every held-out prompt, greedy replies
-
-    def short(side):
-        return sum(r[f"{side}_scores"]["length"] == 1 for r in result["examples"]) / len(result["examples"])
-
-    print("held-out prompts", len(result["examples"]), "short replies: base", short("base"), "tuned", short("tuned"))
-    print("rewards base", result["base"], "tuned", result["tuned"])
+    print(f"{cfg.train.max_steps} GRPO steps in {time.time() - started:.0f} s")
+    unseen = REPO / "assets" / "datasets" / "facts_prompts_unseen.jsonl"
+    result = evaluate_run(tmp_path / "run", data_path=str(unseen), limit=0, max_new_tokens=40)
+    n = len(result["examples"])
+    print("questions", n, "base", result["base"], "tuned", result["tuned"])
     for r in result["examples"]:
         print(repr(r["prompt"]), "| base:", repr(r["base"][:80]), "| tuned:", repr(r["tuned"][:80]))
-    assert short("tuned") >= 0.75 and short("tuned") >= short("base") + 0.3
-    assert result["tuned"]["reward"] > result["base"]["reward"]
+    base, tuned = result["base"], result["tuned"]
+    assert tuned["reward_length"] >= 0.75 and tuned["reward_length"] >= base["reward_length"] + 0.2
+    assert tuned["reward_mentions"] >= base["reward_mentions"] - 1 / n
