@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from studio.cli.main import main
-from studio.serve import llamacpp, loading
+from studio.serve import backends, llamacpp, loading
 from tests.conftest import write_jsonl
 from tests.test_serve import ASK, KEY, SYSTEM, _prompt_tokens, _lora_run
 
@@ -106,7 +106,7 @@ def server(exported):
 
     lines = []
     plans = loading.plan([exported])
-    served = loading.load(plans, "cpu", log=lines.append, backend="llamacpp")
+    served = backends.load("llamacpp", plans, "cpu", log=lines.append)
     sock = bind("127.0.0.1", 0)
     srv = uvicorn.Server(uvicorn.Config(create_app(served, KEY), log_level="warning"))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -63,16 +63,16 @@ def bind(host: str, port: int) -> socket.socket:
 def run(args) -> int:
     import uvicorn
 
-    from studio.serve import loading
+    from studio.serve import backends, loading
     from studio.serve.api import create_app
 
     key = api_key(args)
     plans = loading.plan(args.run_dirs)
     device, gpu = loading.pick_device()
-    backend, why = loading.choose_backend(args.backend, plans, device)
+    backend, why = backends.choose_backend(args.backend, plans, device)
     sock = bind(args.host, args.port)
-    print(loading.backend_line(device, gpu, backend, why, plans), flush=True)
-    served = loading.load(plans, device, log=lambda line: print(line, flush=True), backend=backend)
+    print(backends.backend_line(device, gpu, backend, why, plans), flush=True)
+    served = backends.load(backend, plans, device, log=lambda line: print(line, flush=True))
     app = create_app(served, key)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     turns = "one request at a time per model" if backend == "llamacpp" else "requests that arrive together share a batch"

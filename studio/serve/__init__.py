@@ -1,7 +1,7 @@
 """``python -m studio serve``: trained runs behind an OpenAI-compatible HTTP API.
 
-    loading.py   which runs are served and how: LoRA runs of one base share one loaded copy of it; the backend
-                 (transformers unless llama.cpp is asked for) and the first log line saying why
+    backends.py  which backend serves them (transformers unless llama.cpp is asked for), and the first line saying why
+    loading.py   which runs are served and how: LoRA runs of one base share one loaded copy of it
     generate.py  one reply written by a served model (sampling, stop strings, token counts)
     batching.py  requests that arrive together share one left-padded generate (per loaded model)
     llamacpp.py  the llama.cpp backend (--backend llamacpp): each run's GGUF export, one reply at a time
