@@ -78,6 +78,31 @@ def test_default_and_auto_stay_on_transformers_and_say_why(run, monkeypatch, cap
     assert "alpha, alpha:base" in lines[-2] and len(no_serving) == 3
 
 
+def test_the_newest_export_is_served_and_a_stale_one_is_named(run, tmp_path):
+    import os
+
+    from studio.core.runfolder import RunFolder
+
+    copy = tmp_path / "alpha"
+    shutil.copytree(run, copy)
+    folder = RunFolder(copy)
+    (copy / llamacpp.GGUF_FOLDER).mkdir()
+    old, new, lora = (copy / llamacpp.GGUF_FOLDER / n for n in ("alpha-F16.gguf", "alpha-Q8_0.gguf", "alpha-lora-f16.gguf"))
+    for i, path in enumerate((old, new, lora)):
+        path.write_bytes(b"GGUF")
+        os.utime(path, (1000 + i, 1000 + i))  # older than the run's model/
+    assert llamacpp.gguf_file(folder) == new  # the newest file, never the LoRA alone
+    lines = []
+    plan = loading.plan([str(copy)])[0]
+    llamacpp._warn_if_stale(plan, new, lines.append)
+    assert lines == [f"alpha: warning: the GGUF export is older than the run's model/ (trained on after it was "
+                     f"exported); export it again to serve the latest weights: python -m studio export {copy} --gguf"]
+    os.utime(new, None)
+    lines.clear()
+    llamacpp._warn_if_stale(plan, new, lines.append)
+    assert not lines
+
+
 # ---- with llama.cpp: a GGUF export served, through the official openai client ----------------------------------
 @pytest.fixture(scope="module")
 def exported(run, tmp_path_factory):
