@@ -107,6 +107,7 @@ def test_the_newest_export_is_served_and_a_stale_one_is_named(run, tmp_path):
 @pytest.fixture(scope="module")
 def exported(run, tmp_path_factory):
     from studio.core.errors import StudioError
+    from studio.core.runfolder import RunFolder
     from studio.export import llamacpp as export_llamacpp
     from studio.export.gguf import export_gguf
 
@@ -118,6 +119,7 @@ def exported(run, tmp_path_factory):
         pytest.skip(f"llama.cpp's converter is not available here: {err}")
     copy = tmp_path_factory.mktemp("exported") / "alpha"  # the run above stays without an export
     shutil.copytree(run, copy)
+    RunFolder(copy).write_status(state="finished")  # the run is made by hand (test_serve's helper), not trained
     export_gguf(copy, copy / llamacpp.GGUF_FOLDER, quant="f16", check=False)
     return str(copy)
 
