@@ -55,13 +55,19 @@ def describe(plans) -> str:
 
     where = "GPU and CPU" if llama_cpp.llama_supports_gpu_offload() else "CPU"
     files = ", ".join(f"{p.id}: {GGUF_FOLDER}/{gguf_file(p.folder).name}" for p in plans)
-    return (f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) on {where}, {_threads()} threads, each run's GGUF "
-            f"export ({files}), one request at a time per file; RUN:base is not served (the export holds the merged "
-            "model)")
+    threads = _threads()
+    return (f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) on {where}, {threads} thread{'s' * (threads > 1)}, "
+            f"each run's GGUF export ({files}), one request at a time per file; RUN:base is not served (the export "
+            "holds the merged model)")
 
 
 def _threads() -> int:
-    return os.cpu_count() or 1
+    """Half the CPUs this process may use, as llama-cpp-python's default (one per physical core where each has two
+    hardware threads). All of them can be far slower on a shared machine: llama.cpp's threads wait for each other by
+    spinning, and one that loses its core stalls the rest (on a busy 2-core CPU, 1 thread wrote 50-70 tokens/s
+    where 2 wrote 1-4)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // 2)
 
 
 class LlamaLoaded:
@@ -174,7 +180,8 @@ def load(plans, log=print) -> dict:
         _warn_if_stale(p, path, log)
         started = time.time()
         n_ctx = min(_trained_context(path), MAX_CONTEXT)
-        llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_gpu_layers=-1, verbose=False)
+        llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_threads_batch=_threads(), n_gpu_layers=-1,
+                    verbose=False)
         loaded = LlamaLoaded(llm, path, "cpu")
         tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
         log(f"{p.id}: {path.name} in llama.cpp ({path.stat().st_size / 1e6:.1f} MB, {llm.n_ctx()} tokens of context, "
@@ -184,16 +191,21 @@ def load(plans, log=print) -> dict:
 
 
 def _trained_context(path: Path) -> int:
-    """The context length the model was trained for, from the file's metadata (MAX_CONTEXT where it says none)."""
-    from llama_cpp import Llama
+    """The context length the model was trained for, from the file's metadata (MAX_CONTEXT where it says none).
+    Read with the vocabulary only and no context (llama-cpp-python's own model wrapper, as pinned by the extra), so
+    nothing is allocated and nothing is printed."""
+    import llama_cpp
+    from llama_cpp import _internals
 
-    probe = Llama(str(path), vocab_only=True, verbose=False)
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = _internals.LlamaModel(path_model=str(path), params=params, verbose=False)
     try:
-        meta = probe.metadata
-        value = meta.get(f"{meta.get('general.architecture', '')}.context_length", "")
-        return int(value) if str(value).isdigit() and int(value) > 0 else MAX_CONTEXT
+        meta = model.metadata()
     finally:
-        probe.close()
+        model.close()
+    value = meta.get(f"{meta.get('general.architecture', '')}.context_length", "")
+    return int(value) if str(value).isdigit() and int(value) > 0 else MAX_CONTEXT
 
 
 def _warn_if_stale(p, path: Path, log) -> None:
