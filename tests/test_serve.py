@@ -272,7 +272,7 @@ def test_no_key_no_public_address(runs, capsys, monkeypatch):
 def test_first_line_names_the_backend(runs, capsys, monkeypatch):
     import uvicorn
 
-    from studio.serve import loading
+    from studio.serve import backends, loading
 
     started = []
 
@@ -284,7 +284,7 @@ def test_first_line_names_the_backend(runs, capsys, monkeypatch):
     monkeypatch.setenv("STUDIO_TEST_KEY", KEY)
     assert main(["serve", runs["alpha"], "--port", "0", "--api-key-env", "STUDIO_TEST_KEY"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == loading.backend_line(*loading.pick_device()) and lines[0].startswith("backend: transformers on ")
+    assert lines[0] == backends.backend_line(*loading.pick_device()) and lines[0].startswith("backend: transformers on ")
     assert started and started[0][0] == "127.0.0.1"
     assert "alpha, alpha:base" in lines[-2] and "(key required)" in lines[-2]
 

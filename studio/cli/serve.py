@@ -21,6 +21,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--api-key-env", default=None, metavar="NAME",
                    help="the environment variable that holds the API key; requests then need "
                         "'Authorization: Bearer <key>'. Required for any address other than loopback")
+    p.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp", "auto"],
+                   help="transformers (default): each run's folder, RUN:base too; llamacpp: each run's GGUF export "
+                        "(python -m studio export RUN --gguf) in llama.cpp, which needs the optional extra: "
+                        "pip install 'finetune-studio[gguf]'; auto: llama.cpp where there is no CUDA GPU, it is "
+                        "installed and every run has a GGUF export, else transformers. The first line says which and why")
     p.set_defaults(func=run)
 
 
@@ -58,19 +63,21 @@ def bind(host: str, port: int) -> socket.socket:
 def run(args) -> int:
     import uvicorn
 
-    from studio.serve import loading
+    from studio.serve import backends, loading
     from studio.serve.api import create_app
 
     key = api_key(args)
     plans = loading.plan(args.run_dirs)
-    sock = bind(args.host, args.port)
     device, gpu = loading.pick_device()
-    print(loading.backend_line(device, gpu), flush=True)
-    served = loading.load(plans, device, log=lambda line: print(line, flush=True))
+    backend, why = backends.choose_backend(args.backend, plans, device)
+    sock = bind(args.host, args.port)
+    print(backends.backend_line(device, gpu, backend, why, plans), flush=True)
+    served = backends.load(backend, plans, device, log=lambda line: print(line, flush=True))
     app = create_app(served, key)
     shown = f"[{args.host}]" if ":" in args.host else args.host
+    turns = "one request at a time per model" if backend == "llamacpp" else "requests that arrive together share a batch"
     print(f"serving {', '.join(served)} at http://{shown}:{sock.getsockname()[1]}/v1"
-          f"{' (key required)' if key else ''}; requests that arrive together share a batch", flush=True)
+          f"{' (key required)' if key else ''}; {turns}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
     try:
         server.run(sockets=[sock])

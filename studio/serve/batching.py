@@ -48,7 +48,7 @@ class Job:
             self.finish()
             return
         self._ids.append(token)
-        text = self.served.tokenizer.decode(self._ids, skip_special_tokens=True)
+        text = self.served.loaded.decode(self.served.tokenizer, self._ids)
         # hold back text that ends in a partly decoded character, as transformers' streamers do
         if not text.endswith("\ufffd") and len(text) > self._sent:
             self.pieces.put(text[self._sent:])
@@ -62,7 +62,7 @@ class Job:
         self.done = True
         self.error = error
         if error is None and self._ids:
-            text = self.served.tokenizer.decode(self._ids, skip_special_tokens=True)
+            text = self.served.loaded.decode(self.served.tokenizer, self._ids)
             if len(text) > self._sent:
                 self.pieces.put(text[self._sent:])
         self.pieces.put(_END)

@@ -27,12 +27,12 @@ def chat_prompt(served, messages: list[dict], tools: list[dict] | None) -> str:
 
 def encode(served, text: str, chat: bool) -> list[int]:
     """Token ids of a prompt; a chat template already holds its special tokens, a plain prompt gets the tokenizer's."""
-    add = served.loaded.seq2seq or not chat
-    return served.tokenizer(text, add_special_tokens=add)["input_ids"]
+    return served.loaded.encode(served.tokenizer, text, add_special=served.loaded.seq2seq or not chat)
 
 
 class Reply:
-    """The model writing one reply: a row in a batch of requests that arrived together (``studio.serve.batching``)."""
+    """The model writing one reply: a row in a batch of requests that arrived together (``studio.serve.batching``),
+    or one reply at a time in llama.cpp (``studio.serve.llamacpp``)."""
 
     def __init__(self, served, input_ids: list[int], params: Params):
         self.served, self.input_ids, self.params = served, input_ids, params
@@ -51,7 +51,7 @@ class Reply:
             self._job.cancelled.set()
 
     def __iter__(self):
-        from studio.serve.batching import Job, eos_ids
+        from studio.serve.batching import Job
 
         served, params = self.served, self.params
         job = self._job = Job(served, self.input_ids, params)
@@ -80,6 +80,6 @@ class Reply:
         finally:
             job.cancelled.set()  # a reader that stops early (a closed stream) ends its row too
         self.completion_tokens = job.tokens
-        eos = eos_ids(served.loaded.model, served.tokenizer)
+        eos = served.loaded.eos_ids(served.tokenizer)
         if not stopped and job.last not in eos and self.completion_tokens >= params.max_tokens:
             self.finish_reason = "length"

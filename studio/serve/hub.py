@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 
-from studio.serve import loading
+from studio.serve import backends, loading
 
 
 def is_loopback(host: str) -> bool:
@@ -32,7 +32,7 @@ class Hub:
     def device(self) -> str:
         if self._device is None:
             self._device, gpu = loading.pick_device()
-            self.lines.append(loading.backend_line(self._device, gpu))
+            self.lines.append(backends.backend_line(self._device, gpu))
         return self._device
 
     def start(self, owner: str, run_dirs: list[str]) -> dict:

@@ -58,6 +58,17 @@ class Loaded:
                 self._batcher = Batcher(self)
             return self._batcher
 
+    def encode(self, tokenizer, text: str, add_special: bool) -> list[int]:
+        return tokenizer(text, add_special_tokens=add_special)["input_ids"]
+
+    def decode(self, tokenizer, ids: list[int]) -> str:
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    def eos_ids(self, tokenizer) -> set:
+        from studio.serve.batching import eos_ids
+
+        return eos_ids(self.model, tokenizer)
+
     def close(self) -> None:
         """Stop this model's worker once its requests are answered (the model is freed when nothing holds it)."""
         if self._batcher is not None:
@@ -114,27 +125,6 @@ def plan(run_dirs: list[str]) -> list[RunPlan]:
     if not plans:
         raise StudioError("no runs given; name one or more run folders to serve")
     return plans
-
-
-def backend_line(device: str, gpu_name: str = "") -> str:
-    """The first thing the server says: the backend it chose, and why (and why not the others)."""
-    if device == "cuda":
-        line = f"backend: transformers on GPU ({gpu_name}, bf16): a CUDA GPU is available"
-    else:
-        line = ("backend: transformers on CPU (fp32): no CUDA GPU is visible to this process; replies come slower "
-                "than on a GPU")
-    return f"{line}; {_others(device)}"
-
-
-def _others(device: str) -> str:
-    """Why the other backends are not used: vLLM and llama.cpp are not wired in; each is named with what is here."""
-    import importlib.util
-
-    vllm = "not installed" if importlib.util.find_spec("vllm") is None else (
-        "installed, not used: needs a GPU" if device != "cuda" else "installed, not used: not wired in")
-    llama = "not installed" if importlib.util.find_spec("llama_cpp") is None else (
-        "installed, not used: runs are served from their folders (a GGUF export runs in llama.cpp itself)")
-    return f"vLLM {vllm}; llama.cpp (llama_cpp) {llama}"
 
 
 def pick_device() -> tuple[str, str]:
