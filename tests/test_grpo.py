@@ -217,6 +217,7 @@ def test_reward_code_is_refused_on_a_shared_studio_unless_the_policy_allows_it(t
 
 
 @pytest.mark.slow
+@pytest.mark.long  # about 5 minutes on 2 cores: left out of the default run (the suite's budget); -m long runs it
 def test_grpo_teaches_the_embedded_model_short_replies_that_keep_the_answer_on_questions_it_never_saw(tmp_path):
     """The shipped example (20 GRPO steps on general-knowledge prompts, a reward for naming the reference answer and
     one for a short reply), evaluated on a second set of questions written in other shapes ("Name the planet we live

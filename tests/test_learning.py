@@ -15,12 +15,26 @@ def studio(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_quickstart_teaches_the_answer_style(tmp_path):
-    run_dir = tmp_path / "quickstart"
-    train = studio("train", "examples/quickstart.yaml", "--set", f"output_dir={run_dir}", "--set", "train.max_steps=15")
-    assert train.returncode == 0, train.stderr[-2000:]
-    assert "finished at step 15" in train.stdout
+def test_quickstart_teaches_the_answer_style_in_the_precision_auto_picks_as_fp32_does(tmp_path):
+    """15 LoRA steps of the quickstart teach the pirate style to prompts it never saw, which the base model lacks.
+    precision auto picks bf16 on a CPU with bf16 units: there the run is repeated in fp32, and the eval loss of auto
+    stays within 10% of fp32's with the same taught style (measured here: 0.139 vs 0.140, the same replies)."""
+    from studio.core.hardware import cpu_bf16_units
+    from studio.core.runfolder import RunFolder
+
     data = (REPO / "assets/datasets/pirate_style.jsonl").read_text()
+    out = {}
+    for precision in ("auto", "fp32") if cpu_bf16_units() else ("auto",):
+        run_dir = tmp_path / precision
+        train = studio("train", "examples/quickstart.yaml", "--set", f"output_dir={run_dir}", "--set", "train.max_steps=15",
+                       "--set", f"train.precision={precision}")
+        assert train.returncode == 0, train.stderr[-2000:]
+        assert "finished at step 15" in train.stdout
+        events = RunFolder(run_dir).read_events()
+        start = next(e for e in events if e["type"] == "start")
+        evals = [e["eval_loss"] for e in events if e["type"] == "eval"]
+        out[precision] = (start["precision"], evals[-1], run_dir)
+    run_dir = out["auto"][2]
     tuned_styled = base_styled = 0
     for prompt in UNSEEN:
         assert prompt not in data
@@ -30,28 +44,8 @@ def test_quickstart_teaches_the_answer_style(tmp_path):
         tuned_styled += tuned.stdout.strip().splitlines()[-1].lower().startswith("arr matey")
         base_styled += "arr matey" in base.stdout.lower()
     assert tuned_styled == len(UNSEEN) and base_styled == 0
-
-
-@pytest.mark.slow
-def test_bf16_on_a_cpu_learns_as_fp32_does(tmp_path):
-    """precision auto picks bf16 on a CPU with bf16 units: the quickstart's eval loss stays within 10% of fp32's and
-    the taught style is the same (measured here: 0.139 vs 0.140, the same replies)."""
-    from studio.core.hardware import cpu_bf16_units
-    from studio.core.runfolder import RunFolder
-
-    if not cpu_bf16_units():
-        pytest.skip("this CPU has no bf16 units")
-    out = {}
-    for precision in ("fp32", "auto"):
-        run_dir = tmp_path / precision
-        train = studio("train", "examples/quickstart.yaml", "--set", f"output_dir={run_dir}", "--set", "train.max_steps=15",
-                       "--set", f"train.precision={precision}")
-        assert train.returncode == 0, train.stderr[-2000:]
-        events = RunFolder(run_dir).read_events()
-        start = next(e for e in events if e["type"] == "start")
-        evals = [e["eval_loss"] for e in events if e["type"] == "eval"]
-        reply = studio("chat", str(run_dir), "--prompt", UNSEEN[0], "--max-new-tokens", "40").stdout.strip().splitlines()[-1]
-        out[precision] = (start["precision"], evals[-1], reply)
-    assert out["fp32"][0] == "fp32" and out["auto"][0] == "bf16"
-    assert abs(out["auto"][1] - out["fp32"][1]) <= 0.1 * out["fp32"][1] + 0.02, out
-    assert out["auto"][2].lower().startswith("arr matey") and out["fp32"][2].lower().startswith("arr matey"), out
+    if "fp32" in out:
+        assert out["fp32"][0] == "fp32" and out["auto"][0] == "bf16"
+        assert abs(out["auto"][1] - out["fp32"][1]) <= 0.1 * out["fp32"][1] + 0.02, out
+        reply = studio("chat", str(out["fp32"][2]), "--prompt", UNSEEN[0], "--max-new-tokens", "40").stdout
+        assert reply.strip().splitlines()[-1].lower().startswith("arr matey"), reply
