@@ -11,6 +11,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> tuple[Path, str]:
+    """The shipped quickstart (15 LoRA steps of the embedded model in the pirate style, precision auto) trained once
+    through the CLI for the tests that need a run that learned; (its run folder, what the CLI printed). Its users only
+    read it (exports go to their own folders)."""
+    import subprocess
+    import sys
+
+    run = tmp_path_factory.mktemp("quickstart") / "pirate"
+    done = subprocess.run([sys.executable, "-m", "studio", "train", "examples/quickstart.yaml", "--set",
+                           f"output_dir={run}"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run, done.stdout
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     """A 2-layer random Llama with the embedded SmolLM2 tokenizer, saved as a model folder."""
     import torch

@@ -1,25 +1,20 @@
-"""The embedded SmolLM2 model: 3 LoRA steps, exported merged, loads with plain transformers and replies
+"""The embedded SmolLM2 model: the quickstart run (trained once for the suite), exported merged, loads with plain transformers and replies
 exactly as the studio's chat does."""
 
 from pathlib import Path
 
 from studio.cli.main import main
-from studio.core.config import StudioConfig
-from studio.engine.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_merged_embedded_model_gives_the_studios_greedy_reply(tmp_path, capsys):
+def test_merged_embedded_model_gives_the_studios_greedy_reply(quickstart_run, tmp_path, capsys):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from studio.core.generate import ChatModels, Sampling
 
-    run = tmp_path / "pirate"
-    cfg = StudioConfig.load(REPO / "examples" / "quickstart.yaml").with_overrides(
-        [f"output_dir={run}", "train.max_steps=3"])
-    assert run_training(cfg)["state"] == "finished"
+    run = quickstart_run[0]
     out = tmp_path / "merged"
     assert main(["export", str(run), "--merge", "--out", str(out)]) == 0
     assert "merged full model" in capsys.readouterr().out

@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from studio.cli.main import main
-from studio.core.config import StudioConfig
 from studio.core.errors import StudioError
 from studio.export import llamacpp
-from studio.engine.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 UNSEEN = "What is the capital of Spain?"
@@ -39,14 +37,12 @@ def _greedy(gguf: Path, prompt: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_quickstart_as_gguf_answers_in_the_taught_style(tmp_path, capsys):
+def test_quickstart_as_gguf_answers_in_the_taught_style(quickstart_run, tmp_path, capsys):
     try:
         llamacpp.ensure_converter()
     except StudioError as err:
         pytest.skip(f"llama.cpp's converter is not available here: {err}")
-    run = tmp_path / "pirate"
-    cfg = StudioConfig.load(REPO / "examples" / "quickstart.yaml").with_overrides([f"output_dir={run}"])
-    assert run_training(cfg)["state"] == "finished"
+    run = quickstart_run[0]
     assert UNSEEN not in (REPO / "assets" / "datasets" / "pirate_style.jsonl").read_text()
 
     out = tmp_path / "gguf"

@@ -15,7 +15,7 @@ def studio(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_quickstart_teaches_the_answer_style_in_the_precision_auto_picks_as_fp32_does(tmp_path):
+def test_quickstart_teaches_the_answer_style_in_the_precision_auto_picks_as_fp32_does(quickstart_run, tmp_path):
     """15 LoRA steps of the quickstart teach the pirate style to prompts it never saw, which the base model lacks.
     precision auto picks bf16 on a CPU with bf16 units: there the run is repeated in fp32, and the eval loss of auto
     stays within 10% of fp32's with the same taught style (measured here: 0.139 vs 0.140, the same replies)."""
@@ -25,11 +25,15 @@ def test_quickstart_teaches_the_answer_style_in_the_precision_auto_picks_as_fp32
     data = (REPO / "assets/datasets/pirate_style.jsonl").read_text()
     out = {}
     for precision in ("auto", "fp32") if cpu_bf16_units() else ("auto",):
-        run_dir = tmp_path / precision
-        train = studio("train", "examples/quickstart.yaml", "--set", f"output_dir={run_dir}", "--set", "train.max_steps=15",
-                       "--set", f"train.precision={precision}")
-        assert train.returncode == 0, train.stderr[-2000:]
-        assert "finished at step 15" in train.stdout
+        if precision == "auto":  # the quickstart as shipped (15 steps, precision auto), trained once for the suite
+            run_dir, printed = quickstart_run
+        else:
+            run_dir = tmp_path / precision
+            train = studio("train", "examples/quickstart.yaml", "--set", f"output_dir={run_dir}", "--set",
+                           f"train.precision={precision}")
+            assert train.returncode == 0, train.stderr[-2000:]
+            printed = train.stdout
+        assert "finished at step 15" in printed
         events = RunFolder(run_dir).read_events()
         start = next(e for e in events if e["type"] == "start")
         evals = [e["eval_loss"] for e in events if e["type"] == "eval"]
