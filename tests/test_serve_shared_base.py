@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from studio.serve import loading
+from studio.serve.errors import ApiError
 from studio.serve.generate import Params, Reply, encode
 from studio.serve.hub import Hub
 from tests.conftest import write_jsonl
@@ -85,6 +86,9 @@ def test_a_full_fine_tune_stays_its_owners_and_the_base_is_back_plain(runs):
     with_adapter = params(base)
     assert hub.stop("alice") and base.users == 1 and not base.adapters
     assert params(base) < with_adapter  # the LoRA weights are gone: the plain base model serves Carol's base id
+    with pytest.raises(ApiError) as err:  # a request that still held Alice's stopped run
+        reply(alice["alice-run"])
+    assert err.value.status == 404 and err.value.code == "model_not_found"
     plain = loading.load(loading.plan([runs["carol"]]), "cpu", log=lambda _: None)
     assert reply(hub.models("carol")["carol-run:base"]) == reply(plain["carol-run:base"])
     loading.release(plain)
