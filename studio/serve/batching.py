@@ -1,8 +1,9 @@
 """Requests that arrive together share one ``generate``: a batcher per loaded model (transformers backend).
 
 A worker thread takes the first waiting request, gathers for ``WINDOW`` seconds more the requests that can share
-its run (the same model id, so the same adapter, and the same temperature and top_p; none with a seed, whose reply
-must not depend on its neighbours), up to ``MAX_BATCH``, and runs one left-padded ``generate`` for them. Each row
+its run (the same served model id of the same person, so the same adapter even on a base several people share,
+and the same temperature and top_p; none with a seed, whose reply must not depend on its neighbours), up to
+``MAX_BATCH``, and runs one left-padded ``generate`` for them. Each row
 streams its own tokens to its own request (``Job``), stops on its own (its end-of-text token, its ``max_tokens``, a
 stop string, a closed connection) and the batch ends when every row has. Streamed and whole replies batch alike.
 """
@@ -36,7 +37,7 @@ class Job:
     def group(self):
         """Jobs with the same group may share a batch; a seeded job never shares."""
         p = self.params
-        return None if p.seed is not None else (self.served.id, p.temperature, p.top_p)
+        return None if p.seed is not None else (id(self.served), p.temperature, p.top_p)  # the object: ids may repeat
 
     def add(self, token: int, eos: set) -> None:
         """A token the model wrote for this job's row (ignored once the row is done)."""

@@ -94,7 +94,8 @@ def run_bench(source: str = "smollm2", max_tokens: int = 64, clients: tuple[int,
 
     from studio.core.chat_template import render_prompt
     from studio.serve.api import create_app
-    from studio.serve.loading import backend_line, pick_device
+    from studio.serve.backends import backend_line
+    from studio.serve.loading import pick_device
 
     served = _served(source)
     prompts = [served.tokenizer(render_prompt(served.tokenizer, [{"role": "user", "content": q}], None),

@@ -4,11 +4,15 @@ LoRA runs of the same base model are named adapters on one loaded copy of that b
 a request switches to its run's adapter (``set_adapter``) or switches adapters off for ``RUN:base``
 (``disable_adapter``) while it holds the loaded model's lock, so each loaded model serves one request at a time.
 A full fine-tune is a model of its own; its ``RUN:base`` is the loaded base (shared with LoRA runs of that base).
+Given a ``bases`` cache (the web studio's ``Hub``), bases are shared across ``load`` calls too: each call counts as
+one user of each base it uses, ``release`` takes its adapters off again (peft ``delete_adapter``) and closes a base
+when its last user is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +46,8 @@ class Loaded:
     seq2seq: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
     adapters: dict = field(default_factory=dict)  # peft adapter name -> run id
+    users: int = 0  # the load calls that hold this model (a shared base: one per person serving on it)
+    _names: object = field(default_factory=itertools.count, repr=False)
     _batcher: object = field(default=None, repr=False)
 
     @property
@@ -74,6 +80,29 @@ class Loaded:
         if self._batcher is not None:
             self._batcher.close()
 
+    def add_adapter(self, model_dir: str, run_id: str) -> str:
+        """Load a LoRA run's adapter onto this base under a fresh name (peft names must be plain identifiers)."""
+        name = f"run{next(self._names)}"
+        from peft import PeftModel
+
+        with self.lock:  # not while a batch runs on it
+            if not isinstance(self.model, PeftModel):
+                self.model = PeftModel.from_pretrained(self.model, model_dir, adapter_name=name).eval()
+            else:
+                self.model.load_adapter(model_dir, adapter_name=name)
+            self.adapters[name] = run_id
+        return name
+
+    def remove_adapter(self, name: str) -> None:
+        """Take an adapter off (peft ``delete_adapter``); with none left the plain base model is back."""
+        with self.lock:
+            if self.adapters.pop(name, None) is None:
+                return
+            if self.adapters:
+                self.model.delete_adapter(name)
+            else:
+                self.model = self.model.unload().eval()
+
 
 @dataclass
 class Served:
@@ -91,6 +120,10 @@ class Served:
         """Put the loaded model in this id's state; call with ``loaded.lock`` held."""
         model = self.loaded.model
         if self.adapter is not None:
+            if self.adapter not in self.loaded.adapters:  # its owner stopped serving it while this request waited
+                from studio.serve.errors import ApiError
+
+                raise ApiError(404, f"The model '{self.id}' is no longer served", param="model", code="model_not_found")
             model.set_adapter(self.adapter, inference_mode=True)
             return contextlib.nullcontext()
         if self.loaded.has_adapters:
@@ -145,46 +178,68 @@ def context_length(model_config, tokenizer) -> int | None:
     return value if isinstance(value, int) and 0 < value < 1_000_000 else None
 
 
-def load(plans: list[RunPlan], device: str, log=print) -> dict[str, Served]:
-    """Every run and its base, keyed by model id; a base model is loaded once for all its runs."""
+def load(plans: list[RunPlan], device: str, log=print, bases: dict | None = None) -> dict[str, Served]:
+    """Every run and its base, keyed by model id; a base model is loaded once for all its runs (and, given a
+    ``bases`` cache keyed by ``RunPlan.base_key``, once for every call that shares the cache; ``release`` undoes)."""
     import torch
 
     from studio.core import models
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    bases: dict[tuple[str, bool], Loaded] = {}
+    bases = {} if bases is None else bases
     served: dict[str, Served] = {}
-    for key in dict.fromkeys(p.base_key for p in plans):
-        started = time.time()
-        model = models.load_generator(key[0], key[1], dtype=dtype).to(device).eval()
-        bases[key] = Loaded(model, device, bool(getattr(model.config, "is_encoder_decoder", False)))
-        users = ", ".join(p.id for p in plans if p.base_key == key)
-        log(f"loaded base model {key[0]} once for {users} ({time.time() - started:.1f} s)")
-    for p in plans:
-        base = bases[p.base_key]
-        tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
-        started = time.time()
-        if p.adapter:
-            name = f"run{len(served)}"  # peft adapter names must be plain identifiers; run ids need not be
-            if not base.has_adapters:
-                from peft import PeftModel
-
-                base.model = PeftModel.from_pretrained(base.model, str(p.folder.model_dir), adapter_name=name).eval()
+    used: dict[tuple[str, bool], Loaded] = {}
+    try:
+        for key in dict.fromkeys(p.base_key for p in plans):
+            users = ", ".join(p.id for p in plans if p.base_key == key)
+            if key in bases:
+                log(f"base model {key[0]} is loaded already; shared with {users}")
             else:
-                base.model.load_adapter(str(p.folder.model_dir), adapter_name=name)
-            base.adapters[name] = p.id
-            loaded, adapter, kind = base, name, "lora"
-            log(f"{p.id}: LoRA adapter on {p.base_key[0]} ({time.time() - started:.1f} s)")
-        else:
-            model = models.load_generator(str(p.folder.model_dir), p.base_key[1], dtype=dtype).to(device).eval()
-            loaded, adapter, kind = Loaded(model, device, base.seq2seq), None, "full"
-            log(f"{p.id}: full fine-tune, a model of its own ({time.time() - started:.1f} s)")
-        system = _system_prompt(p, log)
-        limit = context_length(loaded.model.config, tokenizer)
-        served[p.id] = Served(p.id, p.id, loaded, tokenizer, adapter, system, limit, kind)
-        served[p.id + BASE_SUFFIX] = Served(p.id + BASE_SUFFIX, p.id, base, tokenizer, None, system,
-                                            context_length(base.model.config, tokenizer), "base")
+                started = time.time()
+                model = models.load_generator(key[0], key[1], dtype=dtype).to(device).eval()
+                bases[key] = Loaded(model, device, bool(getattr(model.config, "is_encoder_decoder", False)))
+                log(f"loaded base model {key[0]} once for {users} ({time.time() - started:.1f} s)")
+            used[key] = bases[key]
+            used[key].users += 1
+        for p in plans:
+            base = used[p.base_key]
+            tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
+            started = time.time()
+            if p.adapter:
+                loaded, kind = base, "lora"
+                adapter = base.add_adapter(str(p.folder.model_dir), p.id)
+                log(f"{p.id}: LoRA adapter on {p.base_key[0]} ({time.time() - started:.1f} s)")
+            else:
+                model = models.load_generator(str(p.folder.model_dir), p.base_key[1], dtype=dtype).to(device).eval()
+                loaded, adapter, kind = Loaded(model, device, base.seq2seq, users=1), None, "full"
+                log(f"{p.id}: full fine-tune, a model of its own ({time.time() - started:.1f} s)")
+            system = _system_prompt(p, log)
+            limit = context_length(loaded.model.config, tokenizer)
+            served[p.id] = Served(p.id, p.id, loaded, tokenizer, adapter, system, limit, kind)
+            served[p.id + BASE_SUFFIX] = Served(p.id + BASE_SUFFIX, p.id, base, tokenizer, None, system,
+                                                context_length(base.model.config, tokenizer), "base")
+    except BaseException:
+        release(served, bases, list(used.values()))
+        raise
     return served
+
+
+def release(served: dict[str, Served] | None, bases: dict | None = None, held: list | None = None) -> None:
+    """Undo one ``load``: its adapters come off their (shared) bases, its own models close, and a base closes and
+    leaves ``bases`` when its last user is gone. ``held``: the bases it holds (else those its served ids name)."""
+    served = served or {}
+    for s in served.values():
+        if s.kind == "lora":
+            s.loaded.remove_adapter(s.adapter)
+    if held is None:
+        held = [s.loaded for s in served.values() if s.kind == "base"]
+    held = list({id(m): m for m in [*held, *(s.loaded for s in served.values() if s.kind == "full")]}.values())
+    for loaded in held:
+        loaded.users -= 1
+        if loaded.users <= 0:
+            loaded.close()
+            for key in [k for k, v in (bases or {}).items() if v is loaded]:
+                del bases[key]
 
 
 def _system_prompt(p: RunPlan, log) -> str | None:
