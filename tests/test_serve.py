@@ -68,19 +68,15 @@ def runs(tiny_model_dir, tmp_path_factory):
             "gamma": _full_run(d / "gamma", tiny_model_dir, data), "data": data, "dir": d}
 
 
-@pytest.fixture(scope="module")
-def server(runs):
-    """The app on a free 127.0.0.1 port in a thread of this process; shut down at the end."""
+def serving(served: dict):
+    """The app serving ``served`` (key ``KEY``) on a free 127.0.0.1 port in a thread of this process: yields its /v1
+    address, and shuts it down when the caller's fixture ends."""
     import uvicorn
 
-    from studio.serve import loading
-    from studio.serve.api import create_app
     from studio.cli.serve import bind
+    from studio.serve.api import create_app
 
-    lines = []
-    served = loading.load(loading.plan([runs["alpha"], runs["beta"], runs["gamma"]]), "cpu", log=lines.append)
     sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
     srv = uvicorn.Server(uvicorn.Config(create_app(served, KEY), log_level="warning"))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -88,10 +84,21 @@ def server(runs):
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
     assert srv.started
-    yield {"url": f"http://127.0.0.1:{port}/v1", "served": served, "lines": lines}
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
     srv.should_exit = True
     thread.join(timeout=20)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(runs):
+    """The app on a free 127.0.0.1 port in a thread of this process; shut down at the end."""
+    from studio.serve import loading
+
+    lines = []
+    served = loading.load(loading.plan([runs["alpha"], runs["beta"], runs["gamma"]]), "cpu", log=lines.append)
+    for url in serving(served):
+        yield {"url": url, "served": served, "lines": lines}
 
 
 @pytest.fixture

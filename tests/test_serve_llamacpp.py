@@ -2,8 +2,6 @@
 the optional extra is installed), the choice and why on the first line; refusals that say what to do."""
 
 import shutil
-import threading
-import time
 
 import httpx
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from studio.cli.main import main
 from studio.serve import backends, llamacpp, loading
 from tests.conftest import write_jsonl
-from tests.test_serve import ASK, KEY, SYSTEM, _prompt_tokens, _lora_run
+from tests.test_serve import ASK, KEY, SYSTEM, _prompt_tokens, _lora_run, serving
 
 openai = pytest.importorskip("openai")
 
@@ -126,26 +124,11 @@ def exported(run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(exported):
-    import uvicorn
-
-    from studio.cli.serve import bind
-    from studio.serve.api import create_app
-
     lines = []
     plans = loading.plan([exported])
     served = backends.load("llamacpp", plans, "cpu", log=lines.append)
-    sock = bind("127.0.0.1", 0)
-    srv = uvicorn.Server(uvicorn.Config(create_app(served, KEY), log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield {"url": f"http://127.0.0.1:{sock.getsockname()[1]}/v1", "served": served, "lines": lines}
-    srv.should_exit = True
-    thread.join(timeout=20)
-    sock.close()
+    for url in serving(served):
+        yield {"url": url, "served": served, "lines": lines}
     for s in served.values():
         s.loaded.close()
 
