@@ -33,5 +33,5 @@ def test_preview_from_the_page_scores_the_base_models_replies(app_url, tiny_mode
     rows = [{"prompt": f"What is {i} plus {i}?", "answer": str(2 * i)} for i in range(12)]
     client.predict(gradio_client.handle_file(write_jsonl(tmp_path / "prompts.jsonl", rows)), api_name="/load_upload")
     verdicts, table = client.predict(2, 2, api_name="/grpo_preview")
-    assert "numeric_match" in verdicts and "never fires" in verdicts and "Traceback" not in verdicts
-    assert table["headers"] == ["prompt", "reply", "numeric_match", "length", "total"] and len(table["data"]) == 4
+    assert "mentions" in verdicts and "never fires" in verdicts and "Traceback" not in verdicts
+    assert table["headers"] == ["prompt", "reply", "mentions", "length", "total"] and len(table["data"]) == 4

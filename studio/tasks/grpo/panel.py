@@ -35,7 +35,7 @@ def explain(err: BaseException) -> str:
 
 log = logging.getLogger(__name__)
 HEADERS = ["kind", "weight", "fields (key: value, comma-separated)"]
-START_ROWS = [["numeric_match", 1.0, "column: answer"], ["length", 1.0, "max_words: 8"]]
+START_ROWS = [["mentions", 2.0, "column: answer"], ["length", 1.0, "max_words: 10"]]  # as examples/grpo.yaml
 
 
 def kinds_md() -> str:
