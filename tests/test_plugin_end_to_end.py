@@ -23,6 +23,7 @@ from studio.data.formats import DataFormat, RowError, as_text
 from studio.tasks.base import ChartPanel, Task
 
 from conftest import write_jsonl
+from test_task_plugin import shouted_scores
 
 PANEL = "megaphone_try_panel"  # the try panel's module, by name (made in the test, below)
 
@@ -118,25 +119,7 @@ class MegaphoneTask(Task):
                          compute_metrics=hit_rate, log_metrics={"hit_rate": "hit_rate"})
 
     def evaluate(self, folder, config, data_path, limit, max_new_tokens, report, models_=None):
-        import torch
-        from peft import PeftModel
-
-        from studio.core.splits import held_out_records
-
-        records, source, total = held_out_records(config, data_path, limit)
-        tok = models.load_tokenizer(str(folder.model_dir))
-        model = PeftModel.from_pretrained(models.load_causal_lm(config.model.source), str(folder.model_dir)).eval()
-        scores = {}
-        for side, tuned in (("base", False), ("tuned", True)):
-            losses, hits = [], []
-            for r in records:
-                ids = torch.tensor([tok(r["text"].upper())["input_ids"]])
-                with torch.no_grad(), (torch.no_grad() if tuned else model.disable_adapter()):
-                    out = model(input_ids=ids, labels=ids)
-                losses.append(float(out.loss))
-                hits.append(float((out.logits[0, :-1].argmax(-1) == ids[0, 1:]).float().mean()))
-            scores[side] = {"eval_loss": round(sum(losses) / len(losses), 5), "hit_rate": round(sum(hits) / len(hits), 4)}
-        return {"data": source, "n_examples": len(records), "held_out_examples": total, **scores}
+        return shouted_scores(folder, config, data_path, limit, "hit_rate")  # the shout task's scoring, renamed
 
     def load_snippet(self, kind, path):
         return f"# a megaphone adapter\nfrom peft import AutoPeftModelForCausalLM\nAutoPeftModelForCausalLM.from_pretrained({path!r})"

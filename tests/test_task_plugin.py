@@ -17,6 +17,30 @@ from studio.tasks.base import Task
 from conftest import write_jsonl
 
 
+def shouted_scores(folder, config, data_path, limit, hit_name: str) -> dict:
+    """Base and tuned on held-out texts in capitals: the loss and the share of next tokens guessed (as ``hit_name``)."""
+    import torch
+    from peft import PeftModel
+
+    from studio.core.splits import held_out_records
+
+    records, source, total = held_out_records(config, data_path, limit)
+    tok = models.load_tokenizer(str(folder.model_dir))
+    model = PeftModel.from_pretrained(models.load_causal_lm(config.model.source), str(folder.model_dir)).eval()
+    scores = {}
+    for side, tuned in (("base", False), ("tuned", True)):
+        losses, hits = [], []
+        for r in records:
+            ids = torch.tensor([tok(r["text"].upper())["input_ids"]])
+            with torch.no_grad(), (torch.no_grad() if tuned else model.disable_adapter()):
+                out = model(input_ids=ids, labels=ids)
+            losses.append(float(out.loss))
+            hits.append(float((out.logits[0, :-1].argmax(-1) == ids[0, 1:]).float().mean()))
+        scores[side] = {"eval_loss": round(sum(losses) / len(losses), 5), hit_name: round(sum(hits) / len(hits), 4)}
+    return {"data": source, "n_examples": len(records), "held_out_examples": total, **scores,
+            "examples": [{"text": r["text"]} for r in records[:3]]}
+
+
 class ShoutTask(Task):
     """Learn to continue plain text in capitals: a causal LM trained on whole texts, scored by loss alone."""
 
@@ -55,27 +79,7 @@ class ShoutTask(Task):
                          {"parameters": total, "trainable_parameters": trainable, "shouted": True})
 
     def evaluate(self, folder, config, data_path, limit, max_new_tokens, report, models_=None):
-        import torch
-        from peft import PeftModel
-
-        from studio.core.splits import held_out_records
-
-        records, source, total = held_out_records(config, data_path, limit)
-        tok = models.load_tokenizer(str(folder.model_dir))
-        model = PeftModel.from_pretrained(models.load_causal_lm(config.model.source), str(folder.model_dir)).eval()
-        scores = {}
-        for side, tuned in (("base", False), ("tuned", True)):
-            losses, hits = [], []
-            for r in records:
-                ids = torch.tensor([tok(r["text"].upper())["input_ids"]])
-                ctx = torch.no_grad() if tuned else model.disable_adapter()
-                with torch.no_grad(), ctx:
-                    out = model(input_ids=ids, labels=ids)
-                losses.append(float(out.loss))
-                hits.append(float((out.logits[0, :-1].argmax(-1) == ids[0, 1:]).float().mean()))
-            scores[side] = {"eval_loss": round(sum(losses) / len(losses), 5), "token_match": round(sum(hits) / len(hits), 4)}
-        return {"data": source, "n_examples": len(records), "held_out_examples": total, **scores,
-                "examples": [{"text": r["text"]} for r in records[:3]]}
+        return shouted_scores(folder, config, data_path, limit, "token_match")
 
     def merged_model(self, folder, config):
         from peft import PeftModel
