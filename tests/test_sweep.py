@@ -58,15 +58,15 @@ def test_grid_runs_every_point_and_names_the_lowest_eval_loss(sweep_config, caps
 def test_search_prunes_a_trial_that_falls_behind(sweep_config, capsys):
     from studio.cli.main import main
 
-    cfg = sweep_config(steps=10, eval_steps=1, save_steps=10)
+    cfg = sweep_config(steps=40, eval_steps=1, save_steps=40)  # long enough for a stop to land before the end
     assert main(["sweep", str(cfg), "--search", "train.learning_rate=1e-6..5e-2:log", "--trials", "4", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     pruned = [t for t in summary["trials"] if t["state"] == "pruned"]
     assert len(summary["trials"]) == 4 and pruned
-    for t in pruned:  # judged early on its eval loss, and stopped before its planned 10 steps
-        assert max(t["steps_reported"]) < 10
+    for t in pruned:  # judged early on its eval loss, and stopped before its planned 40 steps
+        assert max(t["steps_reported"]) < 40
         end = [e for e in RunFolder(Path(summary["folder"]) / t["run"]).read_events() if e["type"] == "end"][-1]
-        assert end["state"] == "stopped" and end["step"] < 10
+        assert end["state"] == "stopped" and end["step"] < 40
     assert summary["best"]["number"] not in [t["number"] for t in pruned]
 
 

@@ -235,6 +235,8 @@ class Sweep:
                 return False
             time.sleep(self.poll)
         value = self._final(run_id)
+        if pruned and info.state == "finished":  # it ended before the stop reached it: a complete trial after all
+            pruned = False
         if pruned:
             study.tell(trial, state=TrialState.PRUNED)
         elif info.state == "finished" and value is not None:
