@@ -21,11 +21,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--api-key-env", default=None, metavar="NAME",
                    help="the environment variable that holds the API key; requests then need "
                         "'Authorization: Bearer <key>'. Required for any address other than loopback")
-    p.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp", "auto"],
+    p.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp", "vllm", "auto"],
                    help="transformers (default): each run's folder, RUN:base too; llamacpp: each run's GGUF export "
                         "(python -m studio export RUN --gguf) in llama.cpp, which needs the optional extra: "
-                        "pip install 'finetune-studio[gguf]'; auto: llama.cpp where there is no CUDA GPU, it is "
-                        "installed and every run has a GGUF export, else transformers. The first line says which and why")
+                        "pip install 'finetune-studio[gguf]'; vllm: each run and RUN:base in vLLM on a CUDA GPU "
+                        "(LoRA runs as adapters on one copy of their base; STUDIO_VLLM_GPU_MEMORY, 0.85 unless set, "
+                        "is the share of GPU memory it takes), which needs vLLM installed; auto: vLLM on a CUDA GPU "
+                        "where it is installed, llama.cpp where there is no CUDA GPU, it is installed and every run "
+                        "has a GGUF export, else transformers. The first line says which and why")
     p.set_defaults(func=run)
 
 
@@ -75,7 +78,8 @@ def run(args) -> int:
     served = backends.load(backend, plans, device, log=lambda line: print(line, flush=True))
     app = create_app(served, key)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    turns = "one request at a time per model" if backend == "llamacpp" else "requests that arrive together share a batch"
+    turns = {"llamacpp": "one request at a time per model",
+             "vllm": "requests are batched continuously"}.get(backend, "requests that arrive together share a batch")
     print(f"serving {', '.join(served)} at http://{shown}:{sock.getsockname()[1]}/v1"
           f"{' (key required)' if key else ''}; {turns}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
