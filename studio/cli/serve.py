@@ -87,5 +87,7 @@ def run(args) -> int:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises it again
         pass
+    for loaded in {id(s.loaded): s.loaded for s in served.values()}.values():
+        loaded.close()  # vLLM's engine processes end here, not when this one exits
     print("stopped serving", flush=True)
     return 0
