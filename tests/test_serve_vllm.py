@@ -130,3 +130,17 @@ def test_an_adapter_that_saves_whole_layers_is_refused(runs, stand_in, tmp_path)
     (copy / "model" / "adapter_config.json").write_text(json.dumps({**config, "modules_to_save": ["lm_head"]}))
     reason = vllm_engine.why_not(loading.plan([str(copy)]), "cuda")
     assert "delta's adapter also trains whole layers (lm_head)" in reason and "--backend transformers" in reason
+
+
+def test_bench_serves_a_run_through_vllm_against_its_transformers_model(runs, stand_in, capsys, monkeypatch):  # noqa: F811
+    import json
+
+    monkeypatch.setattr(vllm_engine, "why_not", lambda plans, device: None)  # no CUDA here: the stand-in runs anyway
+    assert main(["bench", "--serve", "--run", runs["beta"], "--backend", "vllm", "--max-tokens", "5", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["backend"].startswith("backend: vLLM 0.0-stand-in on GPU") and res["model"] == runs["beta"]
+    eight = res["runs"]["8"]
+    assert eight["served"]["tokens"] == eight["generate"]["tokens"] > 0  # the same greedy replies as transformers
+    assert eight["batch_sizes"] is None and eight["served"]["ttft_mean"] > 0
+    assert main(["bench", "--serve", "--backend", "vllm"]) == 2
+    assert "--backend vllm serves a run: add --run RUN" in capsys.readouterr().err

@@ -21,6 +21,11 @@ def add_parser(sub):
     p.add_argument("--serve", action="store_true",
                    help="instead: the OpenAI-compatible server (time to first token, tokens/s) for 1 and 8 clients "
                         "against a plain generate loop")
+    p.add_argument("--run", default=None, metavar="RUN",
+                   help="with --serve: serve this run (its tuned model) instead of --model")
+    p.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp", "vllm", "auto"],
+                   help="with --serve --run: the serving backend, as in python -m studio serve (the baseline is the "
+                        "run's model in transformers either way)")
     p.add_argument("--max-tokens", type=int, default=0,
                    help="with --serve: new tokens per reply (default 64); with --grpo: longest reply (default 32)")
     p.add_argument("--grpo", action="store_true",
@@ -33,9 +38,13 @@ def add_parser(sub):
 
 def run(args) -> int:
     if args.serve:
+        from studio.core.errors import StudioError
         from studio.serve import bench as serve_bench
 
-        res = serve_bench.run_bench(args.model, args.max_tokens or 64)
+        if args.backend != "transformers" and not args.run:
+            raise StudioError(f"--backend {args.backend} serves a run: add --run RUN (a trained run folder)")
+
+        res = serve_bench.run_bench(args.model, args.max_tokens or 64, run=args.run, backend=args.backend)
         print(json.dumps(res) if args.json else "\n".join(serve_bench.report(res)), flush=True)
         return 0
     if args.grpo:

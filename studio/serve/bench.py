@@ -1,10 +1,10 @@
 """``python -m studio bench --serve``: the served API against a plain ``generate`` loop, for 1 and 8 clients.
 
-The model (the embedded smollm2, or ``--model``) is served as ``studio serve`` serves it (the same app on a
-127.0.0.1 port, streaming over HTTP). Each client sends chat requests with its own prompt and reads the stream:
+The model (the embedded smollm2, or ``--model``; or a run with ``--run RUN``, through any ``--backend``) is served
+as ``studio serve`` serves it (the same app on a 127.0.0.1 port, streaming over HTTP). Each client sends chat requests with its own prompt and reads the stream:
 time to first token (TTFT) is from sending to the first text chunk, tokens/s is every client's completion tokens
-over the wall time. The baseline answers the same prompts one after another with ``model.generate`` in this
-process (no HTTP): its TTFT for the k-th of 8 clients includes the k-1 replies before it, as a server without
+over the wall time. The baseline answers the same prompts one after another with transformers' ``model.generate`` in
+this process (no HTTP; for a run, its model in transformers, whatever the backend served): its TTFT for the k-th of 8 clients includes the k-1 replies before it, as a server without
 batching would make it wait. Greedy decoding, so both write the same replies.
 """
 
@@ -36,6 +36,20 @@ def _served(source: str):
     return Served("bench", "bench", loaded, tokenizer, None, None, context_length(model.config, tokenizer), "base")
 
 
+def _run_served(run: str, asked: str) -> tuple[dict, object, str]:
+    """A run served by the backend asked for, as ``{"bench": Served}``; its model in transformers for the baseline;
+    the backend line."""
+    from studio.serve import backends, loading
+
+    plans = loading.plan([run])
+    device, gpu = loading.pick_device()
+    backend, why = backends.choose_backend(asked, plans, device)
+    line = backends.backend_line(device, gpu, backend, why, plans)
+    served = backends.load(backend, plans, device, log=lambda _: None)[plans[0].id]
+    reference = served if backend == "transformers" else loading.load(plans, device, log=lambda _: None)[plans[0].id]
+    return {"bench": served}, reference, line
+
+
 def _baseline(served, prompts: list[list[int]], max_tokens: int) -> list[dict]:
     """One prompt after another through ``generate``; each reply's first-token time and token count."""
     import torch
@@ -44,6 +58,8 @@ def _baseline(served, prompts: list[list[int]], max_tokens: int) -> list[dict]:
     out, clock = [], time.perf_counter()
     model, tok = served.loaded.model, served.tokenizer
     for ids in prompts:
+        if served.adapter is not None:
+            model.set_adapter(served.adapter, inference_mode=True)
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
         x = torch.tensor([ids], device=served.loaded.device)
         result = {}
@@ -89,7 +105,8 @@ def _summary(rows: list[dict], wall: float) -> dict:
             "wall_s": wall}
 
 
-def run_bench(source: str = "smollm2", max_tokens: int = 64, clients: tuple[int, ...] = (1, 8)) -> dict:
+def run_bench(source: str = "smollm2", max_tokens: int = 64, clients: tuple[int, ...] = (1, 8), run: str | None = None,
+              backend: str = "transformers") -> dict:
     import uvicorn
 
     from studio.core.chat_template import render_prompt
@@ -97,32 +114,39 @@ def run_bench(source: str = "smollm2", max_tokens: int = 64, clients: tuple[int,
     from studio.serve.backends import backend_line
     from studio.serve.loading import pick_device
 
-    served = _served(source)
+    if run:
+        models, reference, line = _run_served(run, backend)
+    else:
+        reference = _served(source)
+        models, line = {"bench": reference}, backend_line(*pick_device())
+    served = models["bench"]
     prompts = [served.tokenizer(render_prompt(served.tokenizer, [{"role": "user", "content": q}], None),
                                 add_special_tokens=False)["input_ids"] for q in QUESTIONS]
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app({"bench": served}), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(models), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
     url = f"http://127.0.0.1:{port}/v1"
-    res = {"model": source, "backend": backend_line(*pick_device()), "max_tokens": max_tokens, "runs": {}}
+    res = {"model": run or source, "backend": line, "max_tokens": max_tokens, "runs": {}}
+    batcher = served.loaded.batcher
+    counted = hasattr(batcher, "batches")  # the transformers batcher counts its batches
     try:
         _client(url, QUESTIONS[0], 4, time.perf_counter())  # warm-up (first-call costs out of the figures)
-        _baseline(served, prompts[:1], 4)
+        _baseline(reference, prompts[:1], 4)
         for n in clients:
             started = time.perf_counter()
-            base = _baseline(served, (prompts * n)[:n], max_tokens)
+            base = _baseline(reference, (prompts * n)[:n], max_tokens)
             base_wall = time.perf_counter() - started
-            batches_before = len(served.loaded.batcher.batches)
+            batches_before = len(batcher.batches) if counted else 0
             started = time.perf_counter()
             with ThreadPoolExecutor(n) as pool:
                 rows = list(pool.map(lambda q: _client(url, q, max_tokens, started), (QUESTIONS * n)[:n]))
             wall = time.perf_counter() - started
-            sizes = served.loaded.batcher.batches[batches_before:]
+            sizes = batcher.batches[batches_before:] if counted else None
             res["runs"][n] = {"generate": _summary(base, base_wall), "served": _summary(rows, wall),
                               "batch_sizes": sizes}
     finally:
@@ -141,5 +165,6 @@ def report(res: dict) -> list[str]:
             lines.append(f"{n:>7}  {name:<9} {s['ttft_mean']:>8.2f}s {s['ttft_max']:>8.2f}s {s['tokens_per_s']:>9.1f}")
         g, s = r["generate"], r["served"]
         lines.append(f"{'':>7}  served/generate: tokens/s {s['tokens_per_s'] / g['tokens_per_s']:.2f}x, "
-                     f"mean TTFT {s['ttft_mean'] / g['ttft_mean']:.2f}x; batches of {r['batch_sizes']}")
+                     f"mean TTFT {s['ttft_mean'] / g['ttft_mean']:.2f}x"
+                     + (f"; batches of {r['batch_sizes']}" if r["batch_sizes"] is not None else ""))
     return lines
