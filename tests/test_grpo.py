@@ -163,7 +163,7 @@ def test_grpo_trains_through_the_cli_previews_and_evaluates(tiny_model_dir, tmp_
 
 
 def test_samples_event_from_trls_logs_and_as_the_page_shows_it():
-    from studio.tasks.grpo.panel import samples_rows
+    from studio.tasks.grpo.views import samples_rows
     from studio.tasks.grpo.setup import samples_event
 
     prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 plus 2?"}]

@@ -13,7 +13,8 @@ registry for those and never test a task's name or a tab's name.
       setup.py        data preparation and loss masks, the model (``studio.core.loading``), metrics
       evaluate.py     base vs tuned on held-out data
       export.py       merged model, loading snippet, model-card text
-      views.py        what the Evaluate tab, the CLI and the card show of a result (plain data: no gradio)
+      views.py        what the Evaluate tab, the CLI and the card show of a result, and the Runs tab's section of a
+                      run (plain data: no gradio)
       settings.py     the task's own config section (a dataclass of ``studio.core.config.knob`` fields), if any
       panel.py        the task's try panel, if it has one of its own (Gradio only; the one module of a task that
                       may import ``studio.ui``; loaded by the page alone, by the dotted name in ``try_panel``)
@@ -89,6 +90,10 @@ Methods (``config`` is a ``StudioConfig``, ``hw`` a ``studio.core.hardware.Hardw
     eval_notes(result) -> list[str]            caveats about an evaluation result (CLI and UI)
     example_table(result) -> (headers, rows)   the Evaluate tab's table of held-out examples
     example_lines(result) -> list[str]         the same for the terminal
+    run_section(events) -> RunSection | None   a section of the task's own in the Runs tab's view of one of its runs,
+                                               from the run's events (grpo: the latest sampled replies and their
+                                               rewards); None: none. Plain text in a ``RunSection``: the page lays
+                                               it out and escapes it, and redraws it as the run view refreshes
 """
 
 from __future__ import annotations
@@ -109,6 +114,16 @@ class ChartPanel:
     title: str
     metrics: tuple[str, ...] = ()
     shares: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """What a task adds to the Runs tab's view of one of its runs (``Task.run_section``): a heading, a line under it
+    and a table (``headers``, ``rows`` of plain values; no rows: the line alone). Plain text: the page escapes it."""
+    title: str
+    note: str = ""
+    headers: tuple[str, ...] = ()
+    rows: tuple = ()
 
 
 class Task:
@@ -198,7 +213,8 @@ class Task:
 
     # ---- what is shown of a result ----------------------------------------------------------------
     # A task with a ``views`` module (plain data, see above) gets these from it: define ``eval_headline``,
-    # ``eval_notes``, ``example_table``, ``example_lines`` or ``card_examples`` there; whatever it lacks stays empty.
+    # ``eval_notes``, ``example_table``, ``example_lines``, ``card_examples`` or ``run_section`` there; whatever it lacks
+    # stays empty.
     views = None
 
     def metric_label(self, name: str) -> str:
@@ -236,6 +252,10 @@ class Task:
 
     def example_lines(self, result: dict) -> list[str]:
         return self._view("example_lines", result, [])
+
+    def run_section(self, events: list[dict]) -> RunSection | None:
+        """A section of this task's own in the Runs tab's view of one of its runs (None: none)."""
+        return self._view("run_section", events, None)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -79,6 +79,21 @@ def compare_md(result: dict) -> str:
     return "\n".join(out)
 
 
+def section_updates(view=None) -> tuple:
+    """The Runs tab's task section of a run view (its heading and line, its table), hidden when the task adds none."""
+    try:
+        section = view.section() if view is not None else None
+    except Exception as err:  # noqa: BLE001 - a task's section that fails leaves the rest of the view
+        return gr.update(value=explain(err), visible=True), gr.update(visible=False)
+    if section is None:
+        return gr.update(value="", visible=False), gr.update(visible=False)
+    note = f"#### {esc(section.title)}" + (f"\n\n{esc(section.note)}" if section.note else "")
+    rows = [list(r) for r in section.rows]
+    headers = [str(h) for h in section.headers] or [str(i + 1) for i in range(len(rows[0]) if rows else 0)]
+    table = {"headers": headers, "data": rows}
+    return gr.update(value=note, visible=True), gr.update(value=table, visible=bool(rows))
+
+
 def build(ctx):
     gr.Markdown(texts.RUNS)
     with gr.Row():
@@ -94,6 +109,8 @@ def build(ctx):
     progress = gr.HTML()
     chart = gr.Plot(empty_figure("Pick a run to see its chart."), label="Loss and learning rate", elem_id="runs-chart")
     status = gr.Markdown()
+    section_note = gr.Markdown(visible=False, elem_id="runs-task-note")  # what the run's task adds (Task.run_section)
+    section_table = gr.Dataframe(visible=False, interactive=False, wrap=True, show_label=False, elem_id="runs-task-table")
     with gr.Accordion("Config and command", open=False):
         command = gr.Markdown()
         config_view = gr.Code(language="yaml", label="config.yaml", interactive=False)
@@ -143,20 +160,21 @@ def build(ctx):
 
     def show(run_id, request: gr.Request = None):
         if not run_id:
-            return "", gr.skip(), "Nothing picked yet.", "", "", gr.update(interactive=False), gr.update(interactive=False), \
-                gr.update(interactive=False), gr.Timer(active=False)
+            return ("", gr.skip(), "Nothing picked yet.", "", "", gr.update(interactive=False), gr.update(interactive=False),
+                    gr.update(interactive=False), gr.Timer(active=False)) + section_updates()
         try:
-            runs = ctx.runs(request)
+            runs = ctx.runs(request)  # the person's own runs: the view, its events and its task section come from here
             view = snapshot(runs, run_id, watch=ctx.watch)
             cfg = runs.folder(run_id).config_file.read_text(encoding="utf-8")
             cmd = command_md(runs, run_id)
         except Exception as err:  # noqa: BLE001
-            return "", gr.skip(), explain(err), "", "", gr.update(interactive=False), gr.update(interactive=False), \
-                gr.update(interactive=False), gr.Timer(active=False)
+            return ("", gr.skip(), explain(err), "", "", gr.update(interactive=False), gr.update(interactive=False),
+                    gr.update(interactive=False), gr.Timer(active=False)) + section_updates()
         return (view.progress_html, view.figure, view.status_md, cmd, cfg, gr.update(interactive=view.can_resume),
-                gr.update(interactive=view.can_stop), gr.update(interactive=view.has_model), gr.Timer(active=view.active))
+                gr.update(interactive=view.can_stop), gr.update(interactive=view.has_model),
+                gr.Timer(active=view.active)) + section_updates(view)
 
-    view_outputs = [progress, chart, status, command, config_view, resume, stop, to_chat, timer]
+    view_outputs = [progress, chart, status, command, config_view, resume, stop, to_chat, timer, section_note, section_table]
     refresh.click(list_runs, [pick, ctx.run_id], [table, pick], api_name="list_runs")
     pick.change(show, pick, view_outputs, api_name="show_run", show_progress="hidden")
 

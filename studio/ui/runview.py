@@ -30,6 +30,15 @@ class RunView:
     has_model: bool
     events: list
     folder: object = None
+    task: str = ""
+
+    def section(self):
+        """The section the run's task adds to the Runs tab's view (``Task.run_section``: a ``RunSection``), or None.
+        Read from the events the view holds, which came through the person's own runs."""
+        from studio import tasks
+
+        task = tasks.find(self.task) if self.task else None
+        return task.run_section(self.events) if task is not None else None
 
     def chart(self, watch=None):
         """The training chart (shared plot data when a ``RunWatch`` is given)."""
@@ -171,7 +180,7 @@ def snapshot(store, run_id: str | None, figure: bool = True, watch=None) -> RunV
                                   model_at=shown_path(store, f"{info.path}/model")),  # no server path to non-admins
         n_events=len(events), active=info.state in ACTIVE,
         can_resume=info.can_resume, can_stop=info.state in ACTIVE, has_model=info.has_model, events=events,
-        folder=folder,
+        folder=folder, task=info.task,
     )
     if figure:
         view.figure = view.chart(watch)

@@ -17,6 +17,7 @@ import gradio as gr
 import yaml
 
 from studio.tasks.grpo.rewards import KINDS
+from studio.tasks.grpo.views import SAMPLE_COLUMNS, samples_rows  # the Runs tab's section shows the same
 
 def error_md(message: str, hint: str = "") -> str:  # the page's error look (studio.ui.common), without importing it
     text = f"**⚠ {html.escape(message, quote=False)}**"
@@ -99,17 +100,6 @@ def verdict_md(result: dict) -> str:
     return "\n\n".join(lines)
 
 
-def samples_rows(events: list[dict]) -> tuple[str, list[list]]:
-    """The latest ``samples`` event of a run as a heading and table rows (prompt, reply, each reward, total)."""
-    found = [e for e in events if e.get("type") == "samples" and e.get("samples")]
-    if not found:
-        return "No sampled replies yet: they come with each logged step of a grpo run.", []
-    last = found[-1]
-    rows = [[x.get("prompt", ""), x.get("reply", ""),
-             ", ".join(f"{k} {v:g}" for k, v in (x.get("rewards") or {}).items()), x.get("total")] for x in last["samples"]]
-    return f"Replies sampled at step {last.get('step')}:", rows
-
-
 def build(ctx, task_widget):
     """The panel (shown while ``task_widget`` says grpo); returns the ``gr.State`` the Train tab merges."""
     with gr.Group(visible=False, elem_id="grpo-panel") as group:
@@ -134,7 +124,7 @@ def build(ctx, task_widget):
         with gr.Row():
             samples_btn = gr.Button("Show the latest sampled replies of the run on this tab", elem_id="grpo-samples", scale=0)
             samples_note = gr.Markdown()
-        samples = gr.Dataframe(headers=["prompt", "reply", "rewards", "total"], interactive=False, wrap=True,
+        samples = gr.Dataframe(headers=list(SAMPLE_COLUMNS), interactive=False, wrap=True,
                                label="Sampled replies while training", elem_id="grpo-samples-table")
         value = gr.State(panel_value(START_ROWS, ""))  # held per page, never sent by a client
 
@@ -182,7 +172,7 @@ def build(ctx, task_widget):
         except Exception as err:  # noqa: BLE001 - the same refusal whether or not the run exists
             return explain(err), gr.skip()
         note, rows = samples_rows(events)
-        return note, pd.DataFrame(rows, columns=["prompt", "reply", "rewards", "total"])
+        return note, pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
 
     samples_btn.click(show_samples, ctx.run_id, [samples_note, samples], api_name="grpo_samples")
     preview_btn.click(run_preview, [ctx.model_source, ctx.data, value, n_prompts, n_replies], [verdicts, shown],

@@ -1,7 +1,9 @@
-"""What is shown of a grpo evaluation: the verdict, each reward's mean, and the replies side by side."""
+"""What is shown of a grpo run: of its evaluation the verdict, each reward's mean and the replies side by side; while
+it trains, the latest sampled replies and their rewards (the Train tab's panel and the Runs tab's section)."""
 
 from __future__ import annotations
 
+from studio.tasks.base import RunSection
 from studio.tasks.chat.views import _short  # the same cell formatting as chat
 
 COLUMNS = ["Prompt", "Base reply", "Tuned reply", "Base reward", "Tuned reward"]
@@ -41,3 +43,23 @@ def example_lines(result: dict, show: int = 5) -> list[str]:
 def card_examples(result: dict) -> list[str]:
     return [f"- **{r.get('prompt', '')[:80]}** → {r.get('tuned', '')[:160]} (reward {r.get('tuned_reward')})"
             for r in (result.get("examples") or [])[:3]]
+
+
+SAMPLE_COLUMNS = ("prompt", "reply", "rewards", "total")
+
+
+def samples_rows(events: list[dict]) -> tuple[str, list[list]]:
+    """The latest ``samples`` event of a run as a heading and table rows (prompt, reply, each reward, total)."""
+    found = [e for e in events if e.get("type") == "samples" and e.get("samples")]
+    if not found:
+        return "No sampled replies yet: they come with each logged step of a grpo run.", []
+    last = found[-1]
+    rows = [[x.get("prompt", ""), x.get("reply", ""),
+             ", ".join(f"{k} {v:g}" for k, v in (x.get("rewards") or {}).items()), x.get("total")] for x in last["samples"]]
+    return f"Replies sampled at step {last.get('step')}:", rows
+
+
+def run_section(events: list[dict]) -> RunSection:
+    """The Runs tab's section of a grpo run: the latest sampled replies and their rewards."""
+    note, rows = samples_rows(events)
+    return RunSection("Sampled replies while training", note, SAMPLE_COLUMNS, tuple(rows))
