@@ -24,7 +24,7 @@ from studio.core.errors import StudioError
 
 INSTALL = "pip install vllm (a vLLM build made for this machine's torch and CUDA; see vLLM's installation guide)"
 MAX_CONTEXT = 8192  # tokens of context at most per request (vLLM reserves KV cache for it); less where the model has less
-LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the adapter ranks vLLM's LoRA kernels are built for
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts (0.34: MaxLoRARanks)
 
 
 def installed() -> bool:
