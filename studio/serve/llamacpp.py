@@ -35,17 +35,22 @@ def gguf_file(folder) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def why_not(plans) -> str | None:
-    """Why llama.cpp cannot serve these runs here (what to install, or how to make the export); None if it can."""
+def export_hint(plan, again: bool = False) -> str:
+    """How to make a run's GGUF export (``again``: a newer one), as the command line says it."""
+    command = f"python -m studio export {plan.folder.path} --gguf"
+    return f"export it again to serve the latest weights: {command}" if again else f"make one with: {command}"
+
+
+def why_not(plans, how=None) -> str | None:
+    """Why llama.cpp cannot serve these runs here (what to install, or how to make the export); None if it can.
+    ``how(plan, again=False)``: how to make a run's export, as whoever asked is told (default ``export_hint``)."""
     if not installed():
         return (f"llama.cpp is not installed here (the Python module llama_cpp); install the optional extra: {EXTRA} "
                 "(it builds llama.cpp from source: a few minutes, with cmake and a C++ compiler)")
     missing = [p for p in plans if gguf_file(p.folder) is None]
     if missing:
-        first = missing[0].folder.path
         return (f"{', '.join(p.id for p in missing)} {'has' if len(missing) == 1 else 'have'} no GGUF export "
-                f"({GGUF_FOLDER}/ in the run folder holds no .gguf file); make one with: "
-                f"python -m studio export {first} --gguf")
+                f"({GGUF_FOLDER}/ in the run folder holds no .gguf file); {(how or export_hint)(missing[0])}")
     return None
 
 
@@ -164,30 +169,42 @@ def write(loaded: LlamaLoaded, job) -> None:
                 break
 
 
-def load(plans, log=print) -> dict:
-    """Each run's GGUF export loaded in llama.cpp, keyed by the run's id."""
+def load(plans, log=print, how=None) -> dict:
+    """Each run's GGUF export loaded in llama.cpp, keyed by the run's id (``how``: as for ``why_not``); on an error,
+    the files already loaded are closed again."""
     from llama_cpp import Llama
 
     from studio.core import models
     from studio.serve.loading import Served, _system_prompt
 
-    reason = why_not(plans)
+    reason = why_not(plans, how)
     if reason:
         raise StudioError(reason)
-    served = {}
-    for p in plans:
-        path = gguf_file(p.folder)
-        _warn_if_stale(p, path, log)
-        started = time.time()
-        n_ctx = min(_trained_context(path), MAX_CONTEXT)
-        llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_threads_batch=_threads(), n_gpu_layers=-1,
-                    verbose=False)
-        loaded = LlamaLoaded(llm, path, "cpu")
-        tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
-        log(f"{p.id}: {path.name} in llama.cpp ({path.stat().st_size / 1e6:.1f} MB, {llm.n_ctx()} tokens of context, "
-            f"{time.time() - started:.1f} s)")
-        served[p.id] = Served(p.id, p.id, loaded, tokenizer, None, _system_prompt(p, log), llm.n_ctx(), "gguf")
+    served, opened = {}, []
+    try:
+        for p in plans:
+            path = gguf_file(p.folder)
+            _warn_if_stale(p, path, log, how)
+            started = time.time()
+            n_ctx = min(_trained_context(path), MAX_CONTEXT)
+            llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_threads_batch=_threads(), n_gpu_layers=-1,
+                        verbose=False)
+            opened.append(LlamaLoaded(llm, path, "cpu"))
+            tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
+            served[p.id] = Served(p.id, p.id, opened[-1], tokenizer, None, _system_prompt(p, log), llm.n_ctx(), "gguf")
+            log(f"{p.id}: {path.name} in llama.cpp ({path.stat().st_size / 1e6:.1f} MB, {llm.n_ctx()} tokens of "
+                f"context, {time.time() - started:.1f} s)")
+    except BaseException:
+        for loaded in opened:
+            loaded.close()
+        raise
     return served
+
+
+def close(served: dict | None) -> None:
+    """Free the GGUF files these served ids hold (each once the requests already submitted are answered)."""
+    for loaded in {id(s.loaded): s.loaded for s in (served or {}).values() if s.kind == "gguf"}.values():
+        loaded.close()
 
 
 def _trained_context(path: Path) -> int:
@@ -208,8 +225,8 @@ def _trained_context(path: Path) -> int:
     return int(value) if str(value).isdigit() and int(value) > 0 else MAX_CONTEXT
 
 
-def _warn_if_stale(p, path: Path, log) -> None:
+def _warn_if_stale(p, path: Path, log, how=None) -> None:
     newest = max((f.stat().st_mtime for f in p.folder.model_dir.iterdir() if f.is_file()), default=0)
     if newest > path.stat().st_mtime:
         log(f"{p.id}: warning: the GGUF export is older than the run's model/ (trained on after it was exported); "
-            f"export it again to serve the latest weights: python -m studio export {p.folder.path} --gguf")
+            f"{(how or export_hint)(p, again=True)}")
