@@ -1,6 +1,7 @@
 """The Export tab's Serve panel: a switch that serves the person's chosen runs through the studio's own
-OpenAI-compatible endpoint (``/v1`` on this server, ``studio.ui.serving``), the address, a Python snippet and a
-curl line, and (where keys are needed) the person's API keys: made here and shown once, listed, revoked."""
+OpenAI-compatible endpoint (``/v1`` on this server, ``studio.ui.serving``) with the backend they choose
+(transformers, llama.cpp from the run's GGUF export, or auto; ``studio.serve.backends``), the address, a Python
+snippet and a curl line, and (where keys are needed) the person's API keys: made here and shown once, listed, revoked."""
 
 from __future__ import annotations
 
