@@ -191,6 +191,8 @@ def test_first_line_names_llama_cpp_and_why(exported, capsys, no_serving):
 
 
 def test_the_pages_hub_keeps_each_persons_backend_line_and_frees_gguf_files(exported):
+    from studio.serve import generate
+    from studio.serve.errors import ApiError
     from studio.serve.hub import Hub
 
     hub = Hub("cpu")
@@ -205,7 +207,16 @@ def test_the_pages_hub_keeps_each_persons_backend_line_and_frees_gguf_files(expo
     assert sorted(theirs) == ["alpha", "alpha:base"] and theirs["alpha"].loaded is not loaded
     again = hub.start("alice", [exported], backend="llamacpp")  # a new start frees the file the old one held
     assert loaded.model._model.model is None and again["alpha"].loaded is not loaded
+    held = again["alpha"]  # a request that took the run just before Alice switched it off
+    ids = generate.encode(held, "Once upon a time", chat=False)
+    assert "".join(generate.Reply(held, ids, generate.Params(max_tokens=3, temperature=0))) != ""
+    worker = held.loaded.batcher
     assert hub.stop("alice") and hub.said("alice") == [] and hub.models("alice") == {}
-    assert again["alpha"].loaded.model._model.model is None
+    worker._thread.join(timeout=10)
+    assert held.loaded.model._model.model is None  # freed by its worker, once done
+    for late in (lambda: generate.encode(held, "hi", chat=False), lambda: list(generate.Reply(held, ids, generate.Params(3)))):
+        with pytest.raises(ApiError) as err:  # the 404 of a model no longer served, never a call into freed memory
+            late()
+        assert err.value.status == 404 and err.value.code == "model_not_found"
     assert sorted(hub.models("bob")) == ["alpha", "alpha:base"] and hub.said("bob")
     assert hub.stop("bob") and hub._bases == {}
