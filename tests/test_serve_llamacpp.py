@@ -2,6 +2,7 @@
 the optional extra is installed), the choice and why on the first line; refusals that say what to do."""
 
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -102,10 +103,9 @@ def test_the_newest_export_is_served_and_a_stale_one_is_named(run, tmp_path):
 
 
 # ---- with llama.cpp: a GGUF export served, through the official openai client ----------------------------------
-@pytest.fixture(scope="module")
-def exported(run, tmp_path_factory):
+def gguf_export(run_dir) -> None:
+    """The run's GGUF export (f16, unchecked) where the Export tab writes it; skips where llama.cpp is missing."""
     from studio.core.errors import StudioError
-    from studio.core.runfolder import RunFolder
     from studio.export import llamacpp as export_llamacpp
     from studio.export.gguf import export_gguf
 
@@ -115,10 +115,17 @@ def exported(run, tmp_path_factory):
         export_llamacpp.ensure_converter()
     except StudioError as err:
         pytest.skip(f"llama.cpp's converter is not available here: {err}")
+    export_gguf(run_dir, Path(run_dir) / llamacpp.GGUF_FOLDER, quant="f16", check=False)
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory):
+    from studio.core.runfolder import RunFolder
+
     copy = tmp_path_factory.mktemp("exported") / "alpha"  # the run above stays without an export
     shutil.copytree(run, copy)
     RunFolder(copy).write_status(state="finished")  # the run is made by hand (test_serve's helper), not trained
-    export_gguf(copy, copy / llamacpp.GGUF_FOLDER, quant="f16", check=False)
+    gguf_export(copy)
     return str(copy)
 
 
@@ -181,3 +188,35 @@ def test_first_line_names_llama_cpp_and_why(exported, capsys, no_serving):
     if loading.pick_device()[0] == "cpu":
         assert main(["serve", exported, "--port", "0", "--backend", "auto"]) == 0
         assert capsys.readouterr().out.startswith("backend: llama.cpp (") and len(no_serving) == 2
+
+
+def test_the_pages_hub_keeps_each_persons_backend_line_and_frees_gguf_files(exported):
+    from studio.serve import generate
+    from studio.serve.errors import ApiError
+    from studio.serve.hub import Hub
+
+    hub = Hub("cpu")
+    mine = hub.start("alice", [exported], backend="llamacpp")
+    loaded = mine["alpha"].loaded
+    assert isinstance(loaded, llamacpp.LlamaLoaded) and list(mine) == ["alpha"]
+    first = hub.said("alice")[0]
+    assert first.startswith("backend: llama.cpp (") and "asked for with Backend llama.cpp" in first
+    theirs = hub.start("bob", [exported])  # transformers, the default: Bob's own models, his own line
+    assert hub.said("alice")[0] == first and hub.said("bob")[0].startswith("backend: transformers on ")
+    assert "Backend llama.cpp on the Serve panel serves a run's GGUF export" in hub.said("bob")[0]
+    assert sorted(theirs) == ["alpha", "alpha:base"] and theirs["alpha"].loaded is not loaded
+    again = hub.start("alice", [exported], backend="llamacpp")  # a new start frees the file the old one held
+    assert loaded.model._model.model is None and again["alpha"].loaded is not loaded
+    held = again["alpha"]  # a request that took the run just before Alice switched it off
+    ids = generate.encode(held, "Once upon a time", chat=False)
+    assert "".join(generate.Reply(held, ids, generate.Params(max_tokens=3, temperature=0))) != ""
+    worker = held.loaded.batcher
+    assert hub.stop("alice") and hub.said("alice") == [] and hub.models("alice") == {}
+    worker._thread.join(timeout=10)
+    assert held.loaded.model._model.model is None  # freed by its worker, once done
+    for late in (lambda: generate.encode(held, "hi", chat=False), lambda: list(generate.Reply(held, ids, generate.Params(3)))):
+        with pytest.raises(ApiError) as err:  # the 404 of a model no longer served, never a call into freed memory
+            late()
+        assert err.value.status == 404 and err.value.code == "model_not_found"
+    assert sorted(hub.models("bob")) == ["alpha", "alpha:base"] and hub.said("bob")
+    assert hub.stop("bob") and hub._bases == {}

@@ -176,3 +176,52 @@ def test_keys_are_needed_beyond_loopback_and_the_policy_can_close_the_api(tmp_pa
     with pytest.raises(ApiError) as err:
         closed.gate(f"Bearer {key}")
     assert err.value.status == 403
+
+
+def test_the_backend_choice_refuses_llama_cpp_clearly(shared, monkeypatch):
+    from studio.serve import llamacpp
+
+    alice, bob = shared["people"]["alice"], shared["people"]["bob"]
+    monkeypatch.setattr(llamacpp, "installed", lambda: False)
+    status, code, _, on = alice.predict(True, [shared["alice"]], "llamacpp", api_name="/serve_switch")
+    assert "Backend llama.cpp: llama.cpp is not installed" in status and "pip install 'finetune-studio[gguf]'" in status
+    assert on is False and not code and "Serving" not in status
+    monkeypatch.setattr(llamacpp, "installed", lambda: True)
+    status, code, _, on = bob.predict(True, [shared["bob"]], "llamacpp", api_name="/serve_switch")
+    assert f"{shared['bob']} has no GGUF export" in status and "GGUF section of the Export tab" in status
+    assert on is False and not code and str(shared["root"]) not in status and "python -m studio" not in status
+    nobody, _, _, _ = bob.predict(True, ["20260101-000000-nobody"], "llamacpp", api_name="/serve_switch")
+    theirs, _, _, _ = bob.predict(True, [shared["alice"]], "llamacpp", api_name="/serve_switch")
+    assert theirs.replace(shared["alice"], "RUN") == nobody.replace("20260101-000000-nobody", "RUN")
+
+
+def test_each_start_shows_its_own_backend_line(shared, monkeypatch):
+    from studio.serve import llamacpp
+
+    monkeypatch.setattr(llamacpp, "installed", lambda: False)
+    alice, bob = shared["people"]["alice"], shared["people"]["bob"]
+    mine, _, _, _ = alice.predict(True, [shared["alice"]], "transformers", api_name="/serve_switch")
+    theirs, _, _, _ = bob.predict(True, [shared["bob"]], "auto", api_name="/serve_switch")
+    assert "backend: transformers on " in mine and "Backend auto" not in mine
+    assert "Backend auto: llama.cpp is not installed here" in theirs  # Bob's choice and why, not Alice's line
+    again, _, _, _ = alice.predict(True, [shared["alice"]], "transformers", api_name="/serve_switch")
+    assert "Backend auto" not in again and "backend: transformers on " in again
+    for who in ("alice", "bob"):
+        assert "Not serving" in shared["people"][who].predict(False, [], "transformers", api_name="/serve_switch")[0]
+
+
+def test_the_page_serves_a_gguf_export_through_llama_cpp(shared):
+    from tests.test_serve_llamacpp import gguf_export
+
+    gguf_export(shared["root"] / "runs" / shared["alice"])
+    key = make_key(shared, "alice")
+    status, code, _, _ = shared["people"]["alice"].predict(True, [shared["alice"]], "llamacpp", api_name="/serve_switch")
+    assert f"Serving `{shared['alice']}`" in status and "backend: llama.cpp (llama-cpp-python " in status
+    assert "asked for with Backend llama.cpp" in status and str(shared["root"]) not in status
+    assert [m.id for m in api(shared, key).models.list()] == [shared["alice"]]  # the merged model: no RUN:base
+    res = api(shared, key).chat.completions.create(model=shared["alice"], messages=[{"role": "user", "content": "hi"}],
+                                                   max_tokens=4, temperature=0)
+    assert res.choices[0].message.content and res.usage.completion_tokens == 4
+    assert list(api(shared, make_key(shared, "bob")).models.list()) == []
+    status, _, _, _ = shared["people"]["alice"].predict(False, [], "llamacpp", api_name="/serve_switch")
+    assert "Not serving" in status and list(api(shared, key).models.list()) == []

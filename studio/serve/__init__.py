@@ -5,8 +5,8 @@
     generate.py  one reply written by a served model (sampling, stop strings, token counts)
     batching.py  requests that arrive together share one left-padded generate (per loaded model)
     llamacpp.py  the llama.cpp backend (--backend llamacpp): each run's GGUF export, one reply at a time
-    hub.py       what the web studio serves from its page, per person, a LoRA base shared across people
-                 (mounted under /v1 by studio.ui.serving)
+    hub.py       what the web studio serves from its page, per person, with the backend they chose (a LoRA base
+                 shared across people; a GGUF export each person's own), mounted under /v1 by studio.ui.serving
     limits.py    requests per API key (a token bucket; 429 with Retry-After)
     api.py       the FastAPI app: /v1/models, /v1/chat/completions, /v1/completions, keys, errors
     schemas.py   the request bodies, with OpenAI's names, defaults and ranges

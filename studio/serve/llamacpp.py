@@ -10,6 +10,7 @@ not, as the export holds the merged model only.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import queue
@@ -35,17 +36,22 @@ def gguf_file(folder) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def why_not(plans) -> str | None:
-    """Why llama.cpp cannot serve these runs here (what to install, or how to make the export); None if it can."""
+def export_hint(plan, again: bool = False) -> str:
+    """How to make a run's GGUF export (``again``: a newer one), as the command line says it."""
+    command = f"python -m studio export {plan.folder.path} --gguf"
+    return f"export it again to serve the latest weights: {command}" if again else f"make one with: {command}"
+
+
+def why_not(plans, how=None) -> str | None:
+    """Why llama.cpp cannot serve these runs here (what to install, or how to make the export); None if it can.
+    ``how(plan, again=False)``: how to make a run's export, as whoever asked is told (default ``export_hint``)."""
     if not installed():
         return (f"llama.cpp is not installed here (the Python module llama_cpp); install the optional extra: {EXTRA} "
                 "(it builds llama.cpp from source: a few minutes, with cmake and a C++ compiler)")
     missing = [p for p in plans if gguf_file(p.folder) is None]
     if missing:
-        first = missing[0].folder.path
         return (f"{', '.join(p.id for p in missing)} {'has' if len(missing) == 1 else 'have'} no GGUF export "
-                f"({GGUF_FOLDER}/ in the run folder holds no .gguf file); make one with: "
-                f"python -m studio export {first} --gguf")
+                f"({GGUF_FOLDER}/ in the run folder holds no .gguf file); {(how or export_hint)(missing[0])}")
     return None
 
 
@@ -71,33 +77,63 @@ def _threads() -> int:
 
 
 class LlamaLoaded:
-    """One GGUF file in llama.cpp, with what the request path asks of a loaded model (see ``loading.Loaded``)."""
+    """One GGUF file in llama.cpp, with what the request path asks of a loaded model (see ``loading.Loaded``).
+
+    Once ``close`` is called (its owner switched it off), a new request gets the 404 of a model no longer served,
+    the requests already submitted are answered, and the file is freed when nothing uses it any more (llama.cpp's
+    memory is never freed under a call into it)."""
 
     seq2seq = False
     has_adapters = False
 
-    def __init__(self, llm, path: Path, device: str):
-        self.model, self.path, self.device = llm, path, device
+    def __init__(self, llm, path: Path, device: str, name: str = ""):
+        self.model, self.path, self.device, self.name = llm, path, device, name
         self.lock = threading.Lock()
         self._worker = None
         self._made = threading.Lock()
         self._eos: set | None = None
+        self._state = threading.Condition()
+        self._closed = self._freed = False
+        self._using = 0
+
+    @contextlib.contextmanager
+    def _use(self, closing_ok: bool = False):
+        """The model, for one call into it: refused once freed, or once closing unless ``closing_ok`` (the work of
+        requests submitted before ``close``)."""
+        with self._state:
+            if self._freed or (self._closed and not closing_ok):
+                raise self._gone()
+            self._using += 1
+        try:
+            yield self.model
+        finally:
+            with self._state:
+                self._using -= 1
+                self._state.notify_all()
+
+    def _gone(self):
+        from studio.serve.errors import ApiError
+
+        return ApiError(404, f"The model '{self.name}' is no longer served", param="model", code="model_not_found")
 
     def encode(self, tokenizer, text: str, add_special: bool) -> list[int]:
         # llama.cpp adds a BOS token only where the file says the model wants one, as transformers' tokenizer does
-        return self.model.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+        with self._use() as llm:
+            return llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
 
     def decode(self, tokenizer, ids: list[int]) -> str:
-        return self.model.detokenize(ids).decode("utf-8", "replace")
+        with self._use(closing_ok=True) as llm:
+            return llm.detokenize(ids).decode("utf-8", "replace")
 
     def eos_ids(self, tokenizer) -> set:
         """llama.cpp's end-of-generation tokens (and the run tokenizer's end-of-text token, as transformers stops on)."""
         if self._eos is None:
             import llama_cpp
 
-            vocab = self.model._model.vocab
-            eos = {t for t in range(self.model.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
-            eos.add(self.model.token_eos())
+            with self._use(closing_ok=True) as llm:
+                vocab = llm._model.vocab
+                eos = {t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
+                eos.add(llm.token_eos())
             if isinstance(getattr(tokenizer, "eos_token_id", None), int):
                 eos.add(tokenizer.eos_token_id)
             self._eos = eos
@@ -106,17 +142,29 @@ class LlamaLoaded:
     @property
     def batcher(self) -> "Worker":
         with self._made:
+            if self._closed:
+                raise self._gone()
             if self._worker is None:
                 self._worker = Worker(self)
             return self._worker
 
     def close(self) -> None:
-        """Free the file's memory once the requests already submitted are answered."""
-        with self._made:
-            if self._worker is None:
-                self.model.close()
-            else:
-                self._worker.close()
+        """Refuse new requests; free the file's memory once the requests already submitted are answered."""
+        with self._made, self._state:
+            if self._closed:
+                return
+            self._closed = True
+            worker = self._worker
+            if worker is not None:
+                worker.waiting.put(_END)  # with the state held: no request is submitted after it
+        if worker is None:
+            self._free()
+
+    def _free(self) -> None:
+        with self._state:
+            self._state.wait_for(lambda: self._using == 0)
+            self._freed = True
+            self.model.close()
 
 
 class Worker:
@@ -129,16 +177,16 @@ class Worker:
         self._thread.start()
 
     def submit(self, job) -> None:
-        self.waiting.put(job)
-
-    def close(self) -> None:
-        self.waiting.put(_END)
+        with self.loaded._state:
+            if self.loaded._closed:
+                raise self.loaded._gone()
+            self.waiting.put(job)
 
     def _work(self) -> None:
         while True:
             job = self.waiting.get()
             if job is _END:
-                self.loaded.model.close()
+                self.loaded._free()
                 return
             if not job.cancelled.is_set():
                 try:
@@ -153,9 +201,9 @@ def write(loaded: LlamaLoaded, job) -> None:
     top_p alone, no top-k or min-p cut and no repeat penalty)."""
     import llama_cpp
 
-    llm, p = loaded.model, job.params
+    p = job.params
     eos = loaded.eos_ids(job.served.tokenizer)
-    with loaded.lock:
+    with loaded._use(closing_ok=True) as llm, loaded.lock:
         llm.set_seed(llama_cpp.LLAMA_DEFAULT_SEED if p.seed is None else p.seed % 2**32)  # the default: a random seed
         for token in llm.generate(job.input_ids, temp=p.temperature, top_p=p.top_p, top_k=0, min_p=0.0,
                                   typical_p=1.0, repeat_penalty=1.0):
@@ -164,30 +212,42 @@ def write(loaded: LlamaLoaded, job) -> None:
                 break
 
 
-def load(plans, log=print) -> dict:
-    """Each run's GGUF export loaded in llama.cpp, keyed by the run's id."""
+def load(plans, log=print, how=None) -> dict:
+    """Each run's GGUF export loaded in llama.cpp, keyed by the run's id (``how``: as for ``why_not``); on an error,
+    the files already loaded are closed again."""
     from llama_cpp import Llama
 
     from studio.core import models
     from studio.serve.loading import Served, _system_prompt
 
-    reason = why_not(plans)
+    reason = why_not(plans, how)
     if reason:
         raise StudioError(reason)
-    served = {}
-    for p in plans:
-        path = gguf_file(p.folder)
-        _warn_if_stale(p, path, log)
-        started = time.time()
-        n_ctx = min(_trained_context(path), MAX_CONTEXT)
-        llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_threads_batch=_threads(), n_gpu_layers=-1,
-                    verbose=False)
-        loaded = LlamaLoaded(llm, path, "cpu")
-        tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
-        log(f"{p.id}: {path.name} in llama.cpp ({path.stat().st_size / 1e6:.1f} MB, {llm.n_ctx()} tokens of context, "
-            f"{time.time() - started:.1f} s)")
-        served[p.id] = Served(p.id, p.id, loaded, tokenizer, None, _system_prompt(p, log), llm.n_ctx(), "gguf")
+    served, opened = {}, []
+    try:
+        for p in plans:
+            path = gguf_file(p.folder)
+            _warn_if_stale(p, path, log, how)
+            started = time.time()
+            n_ctx = min(_trained_context(path), MAX_CONTEXT)
+            llm = Llama(str(path), n_ctx=n_ctx, n_threads=_threads(), n_threads_batch=_threads(), n_gpu_layers=-1,
+                        verbose=False)
+            opened.append(LlamaLoaded(llm, path, "cpu", p.id))
+            tokenizer = models.load_tokenizer(str(p.folder.model_dir), p.base_key[1])
+            served[p.id] = Served(p.id, p.id, opened[-1], tokenizer, None, _system_prompt(p, log), llm.n_ctx(), "gguf")
+            log(f"{p.id}: {path.name} in llama.cpp ({path.stat().st_size / 1e6:.1f} MB, {llm.n_ctx()} tokens of "
+                f"context, {time.time() - started:.1f} s)")
+    except BaseException:
+        for loaded in opened:
+            loaded.close()
+        raise
     return served
+
+
+def close(served: dict | None) -> None:
+    """Free the GGUF files these served ids hold (each once the requests already submitted are answered)."""
+    for loaded in {id(s.loaded): s.loaded for s in (served or {}).values() if s.kind == "gguf"}.values():
+        loaded.close()
 
 
 def _trained_context(path: Path) -> int:
@@ -208,8 +268,8 @@ def _trained_context(path: Path) -> int:
     return int(value) if str(value).isdigit() and int(value) > 0 else MAX_CONTEXT
 
 
-def _warn_if_stale(p, path: Path, log) -> None:
+def _warn_if_stale(p, path: Path, log, how=None) -> None:
     newest = max((f.stat().st_mtime for f in p.folder.model_dir.iterdir() if f.is_file()), default=0)
     if newest > path.stat().st_mtime:
         log(f"{p.id}: warning: the GGUF export is older than the run's model/ (trained on after it was exported); "
-            f"export it again to serve the latest weights: python -m studio export {p.folder.path} --gguf")
+            f"{(how or export_hint)(p, again=True)}")

@@ -1,6 +1,7 @@
 """The Export tab's Serve panel: a switch that serves the person's chosen runs through the studio's own
-OpenAI-compatible endpoint (``/v1`` on this server, ``studio.ui.serving``), the address, a Python snippet and a
-curl line, and (where keys are needed) the person's API keys: made here and shown once, listed, revoked."""
+OpenAI-compatible endpoint (``/v1`` on this server, ``studio.ui.serving``) with the backend they choose
+(transformers, llama.cpp from the run's GGUF export, or auto; ``studio.serve.backends``), the address, a Python
+snippet and a curl line, and (where keys are needed) the person's API keys: made here and shown once, listed, revoked."""
 
 from __future__ import annotations
 
@@ -8,13 +9,26 @@ import time
 
 import gradio as gr
 
+from studio.serve import llamacpp
 from studio.ui.common import esc, explain, ok_md, refresh_when_shown
 from studio.ui.serving import KEY_ENV, PREFIX, curl, snippet
 
 INTRO = """#### Serve it: an OpenAI-compatible API
 Switch **Serve** on and the runs you pick answer OpenAI API requests (`/v1/chat/completions`, `/v1/completions`,
-`/v1/models`) at this studio's own address, with any OpenAI client. Each run's model id is its run id;
-`RUN:base` is its base model. Requests that arrive together are answered in one batch."""
+`/v1/models`) at this studio's own address, with any OpenAI client. Each run's model id is its run id."""
+
+BACKENDS = (("transformers", "transformers"), ("llama.cpp (the run's GGUF export)", "llamacpp"), ("auto", "auto"))
+
+
+def backend_help() -> str:
+    extra = "" if llamacpp.installed() else " It is not installed on this studio."
+    return f"""- **transformers**: serves each run as trained, and `RUN:base` (its base model) too; requests that arrive
+  together are answered in one batch. Best with a GPU.
+- **llama.cpp**: serves the run's GGUF export (make it in the GGUF section above); much faster on a CPU. The export is
+  the merged model only, so there is no `RUN:base`. Needs the optional extra `pip install 'finetune-studio[gguf]'`.{extra}
+- **auto**: llama.cpp where there is no GPU, it is installed and every run has a GGUF export; transformers otherwise.
+
+A new choice takes effect the next time you switch **Serve** on."""
 
 
 def owner_of(ctx, request) -> str:
@@ -32,8 +46,9 @@ def base_url(request) -> str:
     return root + PREFIX
 
 
-def switch(ctx, on: bool, run_ids: list[str] | None, request) -> tuple[str, str, str]:
-    """Serve (or stop serving) the person's runs; (status markdown, Python snippet, curl line)."""
+def switch(ctx, on: bool, run_ids: list[str] | None, request, backend: str | None = None) -> tuple[str, str, str]:
+    """Serve (or stop serving) the person's runs with ``backend`` (transformers, llamacpp or auto); (status
+    markdown, Python snippet, curl line)."""
     from studio.core.errors import StudioError
 
     runs = ctx.runs(request)
@@ -47,16 +62,27 @@ def switch(ctx, on: bool, run_ids: list[str] | None, request) -> tuple[str, str,
         raise StudioError("pick one or more runs to serve first (finished or stopped chat runs with a model)")
     folders = [str(runs.folder(r).path) for r in run_ids]  # another person's run reads as "no such run"
     started = time.time()
-    served = serving.hub.start(owner, folders)
+    try:
+        served = serving.hub.start(owner, folders, backend or "transformers")
+    except StudioError as err:  # a run is named by its id on the page, never by where the server keeps it
+        raise StudioError(_ids_for_paths(str(err), folders, run_ids)) from err
     url = base_url(request)
     first = next(iter(served))
     needs_key = serving.needs_keys
+    said = serving.hub.said(owner) or [""]
+    warnings = [_ids_for_paths(x, folders, run_ids) for x in said[1:] if ": warning: " in x]
     lines = [ok_md(f"Serving {', '.join(f'`{esc(m)}`' for m in served)} at `{esc(url)}` "
                    f"(loaded in {time.time() - started:.1f} s)."),
-             f"<small>{esc(serving.hub.lines[0])}</small>" if serving.hub.lines else ""]
+             f"<small>{esc(said[0])}</small>" if said[0] else "", *(f"⚠ {esc(w)}" for w in warnings)]
     if needs_key:
         lines.append(f"Requests need one of your API keys (below): set `{KEY_ENV}` to it before running the snippet.")
     return "\n\n".join(x for x in lines if x), snippet(url, first, needs_key), curl(url, first, needs_key)
+
+
+def _ids_for_paths(text: str, folders: list[str], run_ids: list[str]) -> str:
+    for folder, run_id in zip(folders, run_ids):
+        text = text.replace(folder, run_id)
+    return text
 
 
 def keys_markdown(ctx, owner: str) -> str:
@@ -77,6 +103,8 @@ def build(ctx) -> dict:
                                allow_custom_value=True,
                                elem_id="serve-runs")
             on = gr.Checkbox(value=False, label="Serve", scale=1, elem_id="serve-switch")
+        backend = gr.Radio(choices=list(BACKENDS), value="transformers", label="Backend", elem_id="serve-backend")
+        gr.Markdown(backend_help(), elem_id="serve-backend-help")
         status = gr.Markdown(elem_id="serve-status")
         code = gr.Code(label="Python (openai client, streaming)", language="python", interactive=False,
                        elem_id="serve-snippet")
@@ -94,14 +122,14 @@ def build(ctx) -> dict:
                 revoke = gr.Button("Revoke", variant="stop", scale=1, elem_id="serve-revoke")
             key_msg = gr.Markdown()
 
-    def flip(value, run_ids, request: gr.Request = None):
+    def flip(value, run_ids, chosen, request: gr.Request = None):
         try:
-            text, py, sh = switch(ctx, bool(value), run_ids, request)
+            text, py, sh = switch(ctx, bool(value), run_ids, request, chosen)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return explain(err), "", "", False if value else gr.skip()
         return text, py, sh, gr.skip()
 
-    on.input(flip, [on, runs], [status, code, line, on], api_name="serve_switch", concurrency_limit=1,
+    on.input(flip, [on, runs, backend], [status, code, line, on], api_name="serve_switch", concurrency_limit=1,
              concurrency_id="models")
 
     def choices(request: gr.Request = None):
@@ -134,5 +162,5 @@ def build(ctx) -> dict:
     refresh_when_shown(ctx, "export", choices, [], [runs])
     if hasattr(ctx, "on_load"):
         ctx.on_load.append((list_keys, [], [keys]))
-    return {"serve_runs": runs, "serve_switch": on, "serve_status": status, "serve_snippet": code, "serve_curl": line,
+    return {"serve_runs": runs, "serve_switch": on, "serve_backend": backend, "serve_status": status, "serve_snippet": code, "serve_curl": line,
             "serve_new_key": new_key, "serve_keys": keys}
