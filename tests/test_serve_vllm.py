@@ -111,6 +111,11 @@ def test_refusals_say_what_to_do(runs, stand_in, monkeypatch):  # noqa: F811
     with pytest.raises(StudioError, match="--backend vllm: vLLM needs a CUDA GPU"):
         backends.choose_backend("vllm", plans, "cpu")
     assert backends.choose_backend("auto", plans, "cuda")[0] == "vllm"
+    # the studio's page never starts vLLM (it would take the GPU's memory that runs train on)
+    assert backends.choose_backend("auto", plans, "cuda", backends.PAGE) == ("transformers",
+                                                                            "Backend auto: a CUDA GPU is available")
+    with pytest.raises(StudioError, match="choose one of transformers, llamacpp, auto"):
+        backends.choose_backend("vllm", plans, "cuda", backends.PAGE)
     monkeypatch.setenv("STUDIO_VLLM_GPU_MEMORY", "1.5")
     with pytest.raises(StudioError, match="STUDIO_VLLM_GPU_MEMORY=1.5: give the share"):
         vllm_engine.gpu_memory()
