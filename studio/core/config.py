@@ -154,7 +154,7 @@ def moved_note(old: str, new: str) -> str:
 class StudioConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: str = knob("chat", "Task", "What to train. Every installed task is offered (chat, classification, preference, feedback, seq2seq and plug-ins); the Train tab explains each, in its own words.", choices=TASKS, open_choices=True)
-    method: str = knob("lora", "Method", "lora: small adapter, fast and light. qlora: LoRA on a 4-bit model, least memory (needs a CUDA GPU). full: update every weight, most memory.", choices=METHODS)
+    method: str = knob("lora", "Method", "lora: small adapter, fast and light. qlora: LoRA on a 4-bit model, least memory on a CUDA GPU (on a CPU it runs several times slower than lora). full: update every weight, most memory.", choices=METHODS)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
