@@ -344,6 +344,9 @@ def build(ctx):
         if not loaded.get("ds"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         if not chosen:
+            if not fix_choices(loaded.get("report") or {}):  # a clean file offers none to tick
+                return (ok_md("Nothing to fix: the health report found no problem these fixes mend."),) + \
+                    (gr.skip(),) * (len(outputs) - 1)
             return (error_md("tick at least one fix"),) + (gr.skip(),) * (len(outputs) - 1)
         try:
             _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.runs(request).data_dir / "versions")
