@@ -42,7 +42,8 @@ def test_too_long_in_model_tokens(tokenizer, tmp_path):
 
 def test_length_histogram():
     fig = length_histogram([10, 20, 30, 40, 300], max_length=100)
-    assert "20.0% longer than 100" in fig.layout.title.text
+    assert "1 of 5 (20.0%) longer than 100 would be cut" in fig.layout.title.text
+    assert "nothing is cut" in length_histogram([10, 20], max_length=100).layout.title.text  # no "0.0% ... cut"
     assert any(s.x0 == 100 for s in fig.layout.shapes)
     assert length_histogram([5, 6]).layout.title.text.endswith("(max 6)")
 

@@ -32,14 +32,15 @@ def test_export_downloads_with_runs_outside_the_working_and_temp_folders(tiny_mo
     assert not str(runs).startswith((str(work), tempfile.gettempdir()))
     demo, url = serve(runs, Access("single"), RunStore(runs, launcher="inline"))
     try:
-        message, link, _, _ = gradio_client.Client(url, verbose=False).predict("run", False, api_name="/export")
+        message, link, load_with, _ = gradio_client.Client(url, verbose=False).predict("run", False, api_name="/export")
         assert "Exported the LoRA adapter" in message, message
         href = link.split('href="', 1)[1].split('"', 1)[0]
         assert href == "studio/download/run/export.zip"
         answer = httpx.get(url + href)
         assert answer.status_code == 200, answer.text
         names = zipfile.ZipFile(BytesIO(answer.content)).namelist()
-        assert "adapter_config.json" in names and "README.md" in names
+        assert "export/adapter_config.json" in names and "export/README.md" in names  # the folder the snippet loads
+        assert "from_pretrained('export')" in load_with
         assert "attachment" in answer.headers["content-disposition"]
         for other in ("run/config.yaml", "run/model/adapter_config.json", "nope/export.zip"):
             assert httpx.get(f"{url}studio/download/{other}").status_code == 404  # only what the page hands out

@@ -72,11 +72,28 @@ def test_qlora_on_cpu_warns():
 
 
 def test_lora_parameter_count():
-    # SmolLM2 q/k/v/o with r16: 30 layers x 16 x (in + out); k and v are smaller (GQA) in reality
+    # SmolLM2 q/k/v/o with r16: 30 layers x 16 x (in + out); without kv_size k and v are taken as wide as q
     n = est.lora_parameters(SMOLLM2, 16, ATTN)
     assert 1.0e6 < n < 2.5e6
     assert est.lora_parameters(SMOLLM2, 16, ["all-linear"]) > 2 * n
     assert est.lora_parameters(SMOLLM2, 32, ATTN) == 2 * n
+
+
+def test_lora_parameter_count_follows_grouped_query_attention(tiny_model_dir):
+    """Keys and values narrower than the hidden size (grouped-query attention, as in SmolLM2: 3 heads of 64, not
+    576): the estimate counts the weights peft trains."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.core import models
+
+    info = models.describe(tiny_model_dir)  # 4 heads of 16, 2 of them for keys and values
+    assert info["kv_size"] == 32 and info["intermediate_size"] == 128
+    shape = est.ModelShape.from_describe(info)
+    for targets in (ATTN, ["all-linear"]):
+        lora = LoraConfig(r=4, target_modules="all-linear" if targets == ["all-linear"] else targets)
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora)
+        assert est.lora_parameters(shape, 4, targets) == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_shape_fills_in_what_describe_leaves_out():

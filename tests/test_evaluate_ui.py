@@ -126,5 +126,6 @@ def test_each_task_names_its_own_metrics_and_its_figure_while_training():
         info.task = "chat"  # the built-in tasks say theirs: chat its perplexity
         events = [{"type": "eval", "step": 1, "eval_loss": 1.0, "perplexity": 2.7}]
         assert "(perplexity 2.7)" in runview.status_markdown(info, events)
+        assert "Eval loss 1.000 at step 1 (perplexity 2.7)." in runview.status_markdown(info, events)  # one pass, no arrow
     finally:
         tasks.unregister("zesty_labels")

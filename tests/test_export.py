@@ -62,8 +62,8 @@ def test_adapter_export_as_zip(lora_run, tmp_path):
     res = export_run(lora_run, tmp_path / "adapter", make_zip=True)
     assert res["kind"] == "adapter" and res["zip"] == str(tmp_path / "adapter.zip")
     names = set(zipfile.ZipFile(res["zip"]).namelist())
-    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json", "README.md",
-            "config.yaml", "replay.sh"} <= names
+    assert {f"adapter/{n}" for n in ("adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json",
+                                     "README.md", "config.yaml", "replay.sh")} <= names  # unzips to the folder
     assert not any(n.endswith(".partial") for n in names)
     # the adapter loads with plain peft on top of its base
     from peft import AutoPeftModelForCausalLM

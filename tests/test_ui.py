@@ -292,6 +292,10 @@ def test_data_views(tmp_path, tiny_model_dir):
     assert data_tab.fields_for("prompt_completion")[:2] == ["prompt", "completion"]
     assert data_tab.task_for("classification") == "classification" and data_tab.task_for("alpaca") == "chat"
     assert any(name == "pirate_style.jsonl" for name, _ in data_tab.samples())
+    # each sample is offered with what it teaches; the value sent back stays its bare file name
+    choices = data_tab.sample_choices()
+    assert [value for _, value in choices] == [name for name, _ in data_tab.samples()]
+    assert all(label.startswith(value + " · ") and len(label) > len(value) + 10 for label, value in choices), choices
 
     class Ctx:
         infos = ModelInfoCache()

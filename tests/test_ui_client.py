@@ -56,6 +56,8 @@ def test_whole_path_through_the_endpoints(app_url, tiny_model_dir):
     out = client.predict("pirate_style.jsonl", api_name="/load_sample")  # offered by name, never by server path
     assert "60 records" in out[0] and "prompt_completion" in out[1]
     assert any("No problems found" in str(x) for x in out)  # the health report
+    fixed = client.predict([], api_name="/apply_fixes")  # a clean file: nothing to tick, and the button says so
+    assert "Nothing to fix" in str(fixed[0]), fixed[0]
 
     # Train: a tiny run with the Quick demo preset, cut short
     values = initial_values()

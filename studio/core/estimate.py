@@ -57,6 +57,7 @@ class ModelShape:
     hidden_size: int = 0
     vocab_size: int = 0
     intermediate_size: int = 0
+    kv_size: int = 0  # the width of the key and value projections: smaller than hidden_size with grouped-query attention
 
     def __post_init__(self):
         p = max(int(self.parameters or 0), 1)
@@ -70,6 +71,8 @@ class ModelShape:
         if not self.intermediate_size:
             per_layer = max(self.block_parameters / self.layers - 4 * self.hidden_size**2, self.hidden_size**2)
             self.intermediate_size = int(per_layer / (3 * self.hidden_size))
+        if not self.kv_size:
+            self.kv_size = self.hidden_size
 
     @property
     def embedding_parameters(self) -> int:
@@ -88,6 +91,7 @@ class ModelShape:
             hidden_size=int(info.get("hidden_size") or 0),
             vocab_size=int(info.get("vocab_size") or 0),
             intermediate_size=int(info.get("intermediate_size") or 0),
+            kv_size=int(info.get("kv_size") or 0),
         )
 
 
@@ -172,16 +176,23 @@ def cpu_flops(cores: int) -> float:
 
 # ---- the estimate -------------------------------------------------------------------------------
 _ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj", "query", "key", "value", "dense", "qkv_proj", "c_attn", "out_proj")
+_KEY_VALUE = ("k_proj", "v_proj", "key", "value")  # hidden_size in, kv_size out
 
 
 def lora_parameters(shape: ModelShape, r: int, target_modules: list[str] | None = None) -> int:
     """Adapter weights: r x (inputs + outputs) for every targeted linear layer."""
-    h, i = shape.hidden_size, shape.intermediate_size
+    h, i, kv = shape.hidden_size, shape.intermediate_size, shape.kv_size
     targets = list(target_modules or ["all-linear"])
+
+    def width(t: str) -> int:
+        if t in _KEY_VALUE or t.endswith(tuple("." + k for k in _KEY_VALUE)):
+            return h + kv
+        return 2 * h if any(a in t for a in _ATTENTION) else h + i
+
     if targets == ["all-linear"]:
-        per_layer = 4 * 2 * h + 3 * (h + i)
+        per_layer = 2 * 2 * h + 2 * (h + kv) + 3 * (h + i)
     else:
-        per_layer = sum(2 * h if any(a in t for a in _ATTENTION) else h + i for t in targets)
+        per_layer = sum(width(t) for t in targets)
     return int(shape.layers * r * per_layer)
 
 

@@ -247,6 +247,8 @@ def describe(source: str, trust_remote_code: bool = False) -> dict:
         "parameters": estimate_parameters(cfg),
         "layers": getattr(cfg, "num_hidden_layers", None),
         "hidden_size": getattr(cfg, "hidden_size", None),
+        "intermediate_size": getattr(cfg, "intermediate_size", None) if isinstance(getattr(cfg, "intermediate_size", None), int) else None,
+        "kv_size": _kv_size(cfg),
         "vocab_size": getattr(cfg, "vocab_size", None),
         "max_positions": getattr(cfg, "max_position_embeddings", None),
         "encoder_decoder": bool(getattr(cfg, "is_encoder_decoder", False)),
@@ -257,6 +259,15 @@ def describe(source: str, trust_remote_code: bool = False) -> dict:
     except StudioError:
         info["chat_template"] = None
     return info
+
+
+def _kv_size(cfg) -> int | None:
+    """The width of the key and value projections (num_key_value_heads x head_dim); None where the config says none."""
+    kv_heads, heads = getattr(cfg, "num_key_value_heads", None), getattr(cfg, "num_attention_heads", None)
+    if not kv_heads or not heads or not getattr(cfg, "hidden_size", None):
+        return None
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    return int(kv_heads * head_dim)
 
 
 ENCODER_TYPES = ("bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "xlm-roberta", "mpnet", "albert")

@@ -92,7 +92,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, merge: bool = False, ma
     zip_path = None
     if make_zip:
         report(0.9, "zipping")
-        zip_path = shutil.make_archive(str(out), "zip", root_dir=str(out))
+        # the folder itself goes in: unzipped anywhere it is the folder the page's snippet loads (``export/``)
+        zip_path = shutil.make_archive(str(out), "zip", root_dir=str(out.parent), base_dir=out.name)
     report(1.0, "done")
     return {
         "run_dir": str(folder.path),

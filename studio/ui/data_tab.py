@@ -37,6 +37,25 @@ def samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "datasets"
 
 
+SAMPLE_NOTES = {  # what each shipped sample teaches, so a first-time user knows which to pick
+    "pirate_style.jsonl": "chat: answers in a pirate voice, the quickest to see learning",
+    "support_chat.jsonl": "chat: a support assistant's conversations",
+    "instructions.jsonl": "chat: instructions with inputs (Alpaca)",
+    "sentiment.csv": "classification: reviews labelled positive or negative",
+    "friendly_preferences.jsonl": "preference (DPO): friendly answers chosen over rude ones",
+    "summary_preferences.jsonl": "preference (DPO): answers that end with a short summary line",
+    "summary_preferences_unseen.jsonl": "held-out pairs to evaluate the summary run",
+    "arithmetic_prompts.jsonl": "grpo: arithmetic questions with their answers",
+    "facts_prompts.jsonl": "grpo: fact questions with their answers",
+    "facts_prompts_unseen.jsonl": "held-out questions to evaluate the facts run",
+}
+
+
+def sample_choices() -> list[tuple[str, str]]:
+    """The dropdown's (label, value): the file name with what it teaches; the value stays the bare name."""
+    return [(f"{name} · {SAMPLE_NOTES[name]}" if name in SAMPLE_NOTES else name, name) for name, _ in samples()]
+
+
 def samples() -> list[tuple[str, str]]:
     """The shipped samples as (file name, path on the server); the page offers them by name only."""
     folder = samples_dir()
@@ -202,7 +221,7 @@ def build(ctx):
     gr.Markdown(texts.DATA)
     with gr.Row():
         with gr.Column(scale=1):
-            sample = gr.Dropdown([name for name, _ in samples()], value=None, label="A shipped sample", elem_id="data-sample",
+            sample = gr.Dropdown(sample_choices(), value=None, label="A shipped sample", elem_id="data-sample",
                                  info="Small datasets to try the studio with.")
             limit = ctx.access.policy.upload_limit_mb(ctx.access.shared)  # Gradio refuses bigger ones too
             upload = gr.File(label="…or upload your own file" + (f" (up to {limit:g} MB)" if limit else ""),
@@ -325,6 +344,9 @@ def build(ctx):
         if not loaded.get("ds"):
             return (error_md("load a file or a sample first"),) + (gr.skip(),) * (len(outputs) - 1)
         if not chosen:
+            if not fix_choices(loaded.get("report") or {}):  # a clean file offers none to tick
+                return (ok_md("Nothing to fix: the health report found no problem these fixes mend."),) + \
+                    (gr.skip(),) * (len(outputs) - 1)
             return (error_md("tick at least one fix"),) + (gr.skip(),) * (len(outputs) - 1)
         try:
             _, record = apply_fixes(loaded["ds"], list(chosen), out_dir=ctx.runs(request).data_dir / "versions")

@@ -39,7 +39,8 @@ def length_histogram(lengths: list[int], max_length: int | None = None, title: s
                                  marker_color="#4a90d9", name="examples"))
     if max_length and lengths:
         cut = sum(1 for n in lengths if n > max_length)
-        title = f"{title}: {100 * cut / len(lengths):.1f}% longer than {max_length} would be cut"
+        title = (f"{title}: {cut} of {len(lengths)} ({100 * cut / len(lengths):.1f}%) longer than {max_length} would be cut"
+                 if cut else f"{title}: all within the max length {max_length}, nothing is cut")
         fig.add_vline(x=max_length, line_dash="dash", line_color="#c53030",
                       annotation_text=f"max length {max_length}", annotation_position="top right")
     elif lengths:

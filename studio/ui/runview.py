@@ -144,8 +144,8 @@ def status_markdown(info, events: list[dict], position: int | None = None, wait:
         task = tasks.find(info.task)  # each task says which figure goes with the loss
         note = task.progress_note(last) if task else ""
         extra = f" ({esc(note)})" if note else ""
-        lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']} → {last['eval_loss']:.3f} at step {last['step']}"
-                     f"{extra}.")
+        change = "" if last is first else f" → {last['eval_loss']:.3f} at step {last['step']}"  # one pass: no arrow
+        lines.append(f"Eval loss {first['eval_loss']:.3f} at step {first['step']}{change}{extra}.")
     from studio.engine.overfit import curves_from_events, detect_overfitting
 
     turn = detect_overfitting(*curves_from_events(events)) if len(evals) >= 2 else None

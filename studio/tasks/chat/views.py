@@ -21,7 +21,7 @@ def eval_notes(result: dict) -> list[str]:
     if result.get("generated") == 0:
         notes.append("These examples have no prompt/answer pairs (plain text), so only the loss is measured.")
     elif result.get("generated") and result.get("short_answers") is False:
-        notes.append("Exact match says little here: the reference answers are long; look at ROUGE-L and the replies.")
+        notes.append("The reference answers are long: exact match counts only a reply that repeats one word for word; ROUGE-L and the replies show more.")
     return notes
 
 
