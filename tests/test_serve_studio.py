@@ -2,6 +2,7 @@
 curl line the page shows work as pasted; on a shared studio each API key reaches only its owner's runs, a revoked
 key is refused and a key over its rate gets a 429."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -68,6 +69,39 @@ def test_the_switch_serves_and_the_shown_snippet_works(tmp_path, tiny_model_dir)
         assert httpx.get(url).status_code == 200  # the page itself is still Gradio's
     finally:
         demo.close()
+
+
+def test_what_is_served_is_served_again_after_a_restart_and_only_if_still_theirs(tmp_path, tiny_model_dir):
+    from studio.ui.access import Access
+    from studio.ui.serving import STATE_FILE, Serving
+
+    store = RunStore(tmp_path / "runs", launcher="inline")
+    run_id = finished_run(store, "20260101-000000-kept", None, tiny_model_dir, 1)
+    ask = {"model": run_id, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0}
+    demo, url = serve(tmp_path / "runs", Access(), store)
+    try:
+        gradio_client.Client(url, verbose=False).predict(True, [run_id], "transformers",
+                                                         api_name="/serve_switch")
+        before = httpx.post(f"{url}v1/chat/completions", json=ask, timeout=60).json()["choices"][0]["message"]
+    finally:
+        demo.close()
+    assert (tmp_path / STATE_FILE).exists()
+    demo, url = serve(tmp_path / "runs", Access(), store)  # the studio restarted: nothing loaded yet
+    try:
+        after = httpx.post(f"{url}v1/chat/completions", json=ask, timeout=60)  # an API client comes first
+        assert after.status_code == 200 and after.json()["choices"][0]["message"] == before
+        client = gradio_client.Client(url, verbose=False)
+        client.predict(False, [run_id], "transformers", api_name="/serve_switch")
+    finally:
+        demo.close()
+    assert "kept" not in (tmp_path / STATE_FILE).read_text()  # switched off: not served again after the next restart
+
+    # what a person served is served again only while the runs are still theirs (a run handed over is not)
+    other = finished_run(store, "20260101-000000-handed", "bob", tiny_model_dir, 2)
+    (tmp_path / STATE_FILE).write_text(json.dumps({"alice": {"runs": [other], "backend": "transformers"}}))
+    serving = Serving(Access(), tmp_path / "runs", "127.0.0.1", store=store)
+    assert serving.models("alice") == {} and serving.hub.models("alice") == {}
+    assert serving.remembered("alice") is None  # forgotten, so the refusal is not retried at every request
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@ def build_app(runs_dir: str | Path = "runs", access: Access | None = None, store
                          cluster=store.ray_address)
     from studio.ui.serving import Serving
 
-    ctx.serving = Serving(access, runs_dir, host)
+    ctx.serving = Serving(access, runs_dir, host, store=store)
     # Shared servers: uploads in Gradio's cache are deleted after an hour (downloads come from the run folders).
     with StudioBlocks(title="Fine-tuning studio", delete_cache=(1800, 3600) if access.shared else None) as demo:
         gr.Markdown(texts.HEADER)

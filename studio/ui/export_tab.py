@@ -140,6 +140,16 @@ def build(ctx):
     refresh_when_shown(ctx, "export", refresh_choices, [pick, ctx.run_id], [pick, *view_outputs])
     pick.input(show, [pick], view_outputs, api_visibility="private")
 
+    def serve_this_too(run_id, chosen, request: gr.Request = None):
+        """The run picked to export is the one to serve, until the person picks runs to serve themselves."""
+        if chosen or not run_id:
+            return gr.skip()
+        ids = [c[1] for c in ctx.run_choices(request, chats=True, with_model=True)]  # this person's chat runs only
+        return [run_id] if run_id in ids else gr.skip()
+
+    if serve:
+        pick.change(serve_this_too, [pick, serve["serve_runs"]], serve["serve_runs"], api_visibility="private")
+
     def do_export(run_id, m, progress=gr.Progress(), request: gr.Request = None):
         try:
             res = export(ctx.runs(request), run_id, m, progress=lambda fraction, text: progress(fraction, desc=text))

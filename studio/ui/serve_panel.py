@@ -55,6 +55,7 @@ def switch(ctx, on: bool, run_ids: list[str] | None, request, backend: str | Non
     owner = owner_of(ctx, request)
     serving = ctx.serving
     if not on:
+        serving.forget(owner)
         stopped = serving.hub.stop(owner)
         return ("Not serving." + (" Stopped; the models are unloaded." if stopped else "")), "", ""
     serving.policy.check_serve()
@@ -66,17 +67,44 @@ def switch(ctx, on: bool, run_ids: list[str] | None, request, backend: str | Non
         served = serving.hub.start(owner, folders, backend or "transformers")
     except StudioError as err:  # a run is named by its id on the page, never by where the server keeps it
         raise StudioError(_ids_for_paths(str(err), folders, run_ids)) from err
+    serving.remember(owner, list(run_ids), backend or "transformers")
+    return shown(ctx, owner, served, folders, run_ids, request, f"loaded in {time.time() - started:.1f} s")
+
+
+def shown(ctx, owner: str, served: dict, folders: list[str], run_ids: list[str], request, how: str):
+    """(status markdown, Python snippet, curl line) for what ``owner`` serves."""
+    serving = ctx.serving
     url = base_url(request)
     first = next(iter(served))
     needs_key = serving.needs_keys
     said = serving.hub.said(owner) or [""]
     warnings = [_ids_for_paths(x, folders, run_ids) for x in said[1:] if ": warning: " in x]
-    lines = [ok_md(f"Serving {', '.join(f'`{esc(m)}`' for m in served)} at `{esc(url)}` "
-                   f"(loaded in {time.time() - started:.1f} s)."),
-             f"<small>{esc(said[0])}</small>" if said[0] else "", *(f"⚠ {esc(w)}" for w in warnings)]
+    lines = [ok_md(f"Serving {', '.join(f'`{esc(m)}`' for m in served)} at `{esc(url)}` ({how})."),
+             f"<small>{esc(_ids_for_paths(said[0], folders, run_ids))}</small>" if said[0] else "",
+             *(f"⚠ {esc(w)}" for w in warnings)]
     if needs_key:
         lines.append(f"Requests need one of your API keys (below): set `{KEY_ENV}` to it before running the snippet.")
     return "\n\n".join(x for x in lines if x), snippet(url, first, needs_key), curl(url, first, needs_key)
+
+
+def current(ctx, request):
+    """What the panel shows when the page opens: the person's runs to pick from, and what they serve now (served
+    again after a restart if they served it before): (runs dropdown, switch, status, snippet, curl)."""
+    choices = ctx.run_choices(request, chats=True, with_model=True)
+    try:
+        owner = owner_of(ctx, request)
+        served = ctx.serving.models(owner)
+    except Exception:  # noqa: BLE001 - not signed in yet: nothing served
+        served = {}
+    if not served:
+        return gr.update(choices=choices), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    run_ids = list(dict.fromkeys(s.run for s in served.values()))
+    runs = ctx.runs(request)
+    folders = [str(runs.folder(r).path) for r in run_ids]
+    status, py, sh = shown(ctx, owner, served, folders, run_ids, request, "switched on earlier")
+    entry = ctx.serving.remembered(owner) or {}
+    return (gr.update(choices=choices, value=run_ids), True, status, py, sh) + \
+        ((gr.update(value=entry["backend"]),) if entry.get("backend") in [v for _, v in BACKENDS] else (gr.skip(),))
 
 
 def _ids_for_paths(text: str, folders: list[str], run_ids: list[str]) -> str:
@@ -133,7 +161,8 @@ def build(ctx) -> dict:
              concurrency_id="models")
 
     def choices(request: gr.Request = None):
-        return gr.update(choices=ctx.run_choices(request, chats=True, with_model=True))
+        got = current(ctx, request)
+        return got if len(got) == 6 else got + (gr.skip(),)
 
     def make_key(name, request: gr.Request = None):
         try:
@@ -159,7 +188,7 @@ def build(ctx) -> dict:
 
     make.click(make_key, [key_name], [new_key, key_msg, keys], api_name="serve_make_key")
     revoke.click(revoke_key, [revoke_id], [key_msg, keys], api_name="serve_revoke_key")
-    refresh_when_shown(ctx, "export", choices, [], [runs])
+    refresh_when_shown(ctx, "export", choices, [], [runs, on, status, code, line, backend])
     if hasattr(ctx, "on_load"):
         ctx.on_load.append((list_keys, [], [keys]))
     return {"serve_runs": runs, "serve_switch": on, "serve_backend": backend, "serve_status": status, "serve_snippet": code, "serve_curl": line,
