@@ -259,3 +259,20 @@ def test_the_page_serves_a_gguf_export_through_llama_cpp(shared):
     assert list(api(shared, make_key(shared, "bob")).models.list()) == []
     status, _, _, _ = shared["people"]["alice"].predict(False, [], "llamacpp", api_name="/serve_switch")
     assert "Not serving" in status and list(api(shared, key).models.list()) == []
+
+
+def test_a_removed_accounts_keys_end_with_it(tmp_path):
+    from studio.serve.errors import ApiError
+    from studio.ui.access import Access
+    from studio.ui.serving import Serving
+
+    book = UserBook(tmp_path / "users.json")
+    book.add("carol", "carol-password")
+    owner = book.holder("carol").id
+    serving = Serving(Access("users", book, Policy()), tmp_path / "runs", "127.0.0.1")
+    _info, key = serving.keys.make(owner, "laptop")
+    assert serving.gate(f"Bearer {key}") == owner
+    book.remove("carol")
+    with pytest.raises(ApiError) as err:
+        serving.gate(f"Bearer {key}")
+    assert err.value.status == 401 and "revoked" in str(err.value)

@@ -97,7 +97,7 @@ class Serving:
             self._waiting.discard(owner)
             entry = self._state.get(owner) or {}
             try:
-                if not self.policy.serve:
+                if not self.policy.serve or self.ended(owner):
                     return {}
                 runs = self.store.for_user(owner or None, admin=not owner)  # still theirs: another's reads as missing
                 folders = [str(runs.folder(r).path) for r in entry.get("runs") or []]
@@ -116,10 +116,19 @@ class Serving:
         if info is None:
             raise ApiError(401, "missing, wrong or revoked API key; make one on the studio's Export tab (Serve) and "
                                 "send it as 'Authorization: Bearer <key>'", code="invalid_api_key")
+        if self.ended(info.owner):  # the account was removed (or its join code expired): its keys end with it
+            raise ApiError(401, "missing, wrong or revoked API key; make one on the studio's Export tab (Serve) and "
+                                "send it as 'Authorization: Bearer <key>'", code="invalid_api_key")
         if not self.policy.serve:
             raise ApiError(403, "serving is off on this studio (the operator's policy file)", code="serving_off")
         self.limit.take(info.id)
         return info.owner
+
+    def ended(self, owner: str) -> bool:
+        """True when ``owner`` is an account of the users file that may no longer sign in."""
+        users = getattr(self.access, "users", None)
+        return bool(owner) and getattr(self.access, "mode", "") not in ("single", "hf") and users is not None \
+            and users.account(owner) is None
 
 
 class Routes:
