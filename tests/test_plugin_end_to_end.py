@@ -230,10 +230,10 @@ def test_a_task_with_its_own_format_setting_and_panels_trains_evaluates_exports_
     summary, metric_rows, *_ = run_view(ctx, "mega-run")
     assert [r[0] for r in metric_rows] == ["Eval loss", "Hit rate"] and "examples evaluated" in summary
 
-    serve_runs = next(fn for fn, _, outputs in ctx.on_load if outputs == [ctx.parts["export"]["serve_runs"]])
-    assert serve_runs()["choices"] == []  # the API serves chat models: the task says it is not one
+    serve_panel = next(fn for fn, _, outputs in ctx.on_load if outputs[0] is ctx.parts["export"]["serve_runs"])
+    assert serve_panel()[0]["choices"] == []  # the API serves chat models: the task says it is not one
     megaphone.chats = True
-    assert [c[1] for c in serve_runs()["choices"]] == ["mega-run"]
+    assert [c[1] for c in serve_panel()[0]["choices"]] == ["mega-run"]
     megaphone.chats = False
 
     show_run = next(d for d in demo.fns.values() if d.api_name == "show_run")

@@ -37,23 +37,24 @@ def samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "datasets"
 
 
-SAMPLE_NOTES = {  # what each shipped sample teaches, so a first-time user knows which to pick
-    "pirate_style.jsonl": "chat: answers in a pirate voice, the quickest to see learning",
-    "support_chat.jsonl": "chat: a support assistant's conversations",
-    "instructions.jsonl": "chat: instructions with inputs (Alpaca)",
-    "sentiment.csv": "classification: reviews labelled positive or negative",
-    "friendly_preferences.jsonl": "preference (DPO): friendly answers chosen over rude ones",
-    "summary_preferences.jsonl": "preference (DPO): answers that end with a short summary line",
-    "summary_preferences_unseen.jsonl": "held-out pairs to evaluate the summary run",
-    "arithmetic_prompts.jsonl": "grpo: arithmetic questions with their answers",
-    "facts_prompts.jsonl": "grpo: fact questions with their answers",
-    "facts_prompts_unseen.jsonl": "held-out questions to evaluate the facts run",
-}
+SAMPLE_NOTES = (  # what each shipped sample teaches, so a first-time user knows which to pick
+    ("pirate_style.jsonl", "chat: answers in a pirate voice, the quickest to see learning"),
+    ("support_chat.jsonl", "chat: a support assistant's conversations"),
+    ("instructions.jsonl", "chat: instructions with inputs (Alpaca)"),
+    ("sentiment.csv", "classification: reviews labelled positive or negative"),
+    ("friendly_preferences.jsonl", "preference (DPO): friendly answers chosen over rude ones"),
+    ("summary_preferences.jsonl", "preference (DPO): answers that end with a short summary line"),
+    ("summary_preferences_unseen.jsonl", "held-out pairs to evaluate the summary run"),
+    ("arithmetic_prompts.jsonl", "grpo: arithmetic questions with their answers"),
+    ("facts_prompts.jsonl", "grpo: fact questions with their answers"),
+    ("facts_prompts_unseen.jsonl", "held-out questions to evaluate the facts run"),
+)
 
 
 def sample_choices() -> list[tuple[str, str]]:
     """The dropdown's (label, value): the file name with what it teaches; the value stays the bare name."""
-    return [(f"{name} · {SAMPLE_NOTES[name]}" if name in SAMPLE_NOTES else name, name) for name, _ in samples()]
+    notes = dict(SAMPLE_NOTES)
+    return [(f"{name} · {notes[name]}" if name in notes else name, name) for name, _ in samples()]
 
 
 def samples() -> list[tuple[str, str]]:
