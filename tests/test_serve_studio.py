@@ -52,6 +52,9 @@ def test_the_switch_serves_and_the_shown_snippet_works(tmp_path, tiny_model_dir)
     demo, url = serve(tmp_path / "runs", Access(), store)
     try:
         client = gradio_client.Client(url, verbose=False)
+        offer = next(d.fn for d in demo.fns.values() if d.fn.__name__ == "serve_this_too")
+        assert offer(run_id, []) == [run_id]  # the run picked to export is offered to serve
+        assert offer(run_id, ["another"]) != [run_id] and offer("20260101-000000-nobody", []) != ["20260101-000000-nobody"]
         status, code, line, _ = client.predict(True, [run_id], api_name="/serve_switch")
         assert "Serving" in status and f"{url}v1" in status and "backend: transformers" in status
         assert "stream=True" in code and run_id in code
@@ -90,6 +93,12 @@ def test_what_is_served_is_served_again_after_a_restart_and_only_if_still_theirs
     try:
         after = httpx.post(f"{url}v1/chat/completions", json=ask, timeout=60)  # an API client comes first
         assert after.status_code == 200 and after.json()["choices"][0]["message"] == before
+        # the page, opened now, shows it served: the switch on, the run picked, the snippet
+        panel = next(d.fn for d in demo.fns.values()
+                     if d.fn.__module__ == "studio.ui.serve_panel" and d.fn.__name__ == "choices")
+        picked, switch, status, code, _curl, backend = panel()
+        assert picked["value"] == [run_id] and switch is True and "switched on earlier" in status and run_id in code
+        assert backend["value"] == "transformers"
         client = gradio_client.Client(url, verbose=False)
         client.predict(False, [run_id], "transformers", api_name="/serve_switch")
     finally:

@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 
 from studio.core.errors import StudioError
+from studio.serve.batching import eos_ids
+from studio.serve.loading import Loaded
 
 INSTALL = "pip install vllm (a vLLM build made for this machine's torch and CUDA; see vLLM's installation guide)"
 MAX_CONTEXT = 8192  # tokens of context at most per request (vLLM reserves KV cache for it); less where the model has less
@@ -113,46 +115,39 @@ class Loop:
 
 
 class Engine:
-    """One model in a vLLM engine; it answers the ``batching.Job`` of every id served from it."""
+    """One model in a vLLM engine; it answers the ``batching.Job`` of every id served from it. Prompts are encoded and
+    replies decoded with the run's tokenizer, as in transformers (``loading.Loaded``)."""
 
     seq2seq = False
+    encode = Loaded.encode
+    decode = Loaded.decode
 
-    def __init__(self, loop: Loop, model_path: str, trust_remote_code: bool, loras: list, rank: int, share: float,
+    def __init__(self, loop: Loop, model_path: str, trust_remote_code: bool, loras: int, rank: int, share: float,
                  context: int):
+        from transformers import GenerationConfig
         from vllm import AsyncEngineArgs, AsyncLLMEngine
 
         self.loop, self.context = loop, context
-        self.adapters = list(loras)  # the run ids served as adapters on this engine
         args = AsyncEngineArgs(model=model_path, trust_remote_code=trust_remote_code, dtype="bfloat16",
-                               gpu_memory_utilization=share, max_model_len=context, enable_lora=bool(loras),
-                               max_loras=max(1, len(loras)), max_lora_rank=rank, disable_log_stats=True)
+                               gpu_memory_utilization=share, max_model_len=context, enable_lora=loras > 0,
+                               max_loras=max(1, loras), max_lora_rank=rank, disable_log_stats=True)
 
         async def make():  # made inside the loop, so its output handler runs there
             return AsyncLLMEngine.from_engine_args(args)
 
         self.engine = loop.run(make())
-        self._eos = _model_eos(model_path, trust_remote_code)
-
-    @property
-    def has_adapters(self) -> bool:
-        return bool(self.adapters)
+        try:  # the model's end-of-text tokens, read by ``eos_ids`` as for a transformers model
+            self.generation_config = GenerationConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        except OSError:  # no generation_config.json: the tokenizer's end-of-text alone
+            self.generation_config = None
 
     @property
     def batcher(self) -> "Engine":
         return self
 
-    def encode(self, tokenizer, text: str, add_special: bool) -> list[int]:
-        return tokenizer(text, add_special_tokens=add_special)["input_ids"]
-
-    def decode(self, tokenizer, ids: list[int]) -> str:
-        return tokenizer.decode(ids, skip_special_tokens=True)
-
     def eos_ids(self, tokenizer) -> set:
         """The tokens that end a reply (vLLM stops on them too): the model's and the run tokenizer's end-of-text."""
-        eos = set(self._eos)
-        if isinstance(getattr(tokenizer, "eos_token_id", None), int):
-            eos.add(tokenizer.eos_token_id)
-        return eos
+        return eos_ids(self, tokenizer)
 
     def submit(self, job) -> None:
         self.loop.run(self._answer(job), wait=False)
@@ -190,16 +185,6 @@ class Engine:
             shutdown()
 
 
-def _model_eos(model_path: str, trust_remote_code: bool) -> set:
-    from transformers import GenerationConfig
-
-    try:
-        value = GenerationConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code).eos_token_id
-    except OSError:  # no generation_config.json: the tokenizer's end-of-text alone
-        value = None
-    return {value} if isinstance(value, int) else set(value or [])
-
-
 def load(plans, log=print) -> dict:
     """Every run and its base, keyed by model id, in vLLM engines: one per base (its LoRA runs as adapters) and one
     per full fine-tune."""
@@ -227,7 +212,7 @@ def load(plans, log=print) -> dict:
         for key in keys:
             runs = [p for p in plans if p.base_key == key]
             started = time.time()
-            engines[key] = Engine(loop, models.resolve(key[0]).path, key[1], [p.id for p in runs if p.adapter], rank,
+            engines[key] = Engine(loop, models.resolve(key[0]).path, key[1], sum(p.adapter for p in runs), rank,
                                   share, context(*key))
             log(f"base model {key[0]} in vLLM for {', '.join(p.id for p in runs)} ({engines[key].context} tokens of "
                 f"context, {share:.0%} of the GPU's memory, {time.time() - started:.1f} s)")
@@ -238,7 +223,7 @@ def load(plans, log=print) -> dict:
             else:
                 started = time.time()
                 model_dir = str(p.folder.model_dir)
-                engine = engines[p.id] = Engine(loop, model_dir, p.base_key[1], [], rank, share,
+                engine = engines[p.id] = Engine(loop, model_dir, p.base_key[1], 0, rank, share,
                                                 context(model_dir, p.base_key[1]))
                 adapter, kind = None, "full"
                 log(f"{p.id}: full fine-tune, an engine of its own ({time.time() - started:.1f} s)")

@@ -89,19 +89,22 @@ def shown(ctx, owner: str, served: dict, folders: list[str], run_ids: list[str],
 
 def current(ctx, request):
     """What the panel shows when the page opens: the person's runs to pick from, and what they serve now (served
-    again after a restart if they served it before): (runs dropdown, switch, status, snippet, curl)."""
+    again after a restart if they served it before): (runs dropdown, switch, status, snippet, curl, backend)."""
     choices = ctx.run_choices(request, chats=True, with_model=True)
     try:
         owner = owner_of(ctx, request)
         served = ctx.serving.models(owner)
     except Exception:  # noqa: BLE001 - not signed in yet: nothing served
         served = {}
-    if not served:
-        return gr.update(choices=choices), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     run_ids = list(dict.fromkeys(s.run for s in served.values()))
-    runs = ctx.runs(request)
-    folders = [str(runs.folder(r).path) for r in run_ids]
-    status, py, sh = shown(ctx, owner, served, folders, run_ids, request, "switched on earlier")
+    try:
+        runs = ctx.runs(request)
+        folders = [str(runs.folder(r).path) for r in run_ids]  # a run handed to someone else since: shown as off
+        status, py, sh = shown(ctx, owner, served, folders, run_ids, request, "switched on earlier")
+    except Exception:  # noqa: BLE001
+        served = {}
+    if not served:
+        return (gr.update(choices=choices),) + (gr.skip(),) * 5
     entry = ctx.serving.remembered(owner) or {}
     return (gr.update(choices=choices, value=run_ids), True, status, py, sh) + \
         ((gr.update(value=entry["backend"]),) if entry.get("backend") in [v for _, v in BACKENDS] else (gr.skip(),))
@@ -161,8 +164,7 @@ def build(ctx) -> dict:
              concurrency_id="models")
 
     def choices(request: gr.Request = None):
-        got = current(ctx, request)
-        return got if len(got) == 6 else got + (gr.skip(),)
+        return current(ctx, request)
 
     def make_key(name, request: gr.Request = None):
         try:
